@@ -1,0 +1,18 @@
+"""Networks as pure ``Net(init, apply)`` pairs: built-in families, activations, weight laws, flax adapters."""
+
+from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
+from jaxbias.nets.core import Net, layer_norm
+from jaxbias.nets.mlp import mlp
+from jaxbias.nets.weight_laws import WEIGHT_LAWS, WeightLaw, get_weight_law
+
+__all__ = [
+    "Net",
+    "mlp",
+    "layer_norm",
+    "Activation",
+    "get_activation",
+    "ACTIVATIONS",
+    "WeightLaw",
+    "get_weight_law",
+    "WEIGHT_LAWS",
+]

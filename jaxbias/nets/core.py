@@ -1,0 +1,172 @@
+"""The network abstraction and the affine building block every built-in family shares.
+
+A network is ``Net(init, apply)``: two pure functions, as in stax and neural-tangents.
+
+* ``init(key, x) -> params``: ``x`` holds example inputs ``(n_points, *input_shape)`` that fix
+  the input shape, as in flax; only its shape is used.
+* ``apply(params, x) -> y``: ``x`` of shape ``(n_points, *input_shape)``, ``y`` of shape
+  ``(n_points, n_out)``.
+
+``config`` is a plain dict describing the network (architecture and every hyperparameter); the
+engine writes it into results files. User-made nets may leave it empty.
+
+Scales follow ../shared/SCIENCE.md: a layer's weights have variance ``C_W / fan_in`` and its
+biases variance ``C_b`` at init. Parameterization "standard" stores the scaled weights;
+"ntk" stores unit-variance weights and multiplies by ``sqrt(C_W / fan_in)`` (and ``sqrt(C_b)``)
+in the forward pass (Jacot et al. 2018). For the same key both give the same function.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxbias.nets.weight_laws import WeightLaw, get_weight_law, unit_bias_noise, unit_weight_noise
+
+__all__ = ["Net", "Affine", "affine_init", "affine_apply", "layer_norm", "per_layer", "check_parameterization"]
+
+PARAMETERIZATIONS = ("standard", "ntk")
+
+
+class Net(NamedTuple):
+    """A network as a pair of pure functions.
+
+    Attributes:
+      init: ``init(key, x) -> params`` (x: example inputs, only the shape is read).
+      apply: ``apply(params, x) -> y`` with ``y`` of shape ``(n_points, n_out)``.
+      config: JSON-serializable description written into results (may be empty).
+    """
+
+    init: Callable[[jax.Array, jax.Array], Any]
+    apply: Callable[[Any, jax.Array], jax.Array]
+    config: dict = {}
+
+
+class Affine(NamedTuple):
+    """Static description of one affine map ``y = x W + b`` (dense or convolution kernel).
+
+    Attributes:
+      w_shape: weight shape; last axis fan-out, the product of the others fan-in.
+      w_std: standard deviation of the weights at init.
+      b_std: standard deviation of the biases at init.
+      bias: whether the layer has a bias.
+      ntk: NTK parameterization (unit-variance params, scales applied in the forward pass).
+      law: weight law.
+    """
+
+    w_shape: tuple[int, ...]
+    w_std: float
+    b_std: float
+    bias: bool
+    ntk: bool
+    law: WeightLaw
+
+    @property
+    def fan_in(self) -> int:
+        return math.prod(self.w_shape[:-1])
+
+    @classmethod
+    def make(cls, w_shape, weight_var, bias_var, bias, parameterization, law) -> "Affine":
+        """Builds the layer description from C_W, C_b and the law (see module docstring)."""
+        law = get_weight_law(law)
+        fan_in = math.prod(w_shape[:-1])
+        if law.absolute:
+            w_std = b_std = law.param / math.sqrt(3.0)
+        else:
+            w_std, b_std = math.sqrt(weight_var / fan_in), math.sqrt(bias_var)
+        return cls(tuple(int(s) for s in w_shape), w_std, b_std, bool(bias), parameterization == "ntk", law)
+
+
+def affine_init(key: jax.Array, layer: Affine, dtype=jnp.float32) -> dict:
+    """Draws ``{"w": (*w_shape), "b": (fan_out,)}`` (no ``"b"`` without bias)."""
+    k_w, k_b = jax.random.split(key)
+    w = unit_weight_noise(k_w, layer.law, layer.w_shape, dtype)
+    params = {"w": w if layer.ntk else w * layer.w_std}
+    if layer.bias:
+        b = unit_bias_noise(k_b, layer.law, (layer.w_shape[-1],), dtype)
+        params["b"] = b if layer.ntk else b * layer.b_std
+    return params
+
+
+def affine_scales(layer: Affine) -> tuple[float, float]:
+    """Multipliers applied in the forward pass: ``(w_std, b_std)`` under "ntk", ``(1, 1)`` else."""
+    return (layer.w_std, layer.b_std) if layer.ntk else (1.0, 1.0)
+
+
+def affine_apply(params: dict, x: jax.Array, layer: Affine) -> jax.Array:
+    """Dense map ``x (..., fan_in) -> (..., fan_out)``."""
+    ws, bs = affine_scales(layer)
+    y = x @ params["w"]
+    if ws != 1.0:
+        y = y * ws
+    if layer.bias:
+        y = y + expand_bias(params["b"] * bs if bs != 1.0 else params["b"], y.ndim)
+    return y
+
+
+def expand_bias(b: jax.Array, ndim: int) -> jax.Array:
+    """Reshapes a bias ``(features,)`` to rank ``ndim`` for explicit broadcasting (rank promotion is strict)."""
+    return b.reshape((1,) * (ndim - b.ndim) + b.shape)
+
+
+def layer_norm(x: jax.Array, eps: float = 1e-6) -> jax.Array:
+    """Layer norm over the last axis without learned gain and bias (their values at init)."""
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps)
+
+
+def check_parameterization(parameterization: str) -> str:
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(
+            f"parameterization={parameterization!r}: expected one of {', '.join(PARAMETERIZATIONS)}"
+        )
+    return parameterization
+
+
+def per_layer(name: str, value: float | Sequence[float], n_layers: int, *, positive: bool = False) -> tuple[float, ...]:
+    """Broadcasts a scalar or per-layer sequence of scales to ``n_layers`` checked floats.
+
+    Raises:
+      ValueError: wrong length, negative (or non-positive when ``positive``) or non-finite value.
+    """
+    values = (value,) * n_layers if isinstance(value, (int, float)) else tuple(value)
+    if len(values) != n_layers:
+        raise ValueError(f"{name}={value!r}: expected a number or {n_layers} per-layer values, got {len(values)}")
+    out = []
+    for v in values:
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={value!r}: expected numbers") from None
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            expected = "positive" if positive else "non-negative"
+            raise ValueError(f"{name}={value!r}: expected {expected} finite values, got {v}")
+        out.append(v)
+    return tuple(out)
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """Returns ``value`` as an int, or raises ValueError naming ``name`` if it is not an int >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        hasattr(value, "__index__")
+    ):
+        raise ValueError(f"{name}={value!r}: expected an integer >= {minimum}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name}={value!r}: expected an integer >= {minimum}")
+    return value
+
+
+def check_input_shape(x: jax.Array, expected: tuple[int, ...] | None, net: str) -> None:
+    """Raises ValueError if ``x`` (n_points, *input_shape) does not match a declared input shape."""
+    if x.ndim < 1:
+        raise ValueError(f"x with shape {tuple(x.shape)}: expected (n_points, *input_shape)")
+    if expected is not None and tuple(x.shape[1:]) != tuple(expected):
+        raise ValueError(
+            f"x with shape {tuple(x.shape)}: {net} expects inputs of shape (n_points, "
+            f"{', '.join(map(str, expected))}), got input shape {tuple(x.shape[1:])}"
+        )

@@ -1,0 +1,221 @@
+"""Fully connected networks (multilayer perceptrons).
+
+``z1 = b1 + W1 x``, ``h_l = phi(z_l)``, ``z_(l+1) = b_(l+1) + W_(l+1) h_l``; output ``z_(L+1)``
+(notation of ../shared/SCIENCE.md and Roberts, Yaida & Hanin 2022). Options:
+
+* residual connections ``h_(l+1) = h_l + alpha * phi(z_(l+1))`` where shapes allow (every hidden
+  layer after the first);
+* layer norm before the activation (``"pre"``: ``phi(LN(z))``) or after it (``"post"``: ``LN(phi(z))``);
+* 1-D max or average pooling over hidden units after each activation, windows of ``pool_size``
+  (the pooling of Francazi et al., ICML 2024, for initial guessing bias).
+
+When all hidden layers after the first share one shape, they are stored stacked and run with
+``lax.scan`` so compile time stays flat in depth.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxbias.nets.activations import get_activation
+from jaxbias.nets.core import (
+    Affine,
+    Net,
+    affine_apply,
+    affine_init,
+    affine_scales,
+    check_input_shape,
+    check_int,
+    check_parameterization,
+    expand_bias,
+    layer_norm,
+    per_layer,
+)
+from jaxbias.nets.weight_laws import get_weight_law, unit_bias_noise, unit_weight_noise
+
+__all__ = ["mlp"]
+
+_SCAN_MIN_LAYERS = 3
+
+
+def _pool(h: jax.Array, kind: str, size: int) -> jax.Array:
+    """Pools the last axis in non-overlapping windows of ``size`` (width must divide)."""
+    h = h.reshape(*h.shape[:-1], h.shape[-1] // size, size)
+    return jnp.max(h, axis=-1) if kind == "max" else jnp.mean(h, axis=-1)
+
+
+def mlp(
+    width: int | Sequence[int],
+    depth: int,
+    activation: str | Callable = "relu",
+    out: int = 1,
+    *,
+    weight_var: float | Sequence[float] = 1.0,
+    bias_var: float | Sequence[float] = 0.0,
+    bias: bool = True,
+    parameterization: str = "standard",
+    weight_law: str = "normal",
+    residual: bool = False,
+    residual_scale: float = 1.0,
+    layer_norm_position: str | None = None,
+    pooling: str | None = None,
+    pool_size: int = 2,
+    in_dim: int | None = None,
+) -> Net:
+    """Builds a random MLP with ``depth`` hidden layers.
+
+    Args:
+      width: hidden width, or one width per hidden layer (before pooling).
+      depth: number of hidden layers (>= 0; 0 gives a random linear map).
+      activation: name (see :mod:`jaxbias.nets.activations`) or callable.
+      out: output dimension.
+      weight_var: C_W, one number or ``depth + 1`` per-layer values (last: readout).
+      bias_var: C_b, same convention.
+      bias: whether layers have biases.
+      parameterization: "standard" or "ntk".
+      weight_law: "normal", "truncated_normal", "uniform", "orthogonal", "sparse(p)", "low_rank(r)",
+        or "absolute(a)" (weights and biases U(-a, a); C_W and C_b then unused).
+      residual: skip connections around hidden layers 2..depth.
+      residual_scale: multiplier alpha on the residual branch.
+      layer_norm_position: None, "pre" (before the activation) or "post" (after it).
+      pooling: None, "max" or "avg": 1-D pooling over hidden units after each activation.
+      pool_size: pooling window (must divide each hidden width).
+      in_dim: declared input dimension; if given, inputs of another dimension raise ValueError.
+
+    Returns:
+      A :class:`Net`; ``apply(params, x)`` maps ``x (n_points, d0)`` to ``(n_points, out)``.
+
+    Example:
+      >>> import jax, jaxbias as jb
+      >>> net = jb.nets.mlp(width=64, depth=3, activation="tanh")
+      >>> x = jb.inputs.grid(dim=2, resolution=8)
+      >>> net.apply(net.init(jax.random.key(0), x), x).shape
+      (64, 1)
+    """
+    depth = check_int("depth", depth, 0)
+    out = check_int("out", out, 1)
+    widths = (width,) * depth if isinstance(width, int) else tuple(width)
+    if len(widths) != depth:
+        raise ValueError(f"width={width!r}: expected an integer or {depth} per-layer widths (depth={depth})")
+    widths = tuple(check_int("width", w, 1) for w in widths)
+    phi = get_activation(activation)
+    law = get_weight_law(weight_law)
+    check_parameterization(parameterization)
+    cws = per_layer("weight_var", weight_var, depth + 1)
+    cbs = per_layer("bias_var", bias_var, depth + 1)
+    if layer_norm_position not in (None, "pre", "post"):
+        raise ValueError(f"layer_norm_position={layer_norm_position!r}: expected None, 'pre' or 'post'")
+    if pooling not in (None, "max", "avg"):
+        raise ValueError(f"pooling={pooling!r}: expected None, 'max' or 'avg'")
+    if pooling is not None:
+        pool_size = check_int("pool_size", pool_size, 1)
+        for w in widths:
+            if w % pool_size:
+                raise ValueError(f"pool_size={pool_size}: must divide every hidden width, got width {w}")
+    if residual and pooling is not None and pool_size > 1:
+        raise ValueError("residual=True with pooling: pooling changes the width, so there is nothing to skip to")
+    if in_dim is not None:
+        in_dim = check_int("in_dim", in_dim, 1)
+    pool = 1 if pooling is None else pool_size
+
+    def layers_for(d0: int) -> list[Affine]:
+        fans = [d0] + [w // pool for w in widths]
+        outs = list(widths) + [out]
+        return [
+            Affine.make((fi, fo), cw, cb, bias, parameterization, law)
+            for fi, fo, cw, cb in zip(fans, outs, cws, cbs)
+        ]
+
+    # Hidden layers 2..depth are stacked for lax.scan when they share one shape.
+    scan = depth - 1 >= _SCAN_MIN_LAYERS and len(set(widths)) == 1 and pool == 1
+
+    def init(key, x):
+        x = jnp.asarray(x)
+        check_input_shape(x, None if in_dim is None else (in_dim,), "mlp")
+        if x.ndim != 2:
+            raise ValueError(f"x with shape {tuple(x.shape)}: mlp expects inputs of shape (n_points, d)")
+        layers = layers_for(x.shape[1])
+        keys = jax.random.split(key, depth + 1)
+        if not scan:
+            return {"layers": [affine_init(k, lay) for k, lay in zip(keys, layers)]}
+        mids = layers[1:depth]
+        stds = jnp.asarray([lay.w_std for lay in mids], jnp.float32)
+        bstds = jnp.asarray([lay.b_std for lay in mids], jnp.float32)
+
+        def draw(k):
+            k_w, k_b = jax.random.split(k)
+            p = {"w": unit_weight_noise(k_w, law, mids[0].w_shape)}
+            if bias:
+                p["b"] = unit_bias_noise(k_b, law, (mids[0].w_shape[-1],))
+            return p
+
+        stacked = jax.vmap(draw)(keys[1:depth])
+        if parameterization == "standard":
+            stacked["w"] = stacked["w"] * stds[:, None, None]
+            if bias:
+                stacked["b"] = stacked["b"] * bstds[:, None]
+        return {
+            "first": affine_init(keys[0], layers[0]),
+            "hidden": stacked,
+            "last": affine_init(keys[depth], layers[depth]),
+        }
+
+    def hidden_act(z):
+        if layer_norm_position == "pre":
+            z = layer_norm(z)
+        h = phi.fn(z)
+        if layer_norm_position == "post":
+            h = layer_norm(h)
+        return _pool(h, pooling, pool) if pool > 1 else h
+
+    def apply(params, x):
+        x = jnp.asarray(x)
+        first = params["layers"][0] if "layers" in params else params["first"]
+        d0 = first["w"].shape[0]
+        check_input_shape(x, (d0,), "mlp")
+        layers = layers_for(d0)
+        if depth == 0:
+            return affine_apply(first, x, layers[0])
+        h = hidden_act(affine_apply(first, x, layers[0]))
+        if not scan:
+            for i in range(1, depth):
+                branch = hidden_act(affine_apply(params["layers"][i], h, layers[i]))
+                h = h + residual_scale * branch if residual else branch
+            return affine_apply(params["layers"][depth], h, layers[depth])
+
+        mids = layers[1:depth]
+        scales = jnp.asarray([affine_scales(lay) for lay in mids], jnp.float32)
+
+        def step(h, layer_in):
+            p, (ws, bs) = layer_in
+            z = (h @ p["w"]) * ws
+            if bias:
+                z = z + expand_bias(p["b"] * bs, z.ndim)
+            branch = hidden_act(z)
+            return (h + residual_scale * branch if residual else branch), None
+
+        h, _ = jax.lax.scan(step, h, (params["hidden"], (scales[:, 0], scales[:, 1])))
+        return affine_apply(params["last"], h, layers[depth])
+
+    config = {
+        "arch": "mlp",
+        "width": list(widths),
+        "depth": depth,
+        "activation": phi.name,
+        "out": out,
+        "weight_var": list(cws),
+        "bias_var": list(cbs),
+        "bias": bias,
+        "parameterization": parameterization,
+        "weight_law": law.label,
+        "residual": residual,
+        "residual_scale": residual_scale,
+        "layer_norm_position": layer_norm_position,
+        "pooling": pooling,
+        "pool_size": pool if pooling else None,
+        "in_dim": in_dim,
+    }
+    return Net(init, apply, config)

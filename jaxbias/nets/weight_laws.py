@@ -1,0 +1,156 @@
+"""Laws for random weights, each drawn with unit variance and scaled by the layer.
+
+A layer's weight is ``std * eps`` where ``eps`` has entries of mean 0 and variance 1 under the
+chosen law and ``std`` is ``sqrt(C_W / fan_in)`` (fan-in laws) or ``a / sqrt(3)`` for the absolute
+law ``U(-a, a)`` of the Neural Redshift code (Teney et al., CVPR 2024), which ignores fan-in and
+applies to biases too. Keeping ``eps`` at unit variance is what makes the "standard" and "ntk"
+parameterizations compute the same function for the same key: the first stores ``std * eps``,
+the second stores ``eps`` and multiplies by ``std`` in the forward pass.
+
+Laws (names accepted by :func:`get_weight_law`):
+
+* ``normal``: N(0, 1).
+* ``truncated_normal``: N(0, 1) truncated to [-2, 2], rescaled to unit variance.
+* ``uniform``: U(-sqrt(3), sqrt(3)).
+* ``orthogonal``: a (semi-)orthogonal matrix scaled by ``sqrt(max(fan_in, fan_out))`` so entries have
+  unit variance (Saxe et al. 2014). Conv kernels are flattened to (fan_in, fan_out).
+* ``sparse(p)``: Bernoulli(p) mask times N(0, 1/p): a fraction ``p`` of entries is non-zero.
+* ``low_rank(r)``: ``A @ B / sqrt(r)`` with A (fan_in, r), B (r, fan_out) standard normal.
+* ``absolute(a)``: weights and biases U(-a, a) whatever the fan-in.
+
+Biases use N(0, 1) noise, except under ``truncated_normal`` (truncated), ``uniform`` and
+``absolute`` (uniform).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["WeightLaw", "get_weight_law", "unit_weight_noise", "unit_bias_noise", "WEIGHT_LAWS"]
+
+WEIGHT_LAWS = ("normal", "truncated_normal", "uniform", "orthogonal", "sparse", "low_rank", "absolute")
+"""Names accepted by :func:`get_weight_law`; sparse, low_rank and absolute take a parameter."""
+
+# Standard deviation of N(0, 1) truncated to [-2, 2].
+_TRUNC2_STD = 0.87962566103423978
+_SQRT3 = math.sqrt(3.0)
+_NEEDS_PARAM = {"sparse": "density p in (0, 1]", "low_rank": "rank r >= 1", "absolute": "half-width a > 0"}
+_CALL = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^()]*?)\s*\))?\s*$")
+
+
+class WeightLaw(NamedTuple):
+    """A weight law: its name and parameter (None for laws without one)."""
+
+    name: str
+    param: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Canonical string, e.g. ``"sparse(0.1)"``; round-trips through :func:`get_weight_law`."""
+        return self.name if self.param is None else f"{self.name}({self.param:g})"
+
+    @property
+    def absolute(self) -> bool:
+        """True for the absolute law U(-a, a), whose scale ignores fan-in and C_W, C_b."""
+        return self.name == "absolute"
+
+
+def get_weight_law(law: str | WeightLaw) -> WeightLaw:
+    """Parses ``"normal"``, ``"sparse(0.1)"``, ``"low_rank(4)"``, ``"absolute(2)"``, ... .
+
+    Raises:
+      ValueError: unknown name, missing or invalid parameter.
+    """
+    if isinstance(law, WeightLaw):
+        name, param = law.name, law.param
+        raw = law.label
+    elif isinstance(law, str):
+        raw = law
+        m = _CALL.match(law.lower())
+        if m is None:
+            raise ValueError(f"weight_law={law!r}: expected 'name' or 'name(value)'")
+        name, arg = m.group(1), m.group(2)
+        param = None
+        if arg:
+            try:
+                param = float(arg)
+            except ValueError:
+                raise ValueError(f"weight_law={law!r}: parameter {arg!r} is not a number") from None
+    else:
+        raise TypeError(f"weight_law={law!r}: expected a name, one of {', '.join(WEIGHT_LAWS)}")
+    if name not in WEIGHT_LAWS:
+        raise ValueError(f"weight_law={raw!r}: unknown weight law; expected one of {', '.join(WEIGHT_LAWS)}")
+    if name in _NEEDS_PARAM:
+        if param is None:
+            raise ValueError(f"weight_law={raw!r}: {name} needs a parameter, {_NEEDS_PARAM[name]}, e.g. '{name}(2)'")
+        ok = {
+            "sparse": 0 < param <= 1,
+            "low_rank": param >= 1 and float(param).is_integer(),
+            "absolute": param > 0 and math.isfinite(param),
+        }[name]
+        if not ok:
+            raise ValueError(f"weight_law={raw!r}: expected {_NEEDS_PARAM[name]}, got {param:g}")
+    elif param is not None:
+        raise ValueError(f"weight_law={raw!r}: {name} takes no parameter")
+    return WeightLaw(name, param)
+
+
+def _flat(shape: tuple[int, ...]) -> tuple[int, int]:
+    fan_out = shape[-1]
+    return math.prod(shape[:-1]), fan_out
+
+
+def unit_weight_noise(key: jax.Array, law: WeightLaw, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Draws a weight tensor with unit-variance entries under ``law``.
+
+    Args:
+      key: PRNG key.
+      law: the law (see module docstring).
+      shape: ``(fan_in, fan_out)`` for dense layers, ``(*kernel, c_in, c_out)`` for convolutions;
+        the last axis is fan-out, the product of the others fan-in.
+
+    Returns:
+      Array of ``shape`` whose entries have mean 0 and variance 1.
+    """
+    name = law.name
+    if name == "normal":
+        return jax.random.normal(key, shape, dtype)
+    if name == "truncated_normal":
+        return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) / _TRUNC2_STD
+    if name in ("uniform", "absolute"):
+        return jax.random.uniform(key, shape, dtype, -_SQRT3, _SQRT3)
+    fan_in, fan_out = _flat(shape)
+    if name == "orthogonal":
+        big, small = max(fan_in, fan_out), min(fan_in, fan_out)
+        a = jax.random.normal(key, (big, small), jnp.float32)
+        q, r = jnp.linalg.qr(a)
+        q = q * jnp.sign(jnp.diagonal(r))[None, :]
+        if fan_in < fan_out:
+            q = q.T
+        return (q * math.sqrt(big)).reshape(shape).astype(dtype)
+    if name == "sparse":
+        p = law.param
+        k_mask, k_val = jax.random.split(key)
+        mask = jax.random.bernoulli(k_mask, p, shape)
+        return jnp.where(mask, jax.random.normal(k_val, shape, dtype) / math.sqrt(p), 0.0).astype(dtype)
+    if name == "low_rank":
+        r = int(law.param)
+        k_a, k_b = jax.random.split(key)
+        a = jax.random.normal(k_a, (fan_in, r), dtype)
+        b = jax.random.normal(k_b, (r, fan_out), dtype)
+        return ((a @ b) / math.sqrt(r)).reshape(shape)
+    raise ValueError(f"weight_law={law.label!r}: unknown weight law")  # unreachable after get_weight_law
+
+
+def unit_bias_noise(key: jax.Array, law: WeightLaw, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Draws a bias vector with unit-variance entries (see module docstring for the law used)."""
+    if law.name == "truncated_normal":
+        return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) / _TRUNC2_STD
+    if law.name in ("uniform", "absolute"):
+        return jax.random.uniform(key, shape, dtype, -_SQRT3, _SQRT3)
+    return jax.random.normal(key, shape, dtype)
