@@ -1,0 +1,326 @@
+"""The sampling engine: many random networks, one compiled program.
+
+Network ``i`` of a run is ``net.init(fold_in(key, i), x)``: a pure function of the run's key and
+its index, so a run gives the same networks whatever the chunk size, the number of devices or
+the number of processes. For each chunk of indices one jitted program draws the parameters,
+applies the networks to the inputs and evaluates the per-network ``stat``; only the stat leaves
+the device. Chunks are sized to a memory budget and sharded over every device (all processes'
+devices under ``jax.distributed``). The next chunk is dispatched before the previous one is
+copied back, so the host never starves the device.
+
+>>> import jaxbias as jb
+>>> net = jb.nets.mlp(width=32, depth=2, activation="tanh")
+>>> x = jb.inputs.grid(dim=2, resolution=8)
+>>> jb.sample(net, x, n=10, key=0).shape
+(10, 64, 1)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxbias.memory import per_net_bytes
+from jaxbias.nets.core import Net
+from jaxbias.summaries import Summary
+
+__all__ = ["sample", "reduce", "summarize", "RunPlan", "plan", "as_key"]
+
+_NET_AXIS = "net"
+_DEFAULT_MAX_CHUNK_PER_DEVICE = 1024
+
+
+class RunPlan(NamedTuple):
+    """How a run is split: chunk size (a multiple of the device count), chunk count, devices, bytes."""
+
+    n: int
+    chunk_size: int
+    n_chunks: int
+    n_devices: int
+    bytes_per_net: int
+    budget: int
+
+
+def as_key(key: int | jax.Array) -> jax.Array:
+    """Turns an int seed or a PRNG key (typed or raw uint32[2]) into a typed threefry key."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if not 0 <= int(key) < 2**63:
+            raise ValueError(f"key={key!r}: expected a non-negative integer seed below 2**63 or a jax PRNG key")
+        return jax.random.key(int(key))
+    if isinstance(key, jax.Array):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            if key.shape != ():
+                raise ValueError(f"key with shape {key.shape}: expected a single PRNG key")
+            return key
+        if key.dtype == jnp.uint32 and key.shape == (2,):
+            return jax.random.wrap_key_data(key)
+    raise ValueError(f"key={key!r}: expected an integer seed or a single jax PRNG key")
+
+
+def key_label(key: int | jax.Array) -> int | str:
+    """A JSON-friendly record of the key: the seed, or the raw key data as a list string."""
+    if isinstance(key, (int, np.integer)):
+        return int(key)
+    return str(np.asarray(jax.random.key_data(as_key(key))).tolist())
+
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
+          "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
+
+
+def parse_bytes(budget: int | float | str) -> int:
+    """Parses a memory budget: bytes as a number, or a string like ``"512MB"``, ``"2 GiB"``."""
+    if isinstance(budget, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", budget)
+        if m is None or m.group(2).lower() not in _UNITS:
+            raise ValueError(f"memory_budget={budget!r}: expected bytes, e.g. 2000000000, '512MB' or '2GiB'")
+        value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    elif isinstance(budget, (int, float)) and not isinstance(budget, bool):
+        value = float(budget)
+    else:
+        raise ValueError(f"memory_budget={budget!r}: expected bytes, e.g. 2000000000, '512MB' or '2GiB'")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"memory_budget={budget!r}: expected a positive number of bytes")
+    return int(value)
+
+
+def default_budget(devices) -> int:
+    """Half the free memory of the first device (GPU), or a quarter of free host RAM (CPU), capped at 4 GiB on CPU."""
+    stats = devices[0].memory_stats() if hasattr(devices[0], "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        free = 8 * 2**30
+    return int(min(free / 4, 4 * 2**30))
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ValueError(f"n={n!r}: expected a positive integer number of networks")
+    if n <= 0:
+        raise ValueError(f"n={n!r}: expected a positive integer number of networks")
+    if n > 2**32:
+        raise ValueError(f"n={n!r}: at most 2**32 networks per run (network indices are uint32)")
+    return int(n)
+
+
+def _check_x(x: Any) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"x with shape {x.shape}: expected inputs of shape (n_points, *input_shape), n_points >= 1")
+    if np.issubdtype(x.dtype, np.floating):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"x contains {bad} non-finite values (NaN or inf): expected finite inputs")
+        x = x.astype(np.float32)
+    elif np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
+        x = x.astype(np.int32)
+    else:
+        raise ValueError(f"x with dtype {x.dtype}: expected a float or integer array")
+    return x
+
+
+def _one_net(net: Net, stat: Callable) -> Callable:
+    def run(key, x):
+        params = net.init(key, x)
+        return stat(net.apply(params, x))
+
+    return run
+
+
+def _check_structure(net: Net, x: np.ndarray, stat: Callable, key: jax.Array):
+    """Traces one network abstractly: shape errors surface here, before anything is compiled."""
+    if not (callable(getattr(net, "init", None)) and callable(getattr(net, "apply", None))):
+        raise ValueError(f"net={net!r}: expected a jaxbias Net(init, apply)")
+    x_abs = jax.ShapeDtypeStruct(x.shape, x.dtype)
+    try:
+        y = jax.eval_shape(lambda k, xx: net.apply(net.init(k, xx), xx), key, x_abs)
+    except (ValueError, NotImplementedError):
+        raise
+    except Exception as e:  # an XLA/shape error from user code: name what went in.
+        raise ValueError(f"net could not be applied to x of shape {x.shape} ({x.dtype}): {e}") from e
+    try:
+        out = jax.eval_shape(stat, y)
+    except ValueError:
+        raise
+    except Exception as e:
+        raise ValueError(f"stat could not be applied to one network's outputs of shape {y.shape}: {e}") from e
+    return y, out
+
+
+def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size: int | None = None,
+         memory_budget: int | str | None = None, devices=None) -> RunPlan:
+    """Works out chunking for a run without running it (see :func:`reduce` for the arguments)."""
+    n = _check_n(n)
+    x = _check_x(x)
+    stat = (lambda y: y) if stat is None else stat
+    devices = list(jax.devices() if devices is None else devices)
+    n_dev = len(devices)
+    k = as_key(key)
+    _check_structure(net, x, stat, k)
+    per_net = per_net_bytes(_one_net(net, stat), k, x)
+    budget = default_budget(devices) if memory_budget is None else parse_bytes(memory_budget)
+    x_bytes = x.nbytes
+    fit = (budget - x_bytes) // max(per_net, 1)
+    if chunk_size is None:
+        if fit < 1:
+            raise ValueError(
+                f"memory_budget={budget} bytes is too small for one network: it needs about "
+                f"{per_net + x_bytes} bytes (parameters, activations and stat for x of shape {x.shape})"
+            )
+        per_dev = max(1, min(fit // n_dev, _DEFAULT_MAX_CHUNK_PER_DEVICE, -(-n // n_dev)))
+        chunk = per_dev * n_dev
+    else:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+            raise ValueError(f"chunk_size={chunk_size!r}: expected a positive integer number of networks")
+        chunk = -(-int(chunk_size) // n_dev) * n_dev
+        if memory_budget is not None and chunk * per_net + x_bytes > budget:
+            raise ValueError(
+                f"chunk_size={chunk_size}: needs about {chunk * per_net + x_bytes} bytes, over "
+                f"memory_budget={budget}; lower chunk_size or leave it unset"
+            )
+    return RunPlan(n, chunk, -(-n // chunk), n_dev, per_net, budget)
+
+
+def _mesh(devices) -> Mesh:
+    return Mesh(np.asarray(devices), (_NET_AXIS,))
+
+
+def _global_array(value: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """Places a host array (the same on every process) as a global array with ``sharding``."""
+    return jax.make_array_from_callback(value.shape, sharding, lambda idx: value[idx])
+
+
+def _to_host(tree):
+    """Copies a (possibly multi-process) global pytree to host numpy on every process."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if all(getattr(a, "is_fully_addressable", True) for a in leaves):
+        return jax.tree_util.tree_map(np.asarray, tree)
+    return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+def _progress(total: int, progress: bool | None, desc: str):
+    from tqdm.auto import tqdm
+
+    disable = progress is False or (progress is None and jax.process_index() != 0)
+    # progress=None: the bar shows only if the run lasts longer than a few seconds.
+    return tqdm(total=total, unit="net", desc=desc, disable=disable, delay=0 if progress else 3.0,
+                dynamic_ncols=True, leave=False)
+
+
+def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, progress, desc):
+    n = _check_n(n)
+    x = _check_x(x)
+    devices = list(jax.devices() if devices is None else devices)
+    base = as_key(key)
+    run_plan = plan(net, x, n, key=base, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
+                    devices=devices)
+    chunk = run_plan.chunk_size
+    mesh = _mesh(devices)
+    shard = NamedSharding(mesh, PartitionSpec(_NET_AXIS))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    one = _one_net(net, stat)
+
+    def program(indices, mask, xx):
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(indices)
+        values = jax.vmap(one, in_axes=(0, None))(keys, xx)
+        if summary is None:
+            return values
+        return summary.partial(values, mask)
+
+    out_shardings = shard if summary is None else replicated
+    compiled = jax.jit(program, in_shardings=(shard, shard, replicated), out_shardings=out_shardings)
+    x_dev = _global_array(x, replicated)
+
+    def launch(c):
+        start = c * chunk
+        idx = np.arange(start, start + chunk, dtype=np.int64)
+        mask = idx < n
+        idx = np.where(mask, idx, n - 1).astype(np.uint32)  # padding repeats a real net, masked out
+        return compiled(_global_array(idx, shard), _global_array(mask, shard), x_dev), int(mask.sum())
+
+    stacked, state = None, None
+    with _progress(n, progress, desc) as bar:
+        pending = launch(0)
+        for c in range(run_plan.n_chunks):
+            nxt = launch(c + 1) if c + 1 < run_plan.n_chunks else None
+            out, valid = pending
+            host = _to_host(out)
+            if summary is None:
+                if stacked is None:
+                    stacked = jax.tree_util.tree_map(lambda a: np.empty((n,) + a.shape[1:], a.dtype), host)
+                start = c * chunk
+                jax.tree_util.tree_map(lambda dst, src: dst.__setitem__(slice(start, start + valid), src[:valid]),
+                                       stacked, host)
+            else:
+                state = summary.merge(state, host)
+            bar.update(valid)
+            pending = nxt
+    return stacked if summary is None else summary.result(state)
+
+
+def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_size: int | None = None,
+           memory_budget: int | str | None = None, devices=None, progress: bool | None = None):
+    """Samples ``n`` networks and returns ``stat`` of each one's outputs, stacked over networks.
+
+    Init, forward pass and ``stat`` compile into one program per chunk; only ``stat``'s results
+    leave the device.
+
+    Args:
+      net: a :class:`~jaxbias.nets.Net`.
+      x: inputs ``(n_points, *input_shape)``, shared by all networks (float, or int token ids).
+      n: number of networks.
+      key: int seed or jax PRNG key; network ``i`` uses ``fold_in(key, i)``.
+      stat: ``stat(y) -> pytree`` of one network's outputs ``y (n_points, n_out)``; identity if None.
+      chunk_size: networks per compiled call (rounded up to a multiple of the device count);
+        default: as many as fit ``memory_budget``, at most 1024 per device.
+      memory_budget: peak bytes for one chunk (int, or a string like ``"2GB"``); default half the
+        free accelerator memory, or a quarter of free host RAM (at most 4 GiB) on CPU.
+      devices: devices to shard the network axis over; default all devices (of all processes).
+      progress: True shows a progress bar, False is quiet, None shows one if the run takes more
+        than a few seconds.
+
+    Returns:
+      The pytree of ``stat`` with a leading axis ``(n, ...)``, as numpy arrays.
+
+    Raises:
+      ValueError: ``n <= 0``, non-finite ``x``, inputs that do not fit the network, a memory
+        budget too small for one network, a bad key or chunk size.
+    """
+    return _run(net, x, n, key, (lambda y: y) if stat is None else stat, None, chunk_size, memory_budget,
+                devices, progress, "reduce")
+
+
+def sample(net: Net, x, n: int, key=0, **kwargs) -> np.ndarray:
+    """Outputs of ``n`` random networks on ``x``: ``(n, n_points, n_out)`` float32.
+
+    Same arguments as :func:`reduce` (without ``stat``).
+    """
+    return reduce(net, x, n, key, None, **kwargs)
+
+
+def summarize(net: Net, x, n: int, key=0, stat: Callable | None = None, summary: Summary | None = None, *,
+              chunk_size: int | None = None, memory_budget: int | str | None = None, devices=None,
+              progress: bool | None = None) -> dict:
+    """Streams ``summary`` (see :mod:`jaxbias.summaries`) over ``stat`` of ``n`` networks.
+
+    No per-network value is kept: memory is bounded by one chunk whatever ``n``. Arguments as in
+    :func:`reduce`.
+
+    Returns:
+      ``summary.result(...)``: a dict of numpy results.
+    """
+    if not isinstance(summary, Summary):
+        raise ValueError(f"summary={summary!r}: expected a jaxbias Summary, e.g. jb.summaries.moments()")
+    return _run(net, x, n, key, (lambda y: y) if stat is None else stat, summary, chunk_size, memory_budget,
+                devices, progress, "summarize")
