@@ -1,7 +1,31 @@
-"""jaxbias: the functions random neural networks compute, sampled by the thousand in JAX."""
+"""jaxbias: the functions random neural networks compute, sampled by the thousand in JAX.
+
+>>> import jaxbias as jb
+>>> net = jb.nets.mlp(width=64, depth=3, activation="tanh")
+>>> x = jb.inputs.grid(dim=2, resolution=16)
+>>> jb.sample(net, x, n=100, key=0).shape
+(100, 256, 1)
+"""
 
 __version__ = "0.1.0"
 
-from jaxbias import nets
+from jaxbias import inputs, nets, summaries
+from jaxbias.engine import plan, reduce, sample, summarize
+from jaxbias.io import load, save
+from jaxbias.results import outputs_dataset
+from jaxbias.sweep import run_sweep
 
-__all__ = ["nets", "__version__"]
+__all__ = [
+    "__version__",
+    "nets",
+    "inputs",
+    "summaries",
+    "sample",
+    "reduce",
+    "summarize",
+    "plan",
+    "save",
+    "load",
+    "outputs_dataset",
+    "run_sweep",
+]

@@ -17,6 +17,7 @@ copied back, so the host never starves the device.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -92,16 +93,21 @@ def parse_bytes(budget: int | float | str) -> int:
     return int(value)
 
 
-def default_budget(devices) -> int:
-    """Half the free memory of the first device (GPU), or a quarter of free host RAM (CPU), capped at 4 GiB on CPU."""
-    stats = devices[0].memory_stats() if hasattr(devices[0], "memory_stats") else None
+def default_budget() -> int:
+    """Half the memory of this process's first accelerator, or an eighth of host RAM (at most 4 GiB) on CPU.
+
+    Static sizes (device memory limit, total RAM) rather than free memory: every process of a
+    multi-host run must arrive at the same chunk size.
+    """
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
-        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+        return int(0.5 * stats["bytes_limit"])
     try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        free = 8 * 2**30
-    return int(min(free / 4, 4 * 2**30))
+        total = 16 * 2**30
+    return int(min(total / 8, 4 * 2**30))
 
 
 def _check_n(n: Any) -> int:
@@ -169,7 +175,7 @@ def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size
     k = as_key(key)
     _check_structure(net, x, stat, k)
     per_net = per_net_bytes(_one_net(net, stat), k, x)
-    budget = default_budget(devices) if memory_budget is None else parse_bytes(memory_budget)
+    budget = default_budget() if memory_budget is None else parse_bytes(memory_budget)
     x_bytes = x.nbytes
     fit = (budget - x_bytes) // max(per_net, 1)
     if chunk_size is None:
@@ -192,8 +198,32 @@ def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size
     return RunPlan(n, chunk, -(-n // chunk), n_dev, per_net, budget)
 
 
-def _mesh(devices) -> Mesh:
-    return Mesh(np.asarray(devices), (_NET_AXIS,))
+def _shardings(devices: tuple) -> tuple[NamedSharding, NamedSharding]:
+    """(sharded over the net axis, replicated) on a 1-D mesh of ``devices``."""
+    mesh = Mesh(np.asarray(devices), (_NET_AXIS,))
+    return NamedSharding(mesh, PartitionSpec(_NET_AXIS)), NamedSharding(mesh, PartitionSpec())
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_program(init, apply, stat, summary, devices: tuple):
+    """The jitted per-chunk program; cached so repeated runs of one net and stat compile once.
+
+    ``program(base_key, indices (chunk,), mask (chunk,), x) -> stat values (chunk, ...)`` or the
+    summary's partial. Network ``i`` is ``init(fold_in(base_key, i), x)``.
+    """
+    one = _one_net(Net(init, apply), stat)
+    shard, replicated = _shardings(devices)
+
+    def program(base, indices, mask, x):
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(indices)
+        values = jax.vmap(one, in_axes=(0, None))(keys, x)
+        return values if summary is None else summary.partial(values, mask)
+
+    return jax.jit(
+        program,
+        in_shardings=(replicated, shard, shard, replicated),
+        out_shardings=shard if summary is None else replicated,
+    )
 
 
 def _global_array(value: np.ndarray, sharding: NamedSharding) -> jax.Array:
@@ -226,20 +256,8 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
     run_plan = plan(net, x, n, key=base, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
                     devices=devices)
     chunk = run_plan.chunk_size
-    mesh = _mesh(devices)
-    shard = NamedSharding(mesh, PartitionSpec(_NET_AXIS))
-    replicated = NamedSharding(mesh, PartitionSpec())
-    one = _one_net(net, stat)
-
-    def program(indices, mask, xx):
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(indices)
-        values = jax.vmap(one, in_axes=(0, None))(keys, xx)
-        if summary is None:
-            return values
-        return summary.partial(values, mask)
-
-    out_shardings = shard if summary is None else replicated
-    compiled = jax.jit(program, in_shardings=(shard, shard, replicated), out_shardings=out_shardings)
+    shard, replicated = _shardings(tuple(devices))
+    compiled = _chunk_program(net.init, net.apply, stat, summary, tuple(devices))
     x_dev = _global_array(x, replicated)
 
     def launch(c):
@@ -247,7 +265,7 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
         idx = np.arange(start, start + chunk, dtype=np.int64)
         mask = idx < n
         idx = np.where(mask, idx, n - 1).astype(np.uint32)  # padding repeats a real net, masked out
-        return compiled(_global_array(idx, shard), _global_array(mask, shard), x_dev), int(mask.sum())
+        return compiled(base, _global_array(idx, shard), _global_array(mask, shard), x_dev), int(mask.sum())
 
     stacked, state = None, None
     with _progress(n, progress, desc) as bar:

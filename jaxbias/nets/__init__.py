@@ -2,12 +2,15 @@
 
 from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
 from jaxbias.nets.core import Net, layer_norm
+from jaxbias.nets.flax_adapters import from_linen, from_nnx
 from jaxbias.nets.mlp import mlp
 from jaxbias.nets.weight_laws import WEIGHT_LAWS, WeightLaw, get_weight_law
 
 __all__ = [
     "Net",
     "mlp",
+    "from_linen",
+    "from_nnx",
     "layer_norm",
     "Activation",
     "get_activation",

@@ -26,7 +26,20 @@ import jax.numpy as jnp
 
 from jaxbias.nets.weight_laws import WeightLaw, get_weight_law, unit_bias_noise, unit_weight_noise
 
-__all__ = ["Net", "Affine", "affine_init", "affine_apply", "layer_norm", "per_layer", "check_parameterization"]
+__all__ = [
+    "Net",
+    "Affine",
+    "affine_init",
+    "affine_apply",
+    "layer_norm",
+    "per_layer",
+    "check_parameterization",
+    "check_choice",
+    "affine_init_stacked",
+    "stacked_scales",
+    "affine_apply_scaled",
+    "conv_apply",
+]
 
 PARAMETERIZATIONS = ("standard", "ntk")
 
@@ -170,3 +183,108 @@ def check_input_shape(x: jax.Array, expected: tuple[int, ...] | None, net: str) 
             f"x with shape {tuple(x.shape)}: {net} expects inputs of shape (n_points, "
             f"{', '.join(map(str, expected))}), got input shape {tuple(x.shape[1:])}"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the cnn, resnet and transformer families.
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Returns ``value`` if it is one of ``choices``, else raises ValueError naming ``name``."""
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise ValueError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def affine_init_stacked(keys: jax.Array, layers: Sequence[Affine], dtype=jnp.float32) -> dict:
+    """Draws layers of one shape stacked on a leading axis, to be run with ``lax.scan``.
+
+    Entry ``i`` holds the values ``affine_init(keys[i], layers[i])`` draws; the draws are
+    vmapped over the keys so compile time does not grow with the number of layers.
+
+    Args:
+      keys: ``len(layers)`` keys.
+      layers: layers that differ at most in their scales (``w_std``, ``b_std``).
+
+    Returns:
+      ``{"w": (n_layers, *w_shape), "b": (n_layers, fan_out)}`` (no ``"b"`` without bias).
+    """
+    base = layers[0]
+    unscaled = base._replace(w_std=1.0, b_std=1.0, ntk=True)
+    if any(lay._replace(w_std=1.0, b_std=1.0, ntk=True) != unscaled or lay.ntk != base.ntk for lay in layers):
+        raise ValueError("affine_init_stacked: layers must share shape, bias, law and parameterization")
+    stacked = jax.vmap(lambda k: affine_init(k, unscaled, dtype))(keys)
+    if base.ntk:
+        return stacked
+    w_std = jnp.asarray([lay.w_std for lay in layers], dtype)
+    stacked["w"] = stacked["w"] * w_std.reshape((-1,) + (1,) * len(base.w_shape))
+    if base.bias:
+        b_std = jnp.asarray([lay.b_std for lay in layers], dtype)
+        stacked["b"] = stacked["b"] * b_std[:, None]
+    return stacked
+
+
+def stacked_scales(layers: Sequence[Affine], dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
+    """Forward-pass multipliers of stacked layers as arrays ``(n_layers,)``: see :func:`affine_scales`."""
+    scales = [affine_scales(lay) for lay in layers]
+    return jnp.asarray([s[0] for s in scales], dtype), jnp.asarray([s[1] for s in scales], dtype)
+
+
+def _scale_shift(y: jax.Array, params: dict, w_scale, b_scale) -> jax.Array:
+    # Python-float scales of 1 are skipped; traced scales (under lax.scan) are always applied.
+    if not (isinstance(w_scale, (int, float)) and w_scale == 1.0):
+        y = y * w_scale
+    if "b" in params:
+        b = params["b"]
+        if not (isinstance(b_scale, (int, float)) and b_scale == 1.0):
+            b = b * b_scale
+        y = y + expand_bias(b, y.ndim)
+    return y
+
+
+def affine_apply_scaled(params: dict, x: jax.Array, w_scale, b_scale) -> jax.Array:
+    """Dense map like :func:`affine_apply` with the forward-pass scales given explicitly.
+
+    The scales may be traced scalars (one layer of a stack run by ``lax.scan``); see
+    :func:`stacked_scales`.
+    """
+    return _scale_shift(x @ params["w"], params, w_scale, b_scale)
+
+
+_CONV_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def conv_padding(padding: str | int) -> str | tuple[tuple[int, int], tuple[int, int]]:
+    """``"SAME"``, ``"VALID"`` or an int ``p`` (``p`` zeros on each side) in ``lax.conv`` form."""
+    if isinstance(padding, str):
+        return padding.upper()
+    return ((padding, padding), (padding, padding))
+
+
+def conv_apply(
+    params: dict,
+    x: jax.Array,
+    layer: Affine,
+    stride: int | tuple[int, int] = 1,
+    padding: str | int = "SAME",
+    scales: tuple[Any, Any] | None = None,
+) -> jax.Array:
+    """2-D convolution ``x (n, H, W, c_in) -> (n, H', W', c_out)`` with kernel ``(kh, kw, c_in, c_out)``.
+
+    Layouts NHWC (inputs) and HWIO (kernels); fan-in ``kh * kw * c_in``, so a unit's pre-activation
+    has variance ``C_W q + C_b`` with ``q`` the mean square of its receptive field.
+
+    Args:
+      params: ``{"w": (kh, kw, c_in, c_out), "b": (c_out,)}``.
+      x: inputs ``(n, H, W, c_in)``.
+      layer: the layer description (its forward-pass scales are used unless ``scales`` is given).
+      stride: int or ``(sh, sw)``.
+      padding: ``"SAME"``, ``"VALID"`` or an int number of zeros on each side.
+      scales: explicit ``(w_scale, b_scale)``, possibly traced (layers run under ``lax.scan``).
+    """
+    ws, bs = affine_scales(layer) if scales is None else scales
+    strides = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    y = jax.lax.conv_general_dilated(
+        x, params["w"], window_strides=strides, padding=conv_padding(padding), dimension_numbers=_CONV_DIMS
+    )
+    return _scale_shift(y, params, ws, bs)

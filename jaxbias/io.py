@@ -1,0 +1,364 @@
+"""Saving and loading results: netCDF files written atomically and reproducibly.
+
+Every result in jaxbias is an ``xarray.Dataset``. This module gives it a file format
+(netCDF4 through h5netcdf), provenance attributes (the config and library versions,
+never a timestamp or a hostname) and crash safety: a file on disk is either the old
+one or the complete new one, never half written.
+
+Two saves of the same dataset produce the same bytes: h5py does not record object
+modification times unless asked (``track_times`` is off by default) and h5netcdf writes
+no dates, so a rerun with the same settings reproduces the file exactly.
+
+Example:
+    >>> import numpy as np, xarray as xr, jaxbias.io as jio
+    >>> ds = xr.Dataset({"y": (("net",), np.zeros(3, np.float32))},
+    ...                 attrs=jio.result_attrs({"width": 8}, key=0))
+    >>> path = jio.save(ds, "/tmp/example.nc")          # doctest: +SKIP
+    >>> jio.config_of(jio.load(path))                  # doctest: +SKIP
+    {'width': 8}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import numbers
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["result_attrs", "config_of", "check_writable", "save", "load"]
+
+_ENGINE = "h5netcdf"
+_INT64 = np.iinfo(np.int64)
+
+
+def _json_default(value: Any) -> Any:
+    """``json.dumps`` hook for numpy scalars and arrays, sets and paths."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(
+        f"value {value!r} of type {type(value).__name__} is not JSON-serializable; "
+        "expected plain Python or numpy values"
+    )
+
+
+def to_json(value: Any) -> str:
+    """Canonical JSON text of ``value``: sorted keys, numpy values as Python values.
+
+    Args:
+        value: plain Python data (dicts, lists, tuples, str, numbers, bool, None),
+            numpy scalars and arrays allowed anywhere inside.
+
+    Returns:
+        The JSON text. Equal inputs give equal text, so it can be compared and hashed.
+
+    Raises:
+        ValueError: if ``value`` holds something JSON cannot represent.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, default=_json_default)
+    except TypeError as err:
+        raise ValueError(f"cannot serialize {value!r} to JSON: {err}") from None
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _key_attr(key: Any) -> int | str:
+    """An int seed stays an int; anything else (a JAX key array, None) becomes a string."""
+    if isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_)):
+        if _INT64.min <= int(key) <= _INT64.max:
+            return int(key)
+        return str(int(key))
+    try:
+        data = np.asarray(key)
+    except Exception:  # typed JAX keys refuse conversion; their repr shows the key data.
+        return repr(key)
+    if data.dtype.kind in "iub":
+        return json.dumps(data.tolist())
+    return repr(key)
+
+
+def result_attrs(config: dict, key: Any) -> dict:
+    """Provenance attributes for a results Dataset.
+
+    Holds everything needed to rerun the computation and nothing that changes between
+    two identical runs (no timestamps, hostnames or paths), so reruns write identical files.
+
+    Args:
+        config: the plain-Python settings of the run (JSON-serializable; tuples and
+            numpy scalars are converted). Stored as canonical JSON under ``"config"``.
+        key: the random seed: an int is stored as an int; anything else, such as a
+            JAX key array, as a string.
+
+    Returns:
+        A dict with keys ``"config"``, ``"key"``, ``"jaxbias_version"``,
+        ``"jax_version"``, ``"jaxlib_version"``, ``"numpy_version"`` and
+        ``"xarray_version"``.
+
+    Raises:
+        ValueError: if ``config`` is not a dict or is not JSON-serializable.
+    """
+    from jaxbias import __version__
+
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict, got {type(config).__name__}: {config!r}")
+    return {
+        "config": to_json(config),
+        "key": _key_attr(key),
+        "jaxbias_version": __version__,
+        "jax_version": _package_version("jax"),
+        "jaxlib_version": _package_version("jaxlib"),
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+    }
+
+
+def config_of(ds: xr.Dataset) -> dict:
+    """The config a results Dataset was computed with (the inverse of ``result_attrs``).
+
+    Args:
+        ds: a Dataset whose attrs came from ``result_attrs``, in memory or loaded.
+
+    Returns:
+        The config dict (tuples come back as lists, as JSON has no tuples).
+
+    Raises:
+        ValueError: if ``ds.attrs`` has no ``"config"`` or it is not a JSON object.
+    """
+    text = ds.attrs.get("config")
+    if text is None:
+        raise ValueError(
+            f"ds.attrs has no 'config' (attrs: {sorted(ds.attrs)}); "
+            "expected attrs made by jaxbias.io.result_attrs"
+        )
+    try:
+        config = json.loads(text)
+    except (TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"ds.attrs['config'] is not valid JSON ({err}): {text!r}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"ds.attrs['config'] must be a JSON object, got {text!r}")
+    return config
+
+
+def check_writable(path: str | os.PathLike) -> pathlib.Path:
+    """Checks that a results file can be written at ``path``, before any computation.
+
+    Args:
+        path: the file to be written (it may exist; it is then replaced).
+
+    Returns:
+        ``path`` as a ``pathlib.Path``.
+
+    Raises:
+        ValueError: if ``path`` is empty.
+        IsADirectoryError: if ``path`` is an existing directory.
+        FileNotFoundError: if the parent directory does not exist.
+        NotADirectoryError: if the parent is not a directory.
+        PermissionError: if the parent directory is not writable.
+    """
+    if not os.fspath(path):
+        raise ValueError("path must be a file path, got an empty string")
+    path = pathlib.Path(path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"path '{path}' is a directory; expected a file path to write")
+    parent = path.parent
+    if not parent.exists():
+        raise FileNotFoundError(
+            f"cannot write '{path}': parent directory '{parent}' does not exist"
+        )
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot write '{path}': parent '{parent}' is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write '{path}': directory '{parent}' is not writable")
+    return path
+
+
+def _is_plain_number(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        return False
+    if isinstance(value, numbers.Integral):
+        return _INT64.min <= int(value) <= _INT64.max or isinstance(value, np.unsignedinteger)
+    return True
+
+
+def _json_or_str(value: Any) -> str:
+    try:
+        return to_json(value)
+    except ValueError:
+        return str(value)
+
+
+def encode_attr(value: Any) -> Any:
+    """An attribute value netCDF can store, equal or equivalent to ``value``.
+
+    Strings, numbers and 1-D lists or arrays of only numbers or only strings are kept.
+    Bools become ints 0/1 (also inside lists and arrays); numpy strings become ``str``.
+    Everything else that netCDF cannot store (dicts, ``None``, mixed or nested lists,
+    ints beyond 64 bits, arrays of more than one dimension) is replaced by its JSON
+    text, e.g. ``{"a": 1}`` -> ``'{"a": 1}'`` and ``None`` -> ``'null'``.
+
+    Args:
+        value: any attribute value.
+
+    Returns:
+        The storable value.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)  # np.str_ -> str
+    if isinstance(value, bytes):
+        return value
+    if _is_plain_number(value):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.ndim <= 1 and value.dtype.kind == "b":
+            return value.astype(np.int8)
+        if value.ndim <= 1 and value.dtype.kind in "iuf":
+            return value
+        if value.ndim <= 1 and value.dtype.kind in "US":
+            return [encode_attr(v) for v in value.tolist()]
+        return _json_or_str(value)
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        if all(isinstance(v, (str, np.str_)) for v in items):
+            return [str(v) for v in items]
+        if items and all(isinstance(v, (bool, np.bool_)) for v in items):
+            return [int(v) for v in items]
+        if all(_is_plain_number(v) for v in items):
+            return items
+        return _json_or_str(items)
+    return _json_or_str(value)
+
+
+def _encoded(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` whose dataset and variable attrs netCDF can store."""
+    out = ds.copy(deep=False)
+    out.attrs = {k: encode_attr(v) for k, v in ds.attrs.items()}
+    for name, var in out.variables.items():
+        var.attrs = {k: encode_attr(v) for k, v in ds.variables[name].attrs.items()}
+    return out
+
+
+def _fsync_path(path: pathlib.Path, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if directory:  # some filesystems do not let a directory be opened; best effort.
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> pathlib.Path:
+    """Writes ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    Args:
+        data: the file contents.
+        path: the file to write or replace.
+
+    Returns:
+        ``path`` as a ``pathlib.Path``.
+    """
+    path = check_writable(path)
+    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_path(path.parent, directory=True)
+    return path
+
+
+def save(ds: xr.Dataset, path: str | os.PathLike) -> pathlib.Path:
+    """Saves a results Dataset to a netCDF4 file, atomically.
+
+    The file is written to a temporary file in the same directory
+    (``.{name}.tmp.{pid}``), synced to disk and renamed onto ``path``, so a crash or
+    an error leaves either the old file or the new one, never a partial file. On any
+    error the temporary file is removed and the error re-raised.
+
+    Attribute values netCDF cannot store are encoded first (see ``encode_attr``):
+    bools become 0/1 and dicts, ``None`` and mixed lists become JSON strings, so
+    saving never fails because of attrs. ``ds`` itself is not modified. Two saves of
+    the same dataset give byte-identical files (no timestamps are written).
+
+    Args:
+        ds: the Dataset to save.
+        path: the file to write; an existing file is replaced.
+
+    Returns:
+        ``path`` as a ``pathlib.Path``.
+
+    Raises:
+        ValueError: if ``ds`` is not an ``xarray.Dataset``.
+        OSError: if ``path`` cannot be written (see ``check_writable``).
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
+    path = check_writable(path)
+    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
+    try:
+        _encoded(ds).to_netcdf(tmp, engine=_ENGINE)
+        _fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_path(path.parent, directory=True)
+    return path
+
+
+def load(path: str | os.PathLike) -> xr.Dataset:
+    """Loads a results file fully into memory and closes it.
+
+    Because the file is closed on return, it may be replaced or deleted afterwards.
+
+    Args:
+        path: a file written by ``save``.
+
+    Returns:
+        The Dataset, with all data in memory.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        IsADirectoryError: if ``path`` is a directory.
+    """
+    path = pathlib.Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no results file at '{path}'")
+    if path.is_dir():
+        raise IsADirectoryError(f"path '{path}' is a directory; expected a netCDF results file")
+    with xr.open_dataset(path, engine=_ENGINE) as ds:
+        return ds.load()
+

@@ -1,0 +1,252 @@
+"""Residual networks, dense or convolutional (He et al., ECCV 2016, "identity mappings").
+
+``h_0 = A_0 x`` (dense ``d0 -> width`` or conv ``C -> width`` channels), then ``num_blocks``
+residual blocks ``h <- h + alpha f(h)``, then (conv: global average pooling) a dense readout.
+The branch ``f`` is ``block_depth`` layers of
+
+* ``norm_position="pre"`` (pre-activation ResNet): ``u <- A(phi(N(u)))``;
+* ``norm_position="post"``: ``u <- N(phi(A(u)))``,
+
+with ``N`` the normalization (identity when ``normalization=None``). Without normalization the
+first affine of the first block sees ``phi(z1)``, ``z1 = A_0 x``, so at init its pre-activation
+has second moment ``C_W E[phi(z1)^2] + C_b`` (../shared/SCIENCE.md, section 3).
+
+Normalizations have no learned gain or bias (their values at init):
+
+* ``"layer"``: standardize each point over features (conv: over channels at each position).
+* ``"batch"``: standardize each feature (conv: each channel) over the n_points axis of the
+  input set (and the spatial positions for conv). These are the batch statistics a network sees
+  when the whole input set is one batch at init; the function of one point then depends on the
+  other points of the set, and at least two points are needed.
+
+Blocks share one shape, so they are stored stacked and run with ``lax.scan``: compile time stays
+flat in depth.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxbias.nets.activations import get_activation
+from jaxbias.nets.cnn import check_image_input
+from jaxbias.nets.core import (
+    Affine,
+    Net,
+    affine_apply,
+    affine_apply_scaled,
+    affine_init,
+    affine_init_stacked,
+    check_choice,
+    check_input_shape,
+    check_int,
+    check_parameterization,
+    conv_apply,
+    layer_norm,
+    per_layer,
+    stacked_scales,
+)
+from jaxbias.nets.weight_laws import get_weight_law
+
+__all__ = ["resnet", "batch_norm"]
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def batch_norm(x: jax.Array, eps: float = 1e-6) -> jax.Array:
+    """Standardizes each feature (last axis) over all other axes: points, and positions for images."""
+    axes = tuple(range(x.ndim - 1))
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps)
+
+
+def resnet(
+    width: int,
+    num_blocks: int,
+    block_depth: int = 2,
+    kind: str = "dense",
+    activation: str | Callable = "relu",
+    out: int = 1,
+    *,
+    normalization: str | None = None,
+    norm_position: str = "pre",
+    residual_scale: float = 1.0,
+    kernel_size: int | tuple[int, int] = 3,
+    weight_var: float | Sequence[float] = 1.0,
+    bias_var: float | Sequence[float] = 0.0,
+    bias: bool = True,
+    parameterization: str = "standard",
+    weight_law: str = "normal",
+    in_shape: Sequence[int] | None = None,
+) -> Net:
+    """Builds a random residual network.
+
+    Args:
+      width: hidden width (dense) or number of channels (conv).
+      num_blocks: number of residual blocks (>= 0).
+      block_depth: affine layers per block (>= 1).
+      kind: ``"dense"`` (inputs ``(n_points, d0)``) or ``"conv"`` (inputs ``(n_points, H, W, C)``,
+        SAME-padded stride-1 convolutions, global average pooling before the readout).
+      activation: name (see :mod:`jaxbias.nets.activations`) or callable.
+      out: output dimension.
+      normalization: None, ``"layer"`` or ``"batch"`` (see module docstring).
+      norm_position: ``"pre"`` (norm, activation, affine) or ``"post"`` (affine, activation, norm).
+      residual_scale: multiplier alpha on each residual branch.
+      kernel_size: conv kernel, int or ``(kh, kw)`` (conv kind only).
+      weight_var: C_W, one number or ``num_blocks * block_depth + 2`` values: input layer, the
+        block layers in order (block 1 layer 1, block 1 layer 2, ..., block 2 layer 1, ...), readout.
+      bias_var: C_b, same convention.
+      bias: whether layers have biases.
+      parameterization: "standard" or "ntk".
+      weight_law: "normal", "truncated_normal", "uniform", "orthogonal", "sparse(p)", "low_rank(r)"
+        or "absolute(a)" (weights and biases U(-a, a); C_W and C_b then unused).
+      in_shape: declared input shape (``(d0,)`` dense, ``(H, W, C)`` conv); others raise ValueError.
+
+    Returns:
+      A :class:`Net`; ``apply(params, x)`` maps ``x`` to ``(n_points, out)``. Params:
+      ``{"input": {...}, "blocks": [layer 1, ..., layer block_depth], "readout": {...}}``, each block
+      layer stacked over blocks (leading axis ``num_blocks``).
+
+    Raises:
+      ValueError: an invalid argument (at construction) or input shape (at init/apply).
+
+    Example:
+      >>> import jax, jax.numpy as jnp, jaxbias as jb
+      >>> net = jb.nets.resnet(width=32, num_blocks=4, normalization="layer")
+      >>> x = jnp.ones((5, 3))
+      >>> net.apply(net.init(jax.random.key(0), x), x).shape
+      (5, 1)
+    """
+    width = check_int("width", width, 1)
+    num_blocks = check_int("num_blocks", num_blocks, 0)
+    block_depth = check_int("block_depth", block_depth, 1)
+    check_choice("kind", kind, ("dense", "conv"))
+    phi = get_activation(activation)
+    out = check_int("out", out, 1)
+    check_choice("normalization", normalization, (None, "layer", "batch"))
+    check_choice("norm_position", norm_position, ("pre", "post"))
+    if isinstance(residual_scale, bool) or not isinstance(residual_scale, (int, float)) or not math.isfinite(
+        residual_scale
+    ):
+        raise ValueError(f"residual_scale={residual_scale!r}: expected a finite number")
+    residual_scale = float(residual_scale)
+    kernel = (kernel_size, kernel_size) if _is_int(kernel_size) else kernel_size
+    if not isinstance(kernel, (tuple, list)) or len(kernel) != 2 or not all(_is_int(k) and k >= 1 for k in kernel):
+        raise ValueError(f"kernel_size={kernel_size!r}: expected an integer >= 1 or a (kh, kw) pair")
+    kernel = tuple(kernel)
+    n_layers = num_blocks * block_depth + 2
+    cws = per_layer("weight_var", weight_var, n_layers)
+    cbs = per_layer("bias_var", bias_var, n_layers)
+    check_choice("bias", bias, (True, False))
+    check_parameterization(parameterization)
+    law = get_weight_law(weight_law)
+    conv = kind == "conv"
+    if in_shape is not None:
+        rank = 3 if conv else 1
+        if not isinstance(in_shape, (tuple, list)) or len(in_shape) != rank:
+            raise ValueError(f"in_shape={in_shape!r}: expected {'(H, W, C)' if conv else '(d0,)'} for kind={kind!r}")
+        in_shape = tuple(check_int("in_shape", s, 1) for s in in_shape)
+
+    def make(fan_in: int, fan_out: int, i: int) -> Affine:
+        shape = (*kernel, fan_in, fan_out) if conv else (fan_in, fan_out)
+        return Affine.make(shape, cws[i], cbs[i], bias, parameterization, law)
+
+    def plan(d_in: int) -> tuple[Affine, list[list[Affine]], Affine]:
+        first = make(d_in, width, 0)
+        blocks = [[make(width, width, 1 + b * block_depth + j) for b in range(num_blocks)] for j in range(block_depth)]
+        readout = Affine.make((width, out), cws[-1], cbs[-1], bias, parameterization, law)
+        return first, blocks, readout
+
+    def checked(x) -> jax.Array:
+        x = jnp.asarray(x)
+        if conv:
+            x = check_image_input(x, "resnet(kind='conv')")
+        else:
+            if x.ndim != 2:
+                raise ValueError(
+                    f"x with shape {tuple(x.shape)}: resnet(kind='dense') expects inputs of shape (n_points, d0)"
+                )
+            if not jnp.issubdtype(x.dtype, jnp.floating):
+                raise ValueError(f"x with dtype {x.dtype}: resnet expects floating inputs")
+            x = x.astype(jnp.float32)
+        check_input_shape(x, in_shape, "resnet")
+        return x
+
+    def init(key, x):
+        x = checked(x)
+        first, blocks, readout = plan(x.shape[-1])
+        keys = jax.random.split(key, n_layers)
+        block_keys = keys[1 : n_layers - 1]
+        params = {"input": affine_init(keys[0], first), "readout": affine_init(keys[-1], readout)}
+        if num_blocks:
+            params["blocks"] = [affine_init_stacked(block_keys[j::block_depth], blocks[j]) for j in range(block_depth)]
+        return params
+
+    def norm(h):
+        if normalization == "layer":
+            return layer_norm(h)
+        if normalization == "batch":
+            return batch_norm(h)
+        return h
+
+    def affine(p, h, scales):
+        return conv_apply(p, h, None, 1, "SAME", scales) if conv else affine_apply_scaled(p, h, *scales)
+
+    def apply(params, x):
+        x = checked(x)
+        if normalization == "batch" and x.shape[0] < 2:
+            raise ValueError(
+                f"x with shape {tuple(x.shape)}: normalization='batch' standardizes over the input points "
+                "and needs at least 2 of them"
+            )
+        first, blocks, readout = plan(x.shape[-1])
+        if tuple(params["input"]["w"].shape) != first.w_shape:
+            raise ValueError(
+                f"x with shape {tuple(x.shape)}: these params were drawn for inputs with "
+                f"{params['input']['w'].shape[-2]} features/channels, got {x.shape[-1]}"
+            )
+        h = conv_apply(params["input"], x, first, 1, "SAME") if conv else affine_apply(params["input"], x, first)
+        if num_blocks:
+            scales = [stacked_scales(layers) for layers in blocks]
+
+            def block(h, xs):
+                ps, ss = xs
+                u = h
+                for p, s in zip(ps, ss):
+                    if norm_position == "pre":
+                        u = affine(p, phi.fn(norm(u)), s)
+                    else:
+                        u = norm(phi.fn(affine(p, u, s)))
+                return h + residual_scale * u, None
+
+            h, _ = jax.lax.scan(block, h, (params["blocks"], scales))
+        if conv:
+            h = jnp.mean(h, axis=(1, 2))
+        return affine_apply(params["readout"], h, readout)
+
+    config = {
+        "arch": "resnet",
+        "width": width,
+        "num_blocks": num_blocks,
+        "block_depth": block_depth,
+        "kind": kind,
+        "activation": phi.name,
+        "out": out,
+        "normalization": normalization,
+        "norm_position": norm_position,
+        "residual_scale": residual_scale,
+        "kernel_size": list(kernel) if conv else None,
+        "weight_var": list(cws),
+        "bias_var": list(cbs),
+        "bias": bias,
+        "parameterization": parameterization,
+        "weight_law": law.label,
+        "in_shape": None if in_shape is None else list(in_shape),
+    }
+    return Net(init, apply, config)

@@ -1,0 +1,550 @@
+"""cnn, resnet and transformer families: shapes under jit, parameterizations, weight laws,
+validation, numpy references for the forward pass, and init statistics against the NNGP
+recursion (../shared/SCIENCE.md, section 3)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpy.polynomial.hermite_e import hermegauss
+
+from jaxbias.nets.cnn import cnn
+from jaxbias.nets.core import Affine, affine_init, affine_init_stacked, conv_apply
+from jaxbias.nets.resnet import resnet
+from jaxbias.nets.transformer import transformer
+
+LAWS = ("normal", "truncated_normal", "uniform", "orthogonal", "sparse(0.5)", "low_rank(2)", "absolute(0.7)")
+KEY = jax.random.key(0)
+N_KEYS = 2000
+SIGMAS = 5.0
+
+
+def _normal(seed, shape, scale=1.0, shift=0.0):
+    return (scale * np.random.default_rng(seed).standard_normal(shape) + shift).astype(np.float32)
+
+
+IMAGES = _normal(1, (3, 6, 6, 2))
+VECTORS = _normal(2, (4, 5))
+SEQUENCES = _normal(3, (3, 6, 4))
+TOKENS = np.random.default_rng(4).integers(0, 11, (3, 6)).astype(np.int32)
+
+# name -> (constructor, inputs)
+FAMILIES = {
+    "cnn": (lambda **kw: cnn([4, 3], pooling="avg", **kw), IMAGES),
+    "resnet_dense": (lambda **kw: resnet(8, 2, normalization="layer", **kw), VECTORS),
+    "resnet_conv": (lambda **kw: resnet(4, 1, kind="conv", normalization="batch", **kw), IMAGES),
+    "transformer_tokens": (
+        lambda **kw: transformer(8, 2, 2, 16, vocab_size=11, positional="learned", causal=True, **kw),
+        TOKENS,
+    ),
+    "transformer_seq": (lambda **kw: transformer(8, 1, 2, 16, norm_position="post", pool="first", **kw), SEQUENCES),
+}
+
+SHAPE_CASES = [
+    ("cnn_default", lambda: cnn([4, 4]), IMAGES, 1),
+    (
+        "cnn_per_layer",
+        lambda: cnn([4, 3], kernel_size=[3, (1, 3)], stride=[1, 2], padding=["SAME", 1], activation="tanh", out=2),
+        IMAGES,
+        2,
+    ),
+    ("cnn_valid_max_flatten", lambda: cnn([4], padding="VALID", pooling="max", global_pool=False), IMAGES, 1),
+    ("cnn_avg_nobias_orth", lambda: cnn([4, 4], pooling="avg", bias=False, weight_law="orthogonal"), IMAGES, 1),
+    ("cnn_linear", lambda: cnn([], out=3), IMAGES, 3),
+    ("resnet_dense_pre", lambda: resnet(8, 2), VECTORS, 1),
+    ("resnet_dense_post_layer", lambda: resnet(8, 2, 1, activation="tanh", normalization="layer", norm_position="post"), VECTORS, 1),
+    ("resnet_dense_batch", lambda: resnet(8, 3, normalization="batch", residual_scale=0.5, out=2), VECTORS, 2),
+    ("resnet_no_blocks", lambda: resnet(8, 0), VECTORS, 1),
+    ("resnet_conv_pre_batch", lambda: resnet(4, 2, kind="conv", normalization="batch"), IMAGES, 1),
+    ("resnet_conv_post_layer", lambda: resnet(4, 1, 3, kind="conv", normalization="layer", norm_position="post", kernel_size=(1, 3)), IMAGES, 1),
+    ("transformer_tokens_pre", lambda: transformer(8, 2, 2, 16, vocab_size=11), TOKENS, 1),
+    (
+        "transformer_tokens_post_learned",
+        lambda: transformer(8, 2, 4, 16, 11, positional="learned", norm_position="post", pool="first", causal=True),
+        TOKENS,
+        1,
+    ),
+    ("transformer_seq_causal", lambda: transformer(8, 1, 1, 8, positional=None, causal=True, activation="relu"), SEQUENCES, 1),
+    ("transformer_seq_no_layers", lambda: transformer(8, 0, 2, 8, out=2), SEQUENCES, 2),
+    ("transformer_seq_post_nobias", lambda: transformer(8, 2, 2, 8, norm_position="post", bias=False, out=3), SEQUENCES, 3),
+]
+
+
+@pytest.mark.parametrize("make, x, out", [c[1:] for c in SHAPE_CASES], ids=[c[0] for c in SHAPE_CASES])
+def test_shapes_under_jit_without_recompiling(make, x, out):
+    net = make()
+    params = jax.jit(net.init)(KEY, x)
+    eager = net.init(KEY, x)
+    assert jax.tree.structure(params) == jax.tree.structure(eager)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(eager)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    traces = []
+
+    def apply(p, xx):
+        traces.append(1)
+        return net.apply(p, xx)
+
+    f = jax.jit(apply)
+    y = f(params, x)
+    y2 = f(params, x)
+    assert y.shape == (x.shape[0], out)
+    assert y.dtype == jnp.float32
+    assert np.all(np.isfinite(y))
+    np.testing.assert_array_equal(y, y2)
+    assert len(traces) == 1
+    config = json.loads(json.dumps(net.config))
+    assert config == net.config and config["arch"] in ("cnn", "resnet", "transformer")
+
+
+@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_standard_and_ntk_compute_the_same_function(family, law):
+    make, x = FAMILIES[family]
+    std_net, ntk_net = make(weight_law=law, bias_var=0.1), make(weight_law=law, bias_var=0.1, parameterization="ntk")
+    p_std, p_ntk = std_net.init(KEY, x), ntk_net.init(KEY, x)
+    assert jax.tree.structure(p_std) == jax.tree.structure(p_ntk)
+    y_std = jax.jit(std_net.apply)(p_std, x)
+    y_ntk = jax.jit(ntk_net.apply)(p_ntk, x)
+    assert np.all(np.isfinite(y_std))
+    assert not np.allclose(y_std, 0.0)
+    scale = float(np.max(np.abs(y_std)))
+    np.testing.assert_allclose(y_ntk, y_std, rtol=1e-5, atol=1e-5 * scale)
+    assert std_net.config["weight_law"] == law
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: every bad argument and input raises ValueError naming it.
+
+BAD_ARGS = [
+    (lambda: cnn(4), "channels"),
+    (lambda: cnn([4, 0]), "channels"),
+    (lambda: cnn([4], kernel_size=0), "kernel_size"),
+    (lambda: cnn([4, 4], kernel_size=[3]), "kernel_size"),
+    (lambda: cnn([4, 4], stride=[1, (2, 0)]), "stride"),
+    (lambda: cnn([4], padding="FULL"), "padding"),
+    (lambda: cnn([4], padding=-1), "padding"),
+    (lambda: cnn([4], pooling="min"), "pooling"),
+    (lambda: cnn([4], pooling="max", pool_size=0), "pool_size"),
+    (lambda: cnn([4], global_pool="yes"), "global_pool"),
+    (lambda: cnn([4], weight_var=-1.0), "weight_var"),
+    (lambda: cnn([4, 4], bias_var=[0.1] * 5), "bias_var"),
+    (lambda: cnn([4], parameterization="mup"), "parameterization"),
+    (lambda: cnn([4], weight_law="cauchy"), "weight_law"),
+    (lambda: cnn([4], activation="swoosh"), "activation"),
+    (lambda: cnn([4], out=0), "out"),
+    (lambda: cnn([4], in_shape=(8, 8)), "in_shape"),
+    (lambda: resnet(0, 2), "width"),
+    (lambda: resnet(8, -1), "num_blocks"),
+    (lambda: resnet(8, 2, 0), "block_depth"),
+    (lambda: resnet(8, 2, kind="rnn"), "kind"),
+    (lambda: resnet(8, 2, normalization="group"), "normalization"),
+    (lambda: resnet(8, 2, norm_position="middle"), "norm_position"),
+    (lambda: resnet(8, 2, residual_scale=float("nan")), "residual_scale"),
+    (lambda: resnet(8, 2, kind="conv", kernel_size=(3,)), "kernel_size"),
+    (lambda: resnet(8, 2, weight_var=[1.0] * 3), "weight_var"),
+    (lambda: resnet(8, 2, bias="no"), "bias"),
+    (lambda: resnet(8, 2, kind="conv", in_shape=(5,)), "in_shape"),
+    (lambda: transformer(0, 1, 1, 8), "d_model"),
+    (lambda: transformer(8, -1, 1, 8), "num_layers"),
+    (lambda: transformer(16, 1, 3, 8), "num_heads"),
+    (lambda: transformer(8, 1, 2, 0), "mlp_dim"),
+    (lambda: transformer(8, 1, 2, 8, vocab_size=0), "vocab_size"),
+    (lambda: transformer(8, 1, 2, 8, max_len=0), "max_len"),
+    (lambda: transformer(8, 1, 2, 8, positional="rope"), "positional"),
+    (lambda: transformer(8, 1, 2, 8, norm_position="sandwich"), "norm_position"),
+    (lambda: transformer(8, 1, 2, 8, pool="max"), "pool"),
+    (lambda: transformer(8, 1, 2, 8, causal=1), "causal"),
+    (lambda: transformer(8, 2, 2, 8, weight_var=[1.0] * 3), "weight_var"),
+    (lambda: transformer(8, 2, 2, 8, activation="nope"), "activation"),
+]
+
+
+@pytest.mark.parametrize("make, name", BAD_ARGS, ids=[f"{i}-{n}" for i, (_, n) in enumerate(BAD_ARGS)])
+def test_bad_arguments_raise_naming_them(make, name):
+    with pytest.raises(ValueError, match=rf"\b{name}="):
+        make()
+
+
+def _other_params(net, x):
+    return net.init(KEY, x)
+
+
+BAD_INPUTS = [
+    ("cnn_rank3", cnn([4]), None, IMAGES[..., 0], "x with shape"),
+    ("cnn_int", cnn([4]), None, IMAGES.astype(np.int32), "dtype"),
+    ("cnn_too_small", cnn([4], kernel_size=5, padding="VALID", pooling="max", pool_size=2), None, IMAGES[:, :5, :5], "too small"),
+    ("cnn_channels", cnn([4]), IMAGES, IMAGES[..., :1], "params were drawn"),
+    ("cnn_flatten_size", cnn([4], global_pool=False), IMAGES, IMAGES[:, :4, :4], "params were drawn"),
+    ("cnn_in_shape", cnn([4], in_shape=(6, 6, 3)), None, IMAGES, "expects inputs of shape"),
+    ("resnet_dense_rank", resnet(8, 1), None, IMAGES, "x with shape"),
+    ("resnet_conv_rank", resnet(8, 1, kind="conv"), None, VECTORS, "x with shape"),
+    ("resnet_batch_one_point", resnet(8, 1, normalization="batch"), VECTORS, VECTORS[:1], "at least 2"),
+    ("resnet_dim", resnet(8, 1), VECTORS, VECTORS[:, :3], "params were drawn"),
+    ("transformer_tokens_float", transformer(8, 1, 2, 8, 11), None, TOKENS.astype(np.float32), "dtype"),
+    ("transformer_tokens_rank", transformer(8, 1, 2, 8, 11), None, TOKENS[..., None], "x with shape"),
+    ("transformer_seq_int", transformer(8, 1, 2, 8), None, TOKENS[..., None], "dtype"),
+    ("transformer_seq_rank", transformer(8, 1, 2, 8), None, VECTORS, "x with shape"),
+    ("transformer_max_len", transformer(8, 1, 2, 8, max_len=5), None, SEQUENCES, "max_len=5"),
+    ("transformer_dim", transformer(8, 1, 2, 8), SEQUENCES, SEQUENCES[..., :2], "params were drawn"),
+]
+
+
+@pytest.mark.parametrize("net, init_x, x, match", [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
+def test_bad_inputs_raise_at_trace_time(net, init_x, x, match):
+    if init_x is None:
+        with pytest.raises(ValueError, match=match):
+            net.init(KEY, x)
+        with pytest.raises(ValueError, match=match):
+            jax.jit(net.init)(KEY, x)
+        return
+    params = net.init(KEY, init_x)
+    with pytest.raises(ValueError, match=match):
+        jax.jit(net.apply)(params, x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward pass against slow numpy references (float64, standard parameterization).
+
+
+def _np_conv(x, w, b, stride, padding):
+    """Cross-correlation with TF/XLA padding conventions, by explicit loops over output positions."""
+    kh, kw = w.shape[:2]
+    pads = []
+    for size, k in ((x.shape[1], kh), (x.shape[2], kw)):
+        if padding == "SAME":
+            total = max((-(-size // stride) - 1) * stride + k - size, 0)
+            pads.append((total // 2, total - total // 2))
+        elif padding == "VALID":
+            pads.append((0, 0))
+        else:
+            pads.append((padding, padding))
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    ho, wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
+    y = np.zeros((x.shape[0], ho, wo, w.shape[-1]))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
+            y[:, i, j] = np.einsum("nabc,abcd->nd", patch, w)
+    return y + (0.0 if b is None else b)
+
+
+def _np_max_pool(h, size):
+    n, hh, ww, c = h.shape
+    h = h[:, : hh // size * size, : ww // size * size]
+    return h.reshape(n, hh // size, size, ww // size, size, c).max(axis=(2, 4))
+
+
+def _f64(tree):
+    return jax.tree.map(lambda a: np.asarray(a, np.float64), tree)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, "SAME"), (2, "SAME"), (2, 1), (1, "VALID")])
+def test_conv_apply_matches_numpy(stride, padding):
+    layer = Affine.make((3, 2, 2, 5), 1.0, 0.3, True, "ntk", "normal")
+    p = affine_init(KEY, layer)
+    y = conv_apply(p, IMAGES, layer, stride, padding)
+    w = np.asarray(p["w"], np.float64) * layer.w_std
+    ref = _np_conv(IMAGES.astype(np.float64), w, np.asarray(p["b"], np.float64) * layer.b_std, stride, padding)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_cnn_matches_numpy_reference():
+    net = cnn([3, 4], kernel_size=[3, 2], stride=[2, 1], padding=[1, "VALID"], activation="tanh", pooling="max",
+              pool_size=1, global_pool=False, out=2, bias_var=0.2)
+    x = _normal(5, (2, 9, 9, 2))
+    p = net.init(KEY, x)
+    q = _f64(p)
+    h = x.astype(np.float64)
+    for layer, s, pad in zip(q["conv"], (2, 1), (1, "VALID")):
+        h = np.tanh(_np_conv(h, layer["w"], layer["b"], s, pad))
+    ref = h.reshape(2, -1) @ q["readout"]["w"] + q["readout"]["b"]
+    np.testing.assert_allclose(jax.jit(net.apply)(p, x), ref, rtol=1e-4, atol=1e-5)
+
+    pooled = cnn([3], pooling="max", pool_size=2, activation="relu")
+    p = pooled.init(KEY, x)
+    q = _f64(p)
+    h = _np_max_pool(np.maximum(_np_conv(x.astype(np.float64), q["conv"][0]["w"], q["conv"][0]["b"], 1, "SAME"), 0), 2)
+    ref = h.mean(axis=(1, 2)) @ q["readout"]["w"] + q["readout"]["b"]
+    np.testing.assert_allclose(jax.jit(pooled.apply)(p, x), ref, rtol=1e-4, atol=1e-5)
+
+
+def _np_layer_norm(h, eps=1e-6):
+    m = h.mean(-1, keepdims=True)
+    return (h - m) / np.sqrt(((h - m) ** 2).mean(-1, keepdims=True) + eps)
+
+
+def _np_batch_norm(h, eps=1e-6):
+    m = h.mean(0, keepdims=True)
+    return (h - m) / np.sqrt(((h - m) ** 2).mean(0, keepdims=True) + eps)
+
+
+@pytest.mark.parametrize("normalization, position", [("layer", "pre"), ("batch", "post"), (None, "pre")])
+def test_dense_resnet_matches_numpy_reference(normalization, position):
+    net = resnet(6, 2, 2, activation="tanh", normalization=normalization, norm_position=position,
+                 residual_scale=0.7, bias_var=0.1, weight_var=[1.0, 1.5, 2.0, 0.5, 1.2, 1.0])
+    p = net.init(KEY, VECTORS)
+    q = _f64(p)
+    norm = {"layer": _np_layer_norm, "batch": _np_batch_norm, None: lambda h: h}[normalization]
+    h = VECTORS.astype(np.float64) @ q["input"]["w"] + q["input"]["b"]
+    for blk in range(2):
+        u = h
+        for j in range(2):
+            w, b = q["blocks"][j]["w"][blk], q["blocks"][j]["b"][blk]
+            u = norm(np.tanh(u @ w + b)) if position == "post" else np.tanh(norm(u)) @ w + b
+        h = h + 0.7 * u
+    ref = h @ q["readout"]["w"] + q["readout"]["b"]
+    np.testing.assert_allclose(jax.jit(net.apply)(p, VECTORS), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_resnet_weight_var_order():
+    """Per-layer C_W follows: input, block 1 layers, block 2 layers, ..., readout."""
+    cws = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    p = resnet(64, 2, 2, weight_var=cws).init(KEY, _normal(6, (2, 64)))
+    stds = [np.std(p["input"]["w"]), *[np.std(p["blocks"][j]["w"][b]) for b in range(2) for j in range(2)],
+            np.std(p["readout"]["w"])]
+    np.testing.assert_allclose(np.square(stds[:5]) * 64, cws[:5], rtol=0.1)
+
+
+def _np_softmax(s):
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("tokens, position, causal", [(True, "pre", True), (False, "post", False)])
+def test_transformer_matches_numpy_reference(tokens, position, causal):
+    d, heads, hd = 8, 2, 4
+    x = TOKENS if tokens else SEQUENCES
+    net = transformer(d, 2, heads, 12, 11 if tokens else None, positional="learned" if tokens else "sinusoidal",
+                      norm_position=position, causal=causal, activation="tanh", bias_var=0.1, pool="mean")
+    p = net.init(KEY, x)
+    q = _f64(p)
+    n, t = x.shape[:2]
+    if tokens:
+        h = q["input"]["w"][x] + q["positional"]["w"][:t][None]
+    else:
+        pos = np.arange(t)[:, None] / 10000.0 ** (2 * (np.arange(d) // 2) / d)[None]
+        pe = np.where(np.arange(d) % 2 == 0, np.sin(pos), np.cos(pos))
+        h = x.astype(np.float64) @ q["input"]["w"] + q["input"]["b"] + pe[None]
+
+    def dense(name, layer, u):
+        return u @ q["layers"][name]["w"][layer] + q["layers"][name]["b"][layer]
+
+    def attn(layer, u):
+        qq, kk, vv = (dense(c, layer, u).reshape(n, t, heads, hd) for c in "qkv")
+        s = np.einsum("nqhd,nkhd->nhqk", qq, kk) / math.sqrt(hd)
+        if causal:
+            s = np.where(np.tril(np.ones((t, t), bool)), s, -np.inf)
+        o = np.einsum("nhqk,nkhd->nqhd", _np_softmax(s), vv).reshape(n, t, d)
+        return dense("o", layer, o)
+
+    def mlp(layer, u):
+        return dense("mlp_out", layer, np.tanh(dense("mlp_in", layer, u)))
+
+    for layer in range(2):
+        if position == "pre":
+            h = h + attn(layer, _np_layer_norm(h))
+            h = h + mlp(layer, _np_layer_norm(h))
+        else:
+            h = _np_layer_norm(h + attn(layer, h))
+            h = _np_layer_norm(h + mlp(layer, h))
+    if position == "pre":
+        h = _np_layer_norm(h)
+    ref = h.mean(1) @ q["readout"]["w"] + q["readout"]["b"]
+    np.testing.assert_allclose(jax.jit(net.apply)(p, x), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_transformer_causal_mask_ignores_later_tokens():
+    net = transformer(8, 2, 2, 16, 11, causal=True, pool="first")
+    p = net.init(KEY, TOKENS)
+    changed = TOKENS.copy()
+    changed[:, 1:] = (changed[:, 1:] + 1) % 11
+    np.testing.assert_allclose(net.apply(p, changed), net.apply(p, TOKENS), rtol=1e-6)
+
+
+@pytest.mark.parametrize("law", ["normal", "orthogonal", "sparse(0.3)"])
+def test_affine_init_stacked_matches_per_layer_draws(law):
+    layers = [Affine.make((6, 5), cw, 0.2, True, "standard", law) for cw in (0.5, 1.0, 2.0)]
+    keys = jax.random.split(KEY, 3)
+    stacked = affine_init_stacked(keys, layers)
+    for i, (k, layer) in enumerate(zip(keys, layers)):
+        one = affine_init(k, layer)
+        np.testing.assert_allclose(stacked["w"][i], one["w"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(stacked["b"][i], one["b"], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Init statistics. Each key gives one network; per key we average z^2 / target over the units of a
+# layer (units of one net may be dependent, e.g. under orthogonal or low-rank laws, but keys are
+# independent), then compare the mean over keys with 1 within 5 standard errors. The standard
+# error must itself be at most the one of a single Gaussian unit, sqrt(2 / N), so a noisy
+# estimate cannot pass by being noisy.
+
+CW, CB = 1.7, 0.3
+
+
+def _check_ratio(ratios: np.ndarray, what: str):
+    ratios = np.asarray(ratios, np.float64)
+    se = ratios.std(ddof=1) / math.sqrt(ratios.size)
+    assert se <= math.sqrt(2.0 / ratios.size), f"{what}: standard error {se:.3g} too large"
+    err = abs(ratios.mean() - 1.0)
+    assert err <= SIGMAS * se + 1e-4, f"{what}: E[z^2] / prediction = {ratios.mean():.4f} +- {se:.4f}"
+
+
+def _first_layer_var(law: str, fan_in: int, q: float) -> float:
+    """Variance of one first-layer pre-activation: C_W q + C_b, or a^2/3 (fan_in q + 1) for absolute(a)."""
+    if law.startswith("absolute"):
+        a = float(law[len("absolute(") : -1])
+        return a * a / 3.0 * (fan_in * q + 1.0)
+    return CW * q + CB
+
+
+def _keys(seed: int) -> jax.Array:
+    return jax.random.split(jax.random.key(seed), N_KEYS)
+
+
+def _image_patch(x: np.ndarray, i: int, j: int, k: int = 3) -> np.ndarray:
+    """Receptive field (k, k, C) of output (i, j) under SAME padding (zeros outside the image)."""
+    xp = np.pad(x, ((k // 2, k // 2), (k // 2, k // 2), (0, 0)))
+    return xp[i : i + k, j : j + k]
+
+
+@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("family", ["cnn", "resnet_conv"])
+def test_first_conv_layer_variance(family, law):
+    x = _normal(7, (1, 5, 5, 3), scale=1.3, shift=0.4)
+    if family == "cnn":
+        net = cnn([16, 4], weight_var=CW, bias_var=CB, weight_law=law)
+        first = lambda p: p["conv"][0]  # noqa: E731
+    else:
+        net = resnet(16, 1, kind="conv", weight_var=CW, bias_var=CB, weight_law=law)
+        first = lambda p: p["input"]  # noqa: E731
+    patches = [_image_patch(x[0], 2, 2), _image_patch(x[0], 0, 0)]  # interior and corner (zero padding)
+    flat = jnp.asarray(np.stack([pt.reshape(-1) for pt in patches]))
+    targets = np.array([_first_layer_var(law, 27, float(np.sum(pt**2)) / 27) for pt in patches], np.float32)
+
+    @jax.jit
+    def ratios(keys):
+        def one(k):
+            p = first(net.init(k, x))
+            z = flat @ p["w"].reshape(27, -1) + p["b"][None]
+            return jnp.mean(jnp.square(z), axis=1) / jnp.asarray(targets)
+
+        return jax.vmap(one)(keys)
+
+    r = ratios(_keys(11))
+    for i, where in enumerate(("interior", "corner")):
+        _check_ratio(r[:, i], f"{family} {law} {where}")
+
+
+@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("family", ["resnet_dense", "transformer_seq"])
+def test_first_dense_layer_variance(family, law):
+    if family == "resnet_dense":
+        x = _normal(8, (2, 6), scale=1.3, shift=-0.5)
+        net = resnet(16, 1, weight_var=CW, bias_var=CB, weight_law=law)
+        vec = x[0]
+    else:
+        x = _normal(9, (2, 3, 6), scale=1.3, shift=-0.5)
+        net = transformer(16, 1, 2, 8, weight_var=CW, bias_var=CB, weight_law=law)
+        vec = x[0, 1]
+    target = _first_layer_var(law, vec.size, float(np.mean(vec**2)))
+
+    @jax.jit
+    def ratios(keys):
+        def one(k):
+            p = net.init(k, x)["input"]
+            return jnp.mean(jnp.square(jnp.asarray(vec) @ p["w"] + p["b"])) / target
+
+        return jax.vmap(one)(keys)
+
+    _check_ratio(ratios(_keys(12)), f"{family} {law}")
+
+
+@pytest.mark.parametrize("law", LAWS)
+def test_transformer_tables_variance(law):
+    """Token embeddings have unit variance and learned positional encodings variance 1/2."""
+    net = transformer(16, 1, 2, 8, vocab_size=11, positional="learned", max_len=12, weight_var=CW, weight_law=law)
+    absolute = law.startswith("absolute")
+    a2 = float(law[len("absolute(") : -1]) ** 2 / 3.0 if absolute else None
+
+    @jax.jit
+    def ratios(keys):
+        def one(k):
+            p = net.init(k, TOKENS)
+            emb = jnp.mean(jnp.square(p["input"]["w"])) / (a2 if absolute else 1.0)
+            pos = jnp.mean(jnp.square(p["positional"]["w"])) / (a2 if absolute else 0.5)
+            return emb, pos
+
+        return jax.vmap(one)(keys)
+
+    emb, pos = ratios(_keys(13))
+    _check_ratio(emb, f"embedding {law}")
+    _check_ratio(pos, f"positional {law}")
+
+
+def _gauss_moment(f, var: float, n: int = 201) -> float:
+    """E[f(z)], z ~ N(0, var), by Gauss-Hermite quadrature (probabilists' weight exp(-x^2/2))."""
+    nodes, weights = hermegauss(n)
+    return float(np.sum(weights * f(math.sqrt(var) * nodes)) / math.sqrt(2.0 * math.pi))
+
+
+_NP_ACT = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("family", ["cnn", "resnet_dense"])
+def test_second_layer_second_moment(family, activation):
+    """E[z2^2] = C_W E[phi(z1)^2] + C_b, z1 ~ N(0, K1), K1 = C_W q + C_b (NNGP recursion).
+
+    Under the normal law z1 is exactly Gaussian and the second-layer weights are independent of
+    it, so the identity holds at any width; large widths only shrink the spread of the per-key
+    average (finite-width fluctuations of the layer-2 kernel are O(1/width)), which the standard
+    error measured from the samples accounts for.
+    """
+    phi = _NP_ACT[activation]
+    cw, cb = (2.0, 0.1) if activation == "relu" else (1.5, 0.2)
+    if family == "resnet_dense":
+        width = 256
+        x = _normal(10, (1, 8), scale=1.2, shift=0.3)
+        net = resnet(width, 1, 1, activation=activation, weight_var=cw, bias_var=cb)
+        k1 = cw * float(np.mean(x[0] ** 2)) + cb
+        target = cw * _gauss_moment(lambda z: phi(z) ** 2, k1) + cb
+
+        def z2(p):
+            z1 = jnp.asarray(x) @ p["input"]["w"] + p["input"]["b"][None]
+            act = jax.nn.relu(z1) if activation == "relu" else jnp.tanh(z1)
+            return act @ p["blocks"][0]["w"][0] + p["blocks"][0]["b"][0][None]
+
+    else:
+        width = 64
+        x = _normal(10, (1, 6, 6, 3), scale=1.2, shift=0.3)
+        net = cnn([width, 16], activation=activation, weight_var=cw, bias_var=cb)
+        # z2 at (2, 2) sees z1 at positions 1..3 x 1..3, whose receptive fields lie inside the image.
+        k1 = [cw * float(np.mean(_image_patch(x[0], i, j) ** 2)) + cb for i in range(1, 4) for j in range(1, 4)]
+        target = cw * np.mean([_gauss_moment(lambda z: phi(z) ** 2, k) for k in k1]) + cb
+
+        def z2(p):
+            conv1 = jax.lax.conv_general_dilated(
+                jnp.asarray(x), p["conv"][0]["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+            z1 = conv1 + p["conv"][0]["b"].reshape(1, 1, 1, -1)
+            act = jax.nn.relu(z1) if activation == "relu" else jnp.tanh(z1)
+            patch = act[0, 1:4, 1:4, :].reshape(1, -1)
+            return patch @ p["conv"][1]["w"].reshape(-1, 16) + p["conv"][1]["b"][None]
+
+    @jax.jit
+    def ratios(keys):
+        return jax.vmap(lambda k: jnp.mean(jnp.square(z2(net.init(k, x)))) / target)(keys)
+
+    _check_ratio(ratios(_keys(14)), f"{family} {activation} layer 2")
+
+
+def test_gauss_hermite_reference():
+    """The quadrature used above reproduces E[relu(z)^2] = K / 2 and E[z^4] = 3 K^2."""
+    assert _gauss_moment(lambda z: np.maximum(z, 0.0) ** 2, 1.7) == pytest.approx(0.85, rel=1e-10)
+    assert _gauss_moment(lambda z: z**4, 1.7) == pytest.approx(3 * 1.7**2, rel=1e-10)
