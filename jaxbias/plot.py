@@ -1,0 +1,92 @@
+"""Pictures of sampled functions.
+
+2-D grid inputs are drawn as images (one panel per network), 1-D grids as curves, anything else
+as outputs against the point index. Figures are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["plot_functions", "save_figure"]
+
+
+def save_figure(fig, path) -> pathlib.Path:
+    """Saves a matplotlib figure atomically (format from the suffix) and closes it."""
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _panels(outputs: np.ndarray, grid_shape, ax_grid, title_prefix=""):
+    """Draws ``outputs (n_nets, n_points)`` into the axes ``ax_grid`` (flat list)."""
+    for i, ax in enumerate(ax_grid):
+        if i >= len(outputs):
+            ax.axis("off")
+            continue
+        f = outputs[i]
+        if grid_shape is not None and len(grid_shape) == 2:
+            ax.imshow(f.reshape(grid_shape).T, origin="lower", cmap="RdBu_r", extent=(-1, 1, -1, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+        elif grid_shape is not None and len(grid_shape) == 1:
+            ax.plot(np.linspace(-1, 1, grid_shape[0]), f, lw=1)
+        else:
+            ax.plot(f, ".", ms=2)
+        ax.set_title(f"{title_prefix}net {i}", fontsize=7)
+
+
+def plot_functions(ds: xr.Dataset, path, *, max_nets: int = 16, out_unit: int = 0) -> pathlib.Path:
+    """Draws the first ``max_nets`` sampled functions of a Dataset from :func:`jaxbias.sample`.
+
+    Args:
+      ds: Dataset with ``outputs (..., net, point, out)``; swept dims (before ``net``) give one row
+        of panels per cell, at most 8 cells.
+      path: image path (``.png``, ``.pdf``, ``.svg``).
+      max_nets: networks per cell.
+      out_unit: which output unit to draw.
+
+    Returns:
+      The written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid_shape = tuple(ds.attrs["grid_shape"]) if "grid_shape" in ds.attrs else None
+    y = ds["outputs"].isel(out=out_unit)
+    swept = [d for d in y.dims if d not in ("net", "point")]
+    if swept:
+        stacked = y.stack(cell=swept).transpose("cell", "net", "point")
+        cells = [(", ".join(f"{d}={v}" for d, v in zip(swept, np.atleast_1d(c))), stacked.isel(cell=i).values)
+                 for i, c in enumerate(stacked["cell"].values[:8])]
+    else:
+        cells = [("", y.transpose("net", "point").values)]
+    cols = min(max_nets, y.sizes["net"])
+    if not swept:
+        cols = int(math.ceil(math.sqrt(cols)))
+    rows_per_cell = int(math.ceil(min(max_nets, y.sizes["net"]) / cols))
+    rows = rows_per_cell * len(cells)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.5 * rows + 0.4), squeeze=False)
+    for c, (label, values) in enumerate(cells):
+        block = axes[c * rows_per_cell:(c + 1) * rows_per_cell].ravel()
+        _panels(values[:max_nets], grid_shape, block)
+        if label:
+            block[0].set_ylabel(label, fontsize=7)
+    fig.suptitle("Functions of random networks (jaxbias)", fontsize=9)
+    return save_figure(fig, path)
