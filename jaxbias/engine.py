@@ -29,11 +29,12 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxbias.keys import as_key
 from jaxbias.memory import per_net_bytes
 from jaxbias.nets.core import Net
 from jaxbias.summaries import Summary
 
-__all__ = ["sample", "reduce", "summarize", "RunPlan", "plan", "as_key"]
+__all__ = ["sample", "reduce", "summarize", "RunPlan", "plan"]
 
 _NET_AXIS = "net"
 _DEFAULT_MAX_CHUNK_PER_DEVICE = 1024
@@ -48,29 +49,6 @@ class RunPlan(NamedTuple):
     n_devices: int
     bytes_per_net: int
     budget: int
-
-
-def as_key(key: int | jax.Array) -> jax.Array:
-    """Turns an int seed or a PRNG key (typed or raw uint32[2]) into a typed threefry key."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        if not 0 <= int(key) < 2**63:
-            raise ValueError(f"key={key!r}: expected a non-negative integer seed below 2**63 or a jax PRNG key")
-        return jax.random.key(int(key))
-    if isinstance(key, jax.Array):
-        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-            if key.shape != ():
-                raise ValueError(f"key with shape {key.shape}: expected a single PRNG key")
-            return key
-        if key.dtype == jnp.uint32 and key.shape == (2,):
-            return jax.random.wrap_key_data(key)
-    raise ValueError(f"key={key!r}: expected an integer seed or a single jax PRNG key")
-
-
-def key_label(key: int | jax.Array) -> int | str:
-    """A JSON-friendly record of the key: the seed, or the raw key data as a list string."""
-    if isinstance(key, (int, np.integer)):
-        return int(key)
-    return str(np.asarray(jax.random.key_data(as_key(key))).tolist())
 
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,

@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.keys import as_key
+
 __all__ = ["grid", "sphere", "hypercube", "gaussian_blobs", "digits", "parse_inputs", "MAX_GRID_POINTS"]
 
 MAX_GRID_POINTS = 2**26
@@ -63,38 +65,6 @@ def _check_float(name: str, value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not math.isfinite(out):
         raise ValueError(f"{name}={value!r}: expected a finite real number")
     return out
-
-
-def _as_key(key: Any) -> jax.Array:
-    """Returns a typed PRNG key from an int seed, a typed key or a legacy ``uint32`` key.
-
-    Args:
-      key: a Python or numpy integer seed, a typed key from ``jax.random.key`` (shape ``()``),
-        or a legacy raw key from ``jax.random.PRNGKey`` (``uint32``, shape ``(2,)``).
-
-    Returns:
-      A typed key of shape ``()``. Legacy keys are wrapped, not rehashed, so
-      ``_as_key(jax.random.PRNGKey(s))`` and ``_as_key(s)`` give the same random numbers.
-    """
-    if isinstance(key, (bool, np.bool_)):
-        raise ValueError(f"key={key!r}: expected an integer seed or a single jax PRNG key")
-    if isinstance(key, (int, np.integer)):
-        return jax.random.key(int(key))
-    dtype = getattr(key, "dtype", None)
-    shape = tuple(getattr(key, "shape", ()))
-    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
-        if shape != ():
-            raise ValueError(f"key with shape {shape}: expected a single key of shape ()")
-        return key
-    if dtype is not None and np.dtype(dtype) == np.uint32 and len(shape) == 1:
-        try:
-            return jax.random.wrap_key_data(jnp.asarray(key))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"key with shape {shape}: not a legacy PRNG key ({err})") from None
-    raise ValueError(
-        f"key={key!r}: expected an integer seed, a key from jax.random.key, "
-        "or a legacy uint32 key from jax.random.PRNGKey"
-    )
 
 
 def grid(dim: int, resolution: int, low: float = -1.0, high: float = 1.0) -> jax.Array:
@@ -166,7 +136,7 @@ def sphere(dim: int, n: int, key: Any = 0, radius: float = 1.0) -> jax.Array:
     radius = _check_float("radius", radius)
     if radius <= 0:
         raise ValueError(f"radius={radius!r}: expected a positive number")
-    return _sphere_sample(_as_key(key), n, dim, jnp.float32(radius))
+    return _sphere_sample(as_key(key), n, dim, jnp.float32(radius))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -314,7 +284,7 @@ def gaussian_blobs(
             raise ValueError(f"dim={dim!r}: does not match means of shape {mu.shape} (expected dim={d})")
     factors = _cov_factors(covs, k, d)
     x = _blobs_sample(
-        _as_key(key), n_per_class, jnp.asarray(mu, dtype=jnp.float32), jnp.asarray(factors, dtype=jnp.float32)
+        as_key(key), n_per_class, jnp.asarray(mu, dtype=jnp.float32), jnp.asarray(factors, dtype=jnp.float32)
     )
     labels = np.repeat(np.arange(k, dtype=np.int32), n_per_class)
     return x, labels
