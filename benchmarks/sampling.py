@@ -1,0 +1,719 @@
+"""Sampling throughput: jaxbias against the machine's matmul rate, a per-network loop and PyTorch.
+
+One process, float32, every figure measured in this run (see benchmarks/README.md):
+
+1. the limit: the dense matmul rate of this device through XLA (best of several jitted matmuls);
+2. "large": MLP 2 -> 256 x 4 hidden -> 1, tanh, on a 64 x 64 grid (4096 points), 2048 networks,
+   compute-bound (``jb.reduce`` with the per-network mean, so no large host copies); chunk sizes swept;
+3. "small": MLP 7 -> 40 -> 40 -> 1, relu, on the 128 points of {0,1}^7, 10^5 networks,
+   overhead-bound; the truth table ``y[:, 0] > 0`` counted by ``count_distinct``; the share of
+   random-number generation and of the forward pass measured separately;
+4. baselines: a per-network JAX loop (jitted init and apply per key), a per-network PyTorch
+   module loop, and ``torch.func`` (stack_module_state + functional_call under vmap);
+5. prototypes of engine changes (``--no-prototypes`` skips them): an unrolled, bit-identical
+   threefry, smaller CPU chunks, and a lazily compacted ``count_distinct`` merge.
+
+FLOPs are counted analytically: ``2 * points * sum(fan_in * fan_out)`` per network (matmuls only).
+
+    python benchmarks/sampling.py            # full run, about 5-10 minutes on 2 CPU cores
+    python benchmarks/sampling.py --quick    # smoke run, under a minute
+    python benchmarks/sampling.py --gpu      # larger n for an accelerator (install jax[cuda12])
+    python benchmarks/sampling.py --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxbias as jb
+from jaxbias.summaries import Summary
+
+try:  # PyTorch lives only in the benchmark's venv (benchmarks/requirements.txt).
+    import torch
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+
+LARGE = dict(width=256, depth=4, activation="tanh", weight_var=1.0, bias_var=0.1, in_dim=2, resolution=64)
+SMALL = dict(width=40, depth=2, activation="relu", weight_var=2.0, bias_var=0.1, n_bits=7)
+
+
+def layer_fans(d0: int, width: int, depth: int, out: int = 1) -> list[tuple[int, int]]:
+    dims = [d0] + [width] * depth + [out]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+def forward_flops(n_points: int, fans) -> int:
+    """Matmul FLOPs of one forward pass: 2 * points * sum(fan_in * fan_out)."""
+    return 2 * n_points * sum(a * b for a, b in fans)
+
+
+# Stats are module-level objects: the engine caches its compiled program per (net, stat).
+def stat_mean(y):
+    return jnp.mean(y)
+
+
+def stat_truth_table(y):
+    return y[:, 0] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing helpers
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+def best_of(fn, repeats: int) -> float:
+    """Minimum wall time of ``repeats`` calls (the machine may be shared: the minimum is the least noisy)."""
+    times = []
+    for _ in range(repeats):
+        t = now()
+        fn()
+        times.append(now() - t)
+    return min(times)
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+class Results:
+    def __init__(self, matmul_gflops: float):
+        self.matmul = matmul_gflops
+        self.rows: list[dict] = []
+        self.notes: list[str] = []
+        self.extra: dict = {}
+
+    def add(self, workload, method, nets_per_s, flops_per_net=None, ref=None, note=""):
+        row = dict(workload=workload, method=method, nets_per_s=nets_per_s, ref=ref, note=note)
+        if nets_per_s is not None and flops_per_net:
+            row["gflops"] = nets_per_s * flops_per_net / 1e9
+            row["pct_matmul"] = 100.0 * row["gflops"] / self.matmul
+        self.rows.append(row)
+        rate = "skipped" if nets_per_s is None else f"{nets_per_s:,.1f} nets/s"
+        log(f"  {workload:6s} {method:52s} {rate}" + (f"  ({note})" if note else ""))
+        return row
+
+    def get(self, workload, method):
+        for r in self.rows:
+            if r["workload"] == workload and r["method"] == method:
+                return r
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine
+
+
+def machine_info(args) -> dict:
+    model = platform.processor() or "?"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    dev = jax.devices()[0]
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu_model": model,
+        "cpu_cores": os.cpu_count(),
+        "jax_backend": jax.default_backend(),
+        "jax_device": str(getattr(dev, "device_kind", dev.platform)),
+        "n_devices": jax.device_count(),
+        "jax": jax.__version__,
+        "torch": None if torch is None else torch.__version__,
+        "python": platform.python_version(),
+        "mode": "quick" if args.quick else ("gpu" if args.gpu else "full"),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def matmul_rate(n: int, repeats: int) -> float:
+    """Best dense float32 matmul rate through XLA (GFLOP/s) of an n x n by n x n product."""
+    k1, k2 = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(k1, (n, n), jnp.float32)
+    b = jax.random.normal(k2, (n, n), jnp.float32)
+    f = jax.jit(lambda a, b: a @ b)
+    f(a, b).block_until_ready()
+    t = best_of(lambda: f(a, b).block_until_ready(), repeats)
+    return 2 * n**3 / t / 1e9
+
+
+# ---------------------------------------------------------------------------------------------
+# Baselines: per-network loops
+
+
+def jax_loop_rate(net, x, n: int, stat_host) -> float:
+    """A per-network loop as a user would write it: jitted init and apply, called once per key."""
+    init = jax.jit(net.init)
+    apply = jax.jit(net.apply)
+    x = jnp.asarray(x)
+    base = jax.random.key(0)
+    stat_host(apply(init(jax.random.fold_in(base, 0), x), x))  # compile
+    stat_host(apply(init(jax.random.fold_in(base, 1), x), x))
+    t = now()
+    for i in range(n):
+        stat_host(apply(init(jax.random.fold_in(base, i), x), x))
+    return n / (now() - t)
+
+
+def torch_mlp(d0: int, width: int, depth: int, activation: str, cw: float, cb: float):
+    """A torch MLP with torch's default init, then re-initialized as jaxbias draws it:
+    weights N(0, C_W / fan_in), biases N(0, C_b)."""
+    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[activation]
+    layers = []
+    for i, (fi, fo) in enumerate(layer_fans(d0, width, depth)):
+        layers.append(torch.nn.Linear(fi, fo))
+        if i < depth:
+            layers.append(act())
+    model = torch.nn.Sequential(*layers)
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, torch.nn.Linear):
+                torch.nn.init.normal_(m.weight, 0.0, math.sqrt(cw / m.in_features))
+                torch.nn.init.normal_(m.bias, 0.0, math.sqrt(cb))
+    return model
+
+
+def torch_loop_rate(cfg, d0, x_np, n: int, stat_host) -> float:
+    x = torch.from_numpy(np.asarray(x_np, np.float32))
+    build = lambda: torch_mlp(d0, cfg["width"], cfg["depth"], cfg["activation"], cfg["weight_var"], cfg["bias_var"])
+    with torch.no_grad():
+        for _ in range(2):  # warm-up
+            stat_host(build()(x))
+        t = now()
+        for _ in range(n):
+            stat_host(build()(x))
+        return n / (now() - t)
+
+
+def torch_func_rates(cfg, d0, x_np, n: int, batch: int, stat_batch) -> tuple[float, float]:
+    """torch.func ensembles: (nets/s including module creation, nets/s of the vmapped forward alone)."""
+    from torch.func import functional_call, stack_module_state
+
+    x = torch.from_numpy(np.asarray(x_np, np.float32))
+    build = lambda: torch_mlp(d0, cfg["width"], cfg["depth"], cfg["activation"], cfg["weight_var"], cfg["bias_var"])
+    base = build().to("meta")
+
+    def one(params, buffers, x):
+        return functional_call(base, (params, buffers), (x,))
+
+    batched = torch.vmap(one, in_dims=(0, 0, None))
+    n_batches = max(1, n // batch)
+    with torch.no_grad():
+        params, buffers = stack_module_state([build() for _ in range(min(batch, 4))])
+        stat_batch(batched(params, buffers, x))  # warm-up
+        t_total = t_fwd = 0.0
+        for _ in range(n_batches):
+            t0 = now()
+            params, buffers = stack_module_state([build() for _ in range(batch)])
+            t1 = now()
+            stat_batch(batched(params, buffers, x))
+            t2 = now()
+            t_total += t2 - t0
+            t_fwd += t2 - t1
+    done = n_batches * batch
+    return done / t_total, done / t_fwd
+
+
+# ---------------------------------------------------------------------------------------------
+# Prototype (not part of jaxbias): threefry2x32 with the hash unrolled, as a jax PRNG impl.
+#
+# jax lowers threefry2x32 on CPU as a 5-trip while loop ("rolled", for compile time), which
+# writes the two uint32 state arrays to memory and reads them back every 4 rounds. Unrolled,
+# the 20 rounds fuse into one loop. The bits are identical (same hash, same counters), so a
+# network is still the same function of fold_in(key, i). Unrolled, XLA CPU fuses the hash into
+# every consumer, including the broadcast bias-add over all points, so it is recomputed per
+# point; wrapping the draw in a while loop of opaque trip count 1 keeps it materialized.
+
+_ROT = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _hash2x32(k1, k2, x1, x2):
+    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
+    x1 = x1 + ks[0]
+    x2 = x2 + ks[1]
+    for i in range(5):
+        for r in _ROT[i % 2]:
+            x1 = x1 + x2
+            x2 = jax.lax.shift_left(x2, np.uint32(r)) | jax.lax.shift_right_logical(x2, np.uint32(32 - r))
+            x2 = x1 ^ x2
+        x1 = x1 + ks[(i + 1) % 3]
+        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x1, x2
+
+
+def _iota2x32(shape):
+    size = math.prod(shape)
+    if size >= 2**32:
+        raise NotImplementedError("prototype: at most 2**32 numbers from one key")
+    return jnp.zeros(shape, np.uint32), jax.lax.iota(np.uint32, size).reshape(shape)
+
+
+def _proto_split(key, shape):
+    b1, b2 = _hash2x32(key[0], key[1], *_iota2x32(tuple(shape)))
+    return jnp.stack([b1, b2], axis=b1.ndim)
+
+
+def _proto_fold_in(key, data):
+    import jax.extend.random as jxr
+
+    d = jxr.threefry_prng_impl.seed(jnp.asarray(data, np.uint32))
+    b1, b2 = _hash2x32(key[0], key[1], d[:1], d[1:])
+    return jnp.concatenate([b1, b2])
+
+
+def _proto_bits(key, bit_width, shape):
+    def draw(key):
+        b1, b2 = _hash2x32(key[0], key[1], *_iota2x32(tuple(shape)))
+        if bit_width == 64:
+            return jax.lax.shift_left(b1.astype(np.uint64), np.uint64(32)) | b2.astype(np.uint64)
+        bits = b1 ^ b2
+        return bits if bit_width == 32 else bits.astype({8: np.uint8, 16: np.uint16}[bit_width])
+
+    one = (key[0] | np.uint32(1)) & np.uint32(1)  # always 1, but XLA cannot fold it
+    out = jax.eval_shape(draw, key)
+    _, bits = jax.lax.while_loop(lambda c: c[0] < one, lambda c: (c[0] + np.uint32(1), draw(key)),
+                                 (np.uint32(0), jnp.zeros(out.shape, out.dtype)))
+    return bits
+
+
+_PROTO_IMPL = None
+
+
+def unrolled_threefry_key(seed: int):
+    """The key jax.random.key(seed) under the prototype impl (same bits, faster on CPU)."""
+    global _PROTO_IMPL
+    if _PROTO_IMPL is None:
+        import jax.extend.random as jxr
+
+        _PROTO_IMPL = jxr.define_prng_impl(
+            key_shape=(2,), seed=jxr.threefry_prng_impl.seed, split=_proto_split, random_bits=_proto_bits,
+            fold_in=_proto_fold_in, name="threefry2x32_unrolled_prototype", tag="fryu")
+    return jax.random.wrap_key_data(jax.random.key_data(jax.random.key(seed)), impl=_PROTO_IMPL)
+
+
+def lazy_count_distinct() -> Summary:
+    """Prototype of count_distinct with a lazily compacted host merge.
+
+    Same device partial; the host appends each chunk's (keys, counts) and sorts/compacts only when
+    the pending rows outgrow the compacted state (amortized O(n log n) instead of one np.unique
+    over the whole state per chunk). Same counts; ties in the final order may differ.
+    """
+    base = jb.summaries.count_distinct()
+
+    def compact(state):
+        if not state["pending_keys"]:
+            return
+        keys = np.concatenate([state["keys"]] + state["pending_keys"])
+        counts = np.concatenate([state["counts"]] + state["pending_counts"])
+        rows = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        state["keys"] = keys[order][starts]
+        state["counts"] = np.add.reduceat(counts[order], starts)
+        state["pending_keys"], state["pending_counts"], state["pending"] = [], [], 0
+
+    def merge(state, part):
+        keys, counts = (np.asarray(a) for a in part)
+        keep = counts > 0
+        keys, counts = keys[keep], counts[keep].astype(np.int64)
+        if state is None:
+            state = {"keys": np.zeros((0, keys.shape[1]), keys.dtype), "counts": np.zeros(0, np.int64),
+                     "pending_keys": [], "pending_counts": [], "pending": 0}
+        state["pending_keys"].append(keys)
+        state["pending_counts"].append(counts)
+        state["pending"] += len(keys)
+        if state["pending"] > max(len(state["keys"]), 1 << 16):
+            compact(state)
+        return state
+
+    def result(state):
+        if state is None:
+            return base.result(None)
+        compact(state)
+        return base.result((state["keys"], state["counts"]))
+
+    return Summary(base.partial, merge, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark
+
+
+def sizes(args) -> dict:
+    if args.quick:
+        return dict(matmul_n=2048, matmul_rep=3, large_n=64, large_sweep_n=32, large_chunks=[8, 32],
+                    large_sample_n=32, large_loop_n=4, large_torch_n=4, large_func_n=8, large_func_batch=4,
+                    small_n=5_000, small_sweep_n=4096, small_chunks=[256, 1024], small_loop_n=100,
+                    small_torch_n=200, small_func_n=1024, small_func_batch=512, proto_small_n=5_000,
+                    proto_large_n=16, repeats=1)
+    if args.gpu:
+        return dict(matmul_n=8192, matmul_rep=10, large_n=65536, large_sweep_n=8192,
+                    large_chunks=[32, 128, 512, 2048, 8192], large_sample_n=4096, large_loop_n=32,
+                    large_torch_n=16, large_func_n=64, large_func_batch=32, small_n=10_000_000,
+                    small_sweep_n=1 << 20, small_chunks=[1024, 8192, 65536], small_loop_n=300,
+                    small_torch_n=1000, small_func_n=8192, small_func_batch=1024, proto_small_n=1 << 20,
+                    proto_large_n=4096, repeats=2)
+    return dict(matmul_n=4096, matmul_rep=5, large_n=2048, large_sweep_n=256, large_chunks=[8, 32, 128, 512, 2048],
+                large_sample_n=256, large_loop_n=16, large_torch_n=16, large_func_n=64, large_func_batch=16,
+                small_n=100_000, small_sweep_n=32_768, small_chunks=[64, 256, 1024, 4096], small_loop_n=300,
+                small_torch_n=1000, small_func_n=8192, small_func_batch=1024, proto_small_n=100_000,
+                proto_large_n=128, repeats=2)
+
+
+def fits_memory(chunk: int, bytes_per_net: int, on_cpu: bool) -> tuple[bool, str]:
+    """Whether a chunk's estimated working set is safe to run here (half the available host RAM on CPU)."""
+    need = chunk * bytes_per_net
+    if on_cpu:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = 8 * 2**30
+        limit = avail // 2
+    else:
+        stats = jax.devices()[0].memory_stats() or {}
+        limit = int(0.8 * stats.get("bytes_limit", 16 * 2**30))
+    return need <= limit, f"needs ~{need / 2**30:.1f} GiB (estimate), over {limit / 2**30:.1f} GiB here"
+
+
+def run_large(args, S, R: Results, on_cpu: bool):
+    cfg = LARGE
+    net = jb.nets.mlp(cfg["width"], cfg["depth"], cfg["activation"], out=1, weight_var=cfg["weight_var"],
+                      bias_var=cfg["bias_var"])
+    x = np.asarray(jb.inputs.grid(cfg["in_dim"], cfg["resolution"]))
+    fans = layer_fans(cfg["in_dim"], cfg["width"], cfg["depth"])
+    flops = forward_flops(x.shape[0], fans)
+    n = S["large_n"]
+    p = jb.plan(net, x, n, stat=stat_mean)
+    default_chunk = p.chunk_size
+    R.extra["large"] = dict(points=int(x.shape[0]), flops_per_net=flops, n=n, default_chunk=default_chunk,
+                            bytes_per_net=p.bytes_per_net, n_params=sum(a * b + b for a, b in fans))
+    log(f"\n[large] MLP {cfg['in_dim']}->{cfg['width']}x{cfg['depth']}->1 {cfg['activation']}, {x.shape[0]} points, "
+        f"{flops / 1e9:.3f} GFLOP/net, n={n}, default chunk {default_chunk} "
+        f"(~{p.bytes_per_net / 2**20:.1f} MiB/net estimated)")
+
+    # Chunk sweep (each size on max(sweep_n, chunk) networks).
+    sweep = {}
+    for c in sorted(set(S["large_chunks"] + [default_chunk])):
+        ok, why = fits_memory(c, p.bytes_per_net, on_cpu)
+        label = f"jaxbias reduce, chunk {c}" + (" (default)" if c == default_chunk else "")
+        if not ok:
+            R.add("large", label, None, flops, note=f"skipped: {why}")
+            continue
+        m = max(S["large_sweep_n"], c)
+        jb.reduce(net, x, c, 0, stat=stat_mean, chunk_size=c, progress=False)  # compile
+        t = best_of(lambda: jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False), 1)
+        sweep[c] = m / t
+        R.add("large", label, m / t, flops, note=f"sweep, n={m}")
+    best_chunk = max(sweep, key=sweep.get)
+    R.extra["large"]["best_chunk"] = best_chunk
+    R.extra["large"]["sweep"] = {str(k): v for k, v in sweep.items()}
+
+    # The headline run: all n networks at the default chunk size.
+    t = now()
+    jb.reduce(net, x, n, 0, stat=stat_mean, progress=False)
+    rate = n / (now() - t)
+    R.add("large", "jaxbias reduce (default chunk)", rate, flops, note=f"n={n}, chunk {default_chunk}")
+    if best_chunk != default_chunk:
+        t = now()
+        jb.reduce(net, x, n, 0, stat=stat_mean, chunk_size=best_chunk, progress=False)
+        R.add("large", f"jaxbias reduce (best chunk {best_chunk})", n / (now() - t), flops, note=f"n={n}")
+
+    m = S["large_sample_n"]
+    jb.sample(net, x, min(m, default_chunk), 0, progress=False)
+    t = best_of(lambda: jb.sample(net, x, m, 0, progress=False), 1)
+    R.add("large", "jaxbias sample (outputs to host)", m / t, flops, note=f"n={m}")
+
+    # Baselines.
+    R.add("large", "JAX per-network loop", jax_loop_rate(net, x, S["large_loop_n"], lambda y: float(jnp.mean(y))),
+          flops, note=f"{S['large_loop_n']} nets, extrapolated")
+    if torch is not None:
+        host = lambda y: float(y.mean())
+        R.add("large", "PyTorch per-network loop", torch_loop_rate(cfg, cfg["in_dim"], x, S["large_torch_n"], host),
+              flops, note=f"{S['large_torch_n']} nets, extrapolated")
+        total, fwd = torch_func_rates(cfg, cfg["in_dim"], x, S["large_func_n"], S["large_func_batch"],
+                                      lambda y: y.mean(dim=(1, 2)).numpy())
+        R.add("large", "torch.func vmap (incl. module creation)", total, flops,
+              note=f"{S['large_func_n']} nets, batches of {S['large_func_batch']}")
+        R.add("large", "torch.func vmap (forward only)", fwd, flops)
+    else:
+        for m_ in ("PyTorch per-network loop", "torch.func vmap (incl. module creation)", "torch.func vmap (forward only)"):
+            R.add("large", m_, None, flops, note="skipped: torch not installed")
+
+    # Where the time goes: random numbers for one chunk of networks.
+    P = R.extra["large"]["n_params"]
+    rng_rate = rng_rate_normals(P, min(default_chunk, 64), S["repeats"] + 1)
+    R.extra["large"]["rng_nets_per_s"] = rng_rate
+    R.extra["large"]["rng_share"] = rate / rng_rate
+    log(f"  large  RNG alone ({P} normals/net): {rng_rate:,.1f} nets/s -> {100 * rate / rng_rate:.0f}% of the "
+        f"default-chunk run's time")
+
+    if args.prototypes:
+        m = S["proto_large_n"]
+        c = best_chunk
+        key = unrolled_threefry_key(0)
+        same = np.array_equal(jb.sample(net, x, 3, 0, progress=False), jb.sample(net, x, 3, key, progress=False))
+        jb.reduce(net, x, c, key, stat=stat_mean, chunk_size=c, progress=False)
+        t_new = best_of(lambda: jb.reduce(net, x, m, key, stat=stat_mean, chunk_size=c, progress=False), 1)
+        t_old = best_of(lambda: jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False), 1)
+        R.add("large", f"prototype: threefry key, chunk {c}", m / t_old, flops, note=f"n={m}, reference")
+        R.add("large", f"prototype: unrolled threefry, chunk {c}", m / t_new, flops,
+              note=f"n={m}, bit-identical outputs: {same}")
+
+
+def rng_rate_normals(n_params: int, chunk: int, repeats: int, key=None) -> float:
+    """Nets/s of a jitted vmap drawing n_params normals per network over fold_in keys (one chunk)."""
+    base = jax.random.key(0) if key is None else key
+    f = jax.jit(lambda idx: jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(base, i), (n_params,)))(idx))
+    idx = jnp.arange(chunk, dtype=jnp.uint32)
+    f(idx).block_until_ready()
+    return chunk / best_of(lambda: f(idx).block_until_ready(), repeats)
+
+
+def run_small(args, S, R: Results, on_cpu: bool):
+    cfg = SMALL
+    net = jb.nets.mlp(cfg["width"], cfg["depth"], cfg["activation"], out=1, weight_var=cfg["weight_var"],
+                      bias_var=cfg["bias_var"])
+    x = np.asarray(jb.inputs.hypercube(cfg["n_bits"]))
+    fans = layer_fans(cfg["n_bits"], cfg["width"], cfg["depth"])
+    flops = forward_flops(x.shape[0], fans)
+    n = S["small_n"]
+    p = jb.plan(net, x, n, stat=stat_truth_table)
+    default_chunk = p.chunk_size
+    shapes = jax.eval_shape(net.init, jax.random.key(0), jnp.asarray(x))
+    n_params = sum(math.prod(a.shape) for a in jax.tree_util.tree_leaves(shapes))
+    R.extra["small"] = dict(points=int(x.shape[0]), flops_per_net=flops, n=n, default_chunk=default_chunk,
+                            n_params=n_params)
+    log(f"\n[small] MLP {cfg['n_bits']}->{cfg['width']}x{cfg['depth']}->1 {cfg['activation']}, {x.shape[0]} points, "
+        f"{flops / 1e6:.3f} MFLOP/net, {n_params} params/net, n={n}, default chunk {default_chunk}")
+    cd = jb.summaries.count_distinct()
+
+    # Headline: truth tables counted by count_distinct, default chunk.
+    jb.summarize(net, x, default_chunk, 0, stat=stat_truth_table, summary=cd, progress=False)  # compile
+    t = now()
+    res = jb.summarize(net, x, n, 0, stat=stat_truth_table, summary=cd, progress=False)
+    rate_cd = n / (now() - t)
+    R.add("small", "jaxbias summarize count_distinct (default chunk)", rate_cd, flops,
+          note=f"n={n}, {len(res['counts'])} distinct tables")
+    R.extra["small"]["distinct"] = int(len(res["counts"]))
+
+    jb.reduce(net, x, default_chunk, 0, stat=stat_mean, progress=False)
+    t = now()
+    jb.reduce(net, x, n, 0, stat=stat_mean, progress=False)
+    rate_reduce = n / (now() - t)
+    R.add("small", "jaxbias reduce mean (default chunk)", rate_reduce, flops, note=f"n={n}")
+
+    sweep = {}
+    m = S["small_sweep_n"]
+    for c in sorted(set(S["small_chunks"] + [default_chunk])):
+        jb.reduce(net, x, c, 0, stat=stat_mean, chunk_size=c, progress=False)
+        t = best_of(lambda: jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False), S["repeats"])
+        sweep[c] = m / t
+        R.add("small", f"jaxbias reduce mean, chunk {c}" + (" (default)" if c == default_chunk else ""), m / t,
+              flops, note=f"sweep, n={m}")
+    best_chunk = max(sweep, key=sweep.get)
+    R.extra["small"]["best_chunk"] = best_chunk
+    R.extra["small"]["sweep"] = {str(k): v for k, v in sweep.items()}
+
+    # Where the time goes, per chunk of the default size.
+    rng = rng_rate_normals(n_params, default_chunk, S["repeats"] + 2)
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(default_chunk, dtype=jnp.uint32))
+    xj = jnp.asarray(x)
+    params = jax.jit(jax.vmap(net.init, in_axes=(0, None)))(keys, xj)
+    fwd = jax.jit(lambda p: jnp.mean(jax.vmap(net.apply, in_axes=(0, None))(p, xj), axis=(1, 2)))
+    fwd(params).block_until_ready()
+    fwd_rate = default_chunk / best_of(lambda: fwd(params).block_until_ready(), S["repeats"] + 2)
+    R.extra["small"].update(rng_nets_per_s=rng, forward_nets_per_s=fwd_rate,
+                            rng_share_of_reduce=rate_reduce / rng, forward_share_of_reduce=rate_reduce / fwd_rate)
+    log(f"  small  RNG alone ({n_params} normals/net, chunk {default_chunk}): {rng:,.0f} nets/s "
+        f"= {1e9 / rng / n_params:.1f} ns/normal -> {100 * rate_reduce / rng:.0f}% of reduce time")
+    log(f"  small  forward alone (params drawn beforehand): {fwd_rate:,.0f} nets/s "
+        f"-> {100 * rate_reduce / fwd_rate:.0f}% of reduce time")
+    R.add("small", "  RNG alone: vmap jax.random.normal over fold_in keys", rng, None,
+          note=f"{1e9 / rng / n_params:.1f} ns/normal")
+    R.add("small", "  forward alone (params precomputed)", fwd_rate, flops)
+
+    # Baselines (truth table counted in a Python Counter, as a user would).
+    def counter_stat(counter):
+        return lambda y: counter.update([np.asarray(y[:, 0] > 0).tobytes()])
+
+    R.add("small", "JAX per-network loop", jax_loop_rate(net, x, S["small_loop_n"], counter_stat(collections.Counter())),
+          flops, note=f"{S['small_loop_n']} nets, extrapolated")
+    if torch is not None:
+        c_t = collections.Counter()
+        R.add("small", "PyTorch per-network loop",
+              torch_loop_rate(cfg, cfg["n_bits"], x, S["small_torch_n"], lambda y: c_t.update([(y[:, 0] > 0).numpy().tobytes()])),
+              flops, note=f"{S['small_torch_n']} nets, extrapolated")
+        c_f = collections.Counter()
+
+        def func_stat(y):
+            tables = (y[:, :, 0] > 0).numpy()
+            c_f.update(map(bytes, tables))
+
+        total, fwd_only = torch_func_rates(cfg, cfg["n_bits"], x, S["small_func_n"], S["small_func_batch"], func_stat)
+        R.add("small", "torch.func vmap (incl. module creation)", total, flops,
+              note=f"{S['small_func_n']} nets, batches of {S['small_func_batch']}")
+        R.add("small", "torch.func vmap (forward only)", fwd_only, flops)
+    else:
+        for m_ in ("PyTorch per-network loop", "torch.func vmap (incl. module creation)", "torch.func vmap (forward only)"):
+            R.add("small", m_, None, flops, note="skipped: torch not installed")
+
+    if args.prototypes:
+        m = S["proto_small_n"]
+        key = unrolled_threefry_key(0)
+        same = np.array_equal(jb.sample(net, x, 50, 0, chunk_size=16, progress=False),
+                              jb.sample(net, x, 50, key, chunk_size=16, progress=False))
+        R.extra["small"]["prototype_bit_identical"] = bool(same)
+        rng_new = rng_rate_normals(n_params, default_chunk, S["repeats"] + 2, key=key)
+        R.add("small", "  prototype: RNG alone, unrolled threefry", rng_new, None,
+              note=f"{1e9 / rng_new / n_params:.1f} ns/normal")
+        small_c = min(sweep, key=lambda c: abs(c - 256))
+        for label, k, c in (("unrolled threefry", key, default_chunk), (f"chunk {small_c}", 0, small_c),
+                            (f"unrolled threefry + chunk {small_c}", key, small_c)):
+            jb.reduce(net, x, c, k, stat=stat_mean, chunk_size=c, progress=False)
+            t = best_of(lambda: jb.reduce(net, x, m, k, stat=stat_mean, chunk_size=c, progress=False), 1)
+            R.add("small", f"prototype: reduce mean, {label}", m / t, flops, note=f"n={m}, identical: {same}")
+        lazy = lazy_count_distinct()
+        for label, k, c in (("lazy merge", 0, default_chunk),
+                            (f"lazy merge + unrolled threefry + chunk {small_c}", key, small_c)):
+            jb.summarize(net, x, c, k, stat=stat_truth_table, summary=lazy, chunk_size=c, progress=False)
+            t = now()
+            r2 = jb.summarize(net, x, m, k, stat=stat_truth_table, summary=lazy, chunk_size=c, progress=False)
+            dt = now() - t
+            if m == n:
+                same_counts = sorted(r2["counts"].tolist()) == sorted(res["counts"].tolist())
+            else:
+                same_counts = "n/a"
+            R.add("small", f"prototype: count_distinct, {label}", m / dt, flops,
+                  note=f"n={m}, same counts: {same_counts}")
+
+
+TARGETS = [
+    # (workload, description, check(R) -> (value, passed))
+    ("large", ">= 80% of the matmul rate",
+     lambda R: (R.get("large", "jaxbias reduce (default chunk)")["pct_matmul"], None, 80.0, "%")),
+    ("large", ">= 1.5x the PyTorch loop",
+     lambda R: ("large", "jaxbias reduce (default chunk)", "PyTorch per-network loop", 1.5)),
+    ("large", ">= 2x torch.func (incl. module creation)",
+     lambda R: ("large", "jaxbias reduce (default chunk)", "torch.func vmap (incl. module creation)", 2.0)),
+    ("small", ">= 50x the PyTorch loop",
+     lambda R: ("small", "jaxbias summarize count_distinct (default chunk)", "PyTorch per-network loop", 50.0)),
+]
+
+
+def evaluate_targets(R: Results) -> list[dict]:
+    out = []
+    for workload, desc, spec in TARGETS:
+        s = spec(R)
+        if s[1] is None:  # fraction of matmul
+            value, threshold, unit = s[0], s[2], s[3]
+            out.append(dict(workload=workload, target=desc, value=value, unit=unit, passed=value >= threshold))
+            continue
+        wl, ours, theirs, threshold = s
+        a, b = R.get(wl, ours), R.get(wl, theirs)
+        if b is None or b["nets_per_s"] is None:
+            out.append(dict(workload=workload, target=desc, value=None, unit="x", passed=None))
+            continue
+        ratio = a["nets_per_s"] / b["nets_per_s"]
+        out.append(dict(workload=workload, target=desc, value=ratio, unit="x", passed=ratio >= threshold))
+    return out
+
+
+def print_table(R: Results, info: dict, targets: list[dict]) -> str:
+    lines = []
+    head = f"{'workload':8s} {'method':56s} {'networks/s':>14s} {'GFLOP/s':>9s} {'% matmul':>9s} {'jaxbias/method':>15s}"
+    lines.append(head)
+    lines.append("-" * len(head))
+    lines.append(f"{'limit':8s} {'XLA dense matmul (' + str(info['matmul_n']) + '^2, f32)':56s} {'':>14s} "
+                 f"{R.matmul:9.1f} {100.0:8.1f}% {'':>15s}")
+    ref = {"large": R.get("large", "jaxbias reduce (default chunk)"),
+           "small": R.get("small", "jaxbias summarize count_distinct (default chunk)")}
+    for r in R.rows:
+        rate = "skipped" if r["nets_per_s"] is None else f"{r['nets_per_s']:,.1f}"
+        gf = f"{r['gflops']:9.2f}" if "gflops" in r else f"{'':>9s}"
+        pct = f"{r['pct_matmul']:8.1f}%" if "pct_matmul" in r else f"{'':>9s}"
+        base = ref[r["workload"]]
+        is_baseline = r["method"].startswith(("JAX per", "PyTorch", "torch.func"))
+        ratio = (f"{base['nets_per_s'] / r['nets_per_s']:14.2f}x" if is_baseline and r["nets_per_s"] else f"{'':>15s}")
+        lines.append(f"{r['workload']:8s} {r['method']:56s} {rate:>14s} {gf} {pct} {ratio}")
+    lines.append("")
+    lines.append("jaxbias/method: the default-chunk jaxbias row of the workload (large: reduce; small: count_distinct)")
+    lines.append("divided by the baseline. 'prototype' rows are engine changes tried inside this script, not jaxbias.")
+    lines.append("")
+    lines.append("Targets:")
+    for t in targets:
+        if t["value"] is None:
+            lines.append(f"  {t['workload']:6s} {t['target']:44s}   n/a   (baseline skipped)")
+        else:
+            unit = "%" if t["unit"] == "%" else "x"
+            lines.append(f"  {t['workload']:6s} {t['target']:44s} {t['value']:8.2f}{unit}  {'PASS' if t['passed'] else 'FAIL'}")
+    text = "\n".join(lines)
+    print("\n" + text, flush=True)
+    return text
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small n: a smoke run in under a minute")
+    mode.add_argument("--gpu", action="store_true", help="larger n for an accelerator (65536 large nets, 10^7 small)")
+    ap.add_argument("--json", metavar="PATH", help="write the figures as JSON to PATH")
+    ap.add_argument("--no-prototypes", dest="prototypes", action="store_false",
+                    help="skip the prototype engine changes")
+    ap.add_argument("--only", choices=("large", "small"), help="run one workload")
+    args = ap.parse_args(argv)
+
+    if args.gpu and jax.default_backend() == "cpu":
+        log("warning: --gpu but jax sees only CPU devices (install jax[cuda12]); running the GPU sizes on CPU")
+    if torch is not None:
+        torch.set_num_threads(os.cpu_count() or 1)
+    S = sizes(args)
+    info = machine_info(args)
+    info["matmul_n"] = S["matmul_n"]
+    log(f"jaxbias sampling benchmark ({info['mode']}) {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, "
+        f"jax {info['jax']} on {info['jax_backend']} ({info['jax_device']} x{info['n_devices']}), "
+        f"torch {info['torch'] or 'not installed (torch rows skipped)'}, load average {info['loadavg_start']}")
+    t_start = now()
+    rate = matmul_rate(S["matmul_n"], S["matmul_rep"])
+    log(f"[limit] XLA dense matmul {S['matmul_n']}x{S['matmul_n']} f32: {rate:.1f} GFLOP/s (best of {S['matmul_rep']})")
+    R = Results(rate)
+    on_cpu = jax.default_backend() == "cpu"
+    if args.only in (None, "large"):
+        run_large(args, S, R, on_cpu)
+    if args.only in (None, "small"):
+        run_small(args, S, R, on_cpu)
+    info["loadavg_end"] = os.getloadavg()
+    info["wall_s"] = now() - t_start
+    targets = evaluate_targets(R) if args.only is None else []
+    table = print_table(R, info, targets)
+    log(f"\nwall time {info['wall_s']:.0f} s; load average at start {info['loadavg_start']}, at end {info['loadavg_end']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(machine=info, matmul_gflops=rate, rows=R.rows, targets=targets, extra=R.extra,
+                           table=table), f, indent=2, default=float)
+        log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
