@@ -9,6 +9,8 @@ the convolutional NNGP of Novak et al. (ICLR 2019) and Garriga-Alonso et al. (IC
 
 The optional pooling after each activation uses non-overlapping windows (window = stride =
 ``pool_size``, VALID); max pooling raises initial guessing bias (Francazi et al., ICML 2024).
+
+Keys: ``init`` splits its key once into one key per layer, conv layers in order then the readout.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from jaxbias.nets.core import (
     Affine,
     Net,
     affine_apply,
-    affine_init,
+    init_affines,
     check_choice,
     check_input_shape,
     check_int,
@@ -217,11 +219,8 @@ def cnn(
     def init(key, x):
         x = check_image_input(jnp.asarray(x), "cnn")
         convs, readout = checked_plan(x)
-        keys = jax.random.split(key, n + 1)
-        return {
-            "conv": [affine_init(k, lay) for k, lay in zip(keys[:n], convs)],
-            "readout": affine_init(keys[n], readout),
-        }
+        *conv_params, readout_params = init_affines(key, [*convs, readout])
+        return {"conv": conv_params, "readout": readout_params}
 
     def apply(params, x):
         x = check_image_input(jnp.asarray(x), "cnn")

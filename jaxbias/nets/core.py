@@ -24,7 +24,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxbias.nets.weight_laws import WeightLaw, get_weight_law, unit_bias_noise, unit_weight_noise
+from jaxbias.nets.weight_laws import WeightLaw, get_weight_law, unit_bias_noise, unit_weight_noise, weight_noise_size
 
 __all__ = [
     "Net",
@@ -35,7 +35,7 @@ __all__ = [
     "per_layer",
     "check_parameterization",
     "check_choice",
-    "affine_init_stacked",
+    "init_groups",
     "stacked_scales",
     "affine_apply_scaled",
     "conv_apply",
@@ -93,15 +93,30 @@ class Affine(NamedTuple):
         return cls(tuple(int(s) for s in w_shape), w_std, b_std, bool(bias), parameterization == "ntk", law)
 
 
-def affine_init(key: jax.Array, layer: Affine, dtype=jnp.float32) -> dict:
-    """Draws ``{"w": (*w_shape), "b": (fan_out,)}`` (no ``"b"`` without bias)."""
-    k_w, k_b = jax.random.split(key)
-    w = unit_weight_noise(k_w, layer.law, layer.w_shape, dtype)
+def affine_noise_size(layer: Affine) -> int:
+    """Random uint32 words one layer consumes (weights, then bias)."""
+    return weight_noise_size(layer.law, layer.w_shape) + (layer.w_shape[-1] if layer.bias else 0)
+
+
+def affine_from_bits(bits: jax.Array, layer: Affine, dtype=jnp.float32) -> dict:
+    """Builds ``{"w": (*w_shape), "b": (fan_out,)}`` (no ``"b"`` without bias) from random words."""
+    n_w = weight_noise_size(layer.law, layer.w_shape)
+    w = unit_weight_noise(bits[:n_w], layer.law, layer.w_shape, dtype)
     params = {"w": w if layer.ntk else w * layer.w_std}
     if layer.bias:
-        b = unit_bias_noise(k_b, layer.law, (layer.w_shape[-1],), dtype)
+        b = unit_bias_noise(bits[n_w : n_w + layer.w_shape[-1]], layer.law, dtype)
         params["b"] = b if layer.ntk else b * layer.b_std
     return params
+
+
+def init_affines(key: jax.Array, layers: Sequence[Affine], dtype=jnp.float32) -> list[dict]:
+    """Draws the parameters of ``layers`` from one random call (see :func:`init_groups`)."""
+    return init_groups(key, list(layers), dtype)
+
+
+def affine_init(key: jax.Array, layer: Affine, dtype=jnp.float32) -> dict:
+    """Draws one layer's ``{"w", "b"}`` from ``key`` (see :func:`init_groups` for whole networks)."""
+    return init_groups(key, [layer], dtype)[0]
 
 
 def affine_scales(layer: Affine) -> tuple[float, float]:
@@ -196,24 +211,13 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     return value
 
 
-def affine_init_stacked(keys: jax.Array, layers: Sequence[Affine], dtype=jnp.float32) -> dict:
-    """Draws layers of one shape stacked on a leading axis, to be run with ``lax.scan``.
-
-    Entry ``i`` holds the values ``affine_init(keys[i], layers[i])`` draws; the draws are
-    vmapped over the keys so compile time does not grow with the number of layers.
-
-    Args:
-      keys: ``len(layers)`` keys.
-      layers: layers that differ at most in their scales (``w_std``, ``b_std``).
-
-    Returns:
-      ``{"w": (n_layers, *w_shape), "b": (n_layers, fan_out)}`` (no ``"b"`` without bias).
-    """
+def _stacked_from_bits(bits: jax.Array, layers: Sequence[Affine], dtype) -> dict:
+    """Layers of one shape stacked on a leading axis (for ``lax.scan``) from ``(n_layers, words)`` bits."""
     base = layers[0]
     unscaled = base._replace(w_std=1.0, b_std=1.0, ntk=True)
     if any(lay._replace(w_std=1.0, b_std=1.0, ntk=True) != unscaled or lay.ntk != base.ntk for lay in layers):
-        raise ValueError("affine_init_stacked: layers must share shape, bias, law and parameterization")
-    stacked = jax.vmap(lambda k: affine_init(k, unscaled, dtype))(keys)
+        raise ValueError("stacked layers must share shape, bias, law and parameterization")
+    stacked = jax.vmap(lambda b: affine_from_bits(b, unscaled, dtype))(bits)
     if base.ntk:
         return stacked
     w_std = jnp.asarray([lay.w_std for lay in layers], dtype)
@@ -222,6 +226,34 @@ def affine_init_stacked(keys: jax.Array, layers: Sequence[Affine], dtype=jnp.flo
         b_std = jnp.asarray([lay.b_std for lay in layers], dtype)
         stacked["b"] = stacked["b"] * b_std[:, None]
     return stacked
+
+
+def init_groups(key: jax.Array, groups: Sequence[Affine | Sequence[Affine]], dtype=jnp.float32) -> list:
+    """Draws a network's parameters from ONE ``jax.random.bits`` call.
+
+    Args:
+      key: the network's key.
+      groups: in drawing order, either an :class:`Affine` (one layer -> ``{"w", "b"}``) or a
+        non-empty sequence of layers that differ only in scale (stacked ->
+        ``{"w": (n_layers, *w_shape), "b": (n_layers, fan_out)}``, to run with ``lax.scan``).
+
+    Returns:
+      One params dict per group. Random words are consumed group by group, layer by layer, so a
+      stacked group draws the same numbers as its layers drawn one at a time.
+    """
+    sizes = []
+    for g in groups:
+        sizes.append(affine_noise_size(g) if isinstance(g, Affine) else len(g) * affine_noise_size(g[0]))
+    bits = jax.random.bits(key, (sum(sizes),), jnp.uint32)
+    params, start = [], 0
+    for g, size in zip(groups, sizes):
+        chunk = bits[start : start + size]
+        if isinstance(g, Affine):
+            params.append(affine_from_bits(chunk, g, dtype))
+        else:
+            params.append(_stacked_from_bits(chunk.reshape(len(g), -1), g, dtype))
+        start += size
+    return params
 
 
 def stacked_scales(layers: Sequence[Affine], dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
@@ -264,7 +296,7 @@ def conv_padding(padding: str | int) -> str | tuple[tuple[int, int], tuple[int, 
 def conv_apply(
     params: dict,
     x: jax.Array,
-    layer: Affine,
+    layer: Affine | None,
     stride: int | tuple[int, int] = 1,
     padding: str | int = "SAME",
     scales: tuple[Any, Any] | None = None,
@@ -277,7 +309,8 @@ def conv_apply(
     Args:
       params: ``{"w": (kh, kw, c_in, c_out), "b": (c_out,)}``.
       x: inputs ``(n, H, W, c_in)``.
-      layer: the layer description (its forward-pass scales are used unless ``scales`` is given).
+      layer: the layer description; only its forward-pass scales are read, so it may be None
+        when ``scales`` is given.
       stride: int or ``(sh, sw)``.
       padding: ``"SAME"``, ``"VALID"`` or an int number of zeros on each side.
       scales: explicit ``(w_scale, b_scale)``, possibly traced (layers run under ``lax.scan``).

@@ -25,16 +25,17 @@ from jaxbias.nets.core import (
     Affine,
     Net,
     affine_apply,
-    affine_init,
     affine_scales,
     check_input_shape,
     check_int,
     check_parameterization,
     expand_bias,
+    init_affines,
+    init_groups,
     layer_norm,
     per_layer,
 )
-from jaxbias.nets.weight_laws import get_weight_law, unit_bias_noise, unit_weight_noise
+from jaxbias.nets.weight_laws import get_weight_law
 
 __all__ = ["mlp"]
 
@@ -138,30 +139,10 @@ def mlp(
         if x.ndim != 2:
             raise ValueError(f"x with shape {tuple(x.shape)}: mlp expects inputs of shape (n_points, d)")
         layers = layers_for(x.shape[1])
-        keys = jax.random.split(key, depth + 1)
         if not scan:
-            return {"layers": [affine_init(k, lay) for k, lay in zip(keys, layers)]}
-        mids = layers[1:depth]
-        stds = jnp.asarray([lay.w_std for lay in mids], jnp.float32)
-        bstds = jnp.asarray([lay.b_std for lay in mids], jnp.float32)
-
-        def draw(k):
-            k_w, k_b = jax.random.split(k)
-            p = {"w": unit_weight_noise(k_w, law, mids[0].w_shape)}
-            if bias:
-                p["b"] = unit_bias_noise(k_b, law, (mids[0].w_shape[-1],))
-            return p
-
-        stacked = jax.vmap(draw)(keys[1:depth])
-        if parameterization == "standard":
-            stacked["w"] = stacked["w"] * stds[:, None, None]
-            if bias:
-                stacked["b"] = stacked["b"] * bstds[:, None]
-        return {
-            "first": affine_init(keys[0], layers[0]),
-            "hidden": stacked,
-            "last": affine_init(keys[depth], layers[depth]),
-        }
+            return {"layers": init_affines(key, layers)}
+        first, hidden, last = init_groups(key, [layers[0], layers[1:depth], layers[depth]])
+        return {"first": first, "hidden": hidden, "last": last}
 
     def hidden_act(z):
         if layer_norm_position == "pre":

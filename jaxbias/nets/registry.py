@@ -10,27 +10,16 @@ from __future__ import annotations
 
 from typing import Callable
 
+from jaxbias.nets.cnn import cnn
 from jaxbias.nets.core import Net
+from jaxbias.nets.mlp import mlp
+from jaxbias.nets.resnet import resnet
+from jaxbias.nets.transformer import transformer
 
 __all__ = ["from_config", "FAMILIES"]
 
 
-def _families() -> dict[str, Callable[..., Net]]:
-    from jaxbias.nets.mlp import mlp
-
-    families = {"mlp": mlp}
-    try:  # families added by later modules register here when present
-        from jaxbias.nets.cnn import cnn
-        from jaxbias.nets.resnet import resnet
-        from jaxbias.nets.transformer import transformer
-
-        families.update(cnn=cnn, resnet=resnet, transformer=transformer)
-    except ImportError:
-        pass
-    return families
-
-
-FAMILIES = ("mlp", "cnn", "resnet", "transformer")
+FAMILIES: dict[str, Callable[..., Net]] = {"mlp": mlp, "cnn": cnn, "resnet": resnet, "transformer": transformer}
 
 
 def from_config(config: dict) -> Net:
@@ -39,7 +28,7 @@ def from_config(config: dict) -> Net:
     Raises:
       ValueError: no ``"arch"`` or an architecture that cannot be rebuilt (e.g. flax adapters).
     """
-    families = _families()
+    families = FAMILIES
     arch = config.get("arch")
     if arch not in families:
         raise ValueError(f"config arch={arch!r}: expected one of {', '.join(sorted(families))}")

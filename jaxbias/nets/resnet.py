@@ -20,7 +20,8 @@ Normalizations have no learned gain or bias (their values at init):
   other points of the set, and at least two points are needed.
 
 Blocks share one shape, so they are stored stacked and run with ``lax.scan``: compile time stays
-flat in depth.
+flat in depth. Keys: ``init`` splits its key once into one key per layer, in the order of
+``weight_var`` (input layer, block layers block by block, readout).
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ from jaxbias.nets.core import (
     Net,
     affine_apply,
     affine_apply_scaled,
-    affine_init,
-    affine_init_stacked,
+    init_groups,
     check_choice,
     check_input_shape,
     check_int,
@@ -181,11 +181,10 @@ def resnet(
     def init(key, x):
         x = checked(x)
         first, blocks, readout = plan(x.shape[-1])
-        keys = jax.random.split(key, n_layers)
-        block_keys = keys[1 : n_layers - 1]
-        params = {"input": affine_init(keys[0], first), "readout": affine_init(keys[-1], readout)}
+        drawn = init_groups(key, [first, readout] + ([blocks[j] for j in range(block_depth)] if num_blocks else []))
+        params = {"input": drawn[0], "readout": drawn[1]}
         if num_blocks:
-            params["blocks"] = [affine_init_stacked(block_keys[j::block_depth], blocks[j]) for j in range(block_depth)]
+            params["blocks"] = drawn[2:]
         return params
 
     def norm(h):

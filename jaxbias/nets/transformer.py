@@ -24,7 +24,10 @@ and biases ``C_b``. Tables that are looked up rather than multiplied have fixed 
 Both tables follow the weight law's shape (e.g. orthogonal, sparse); under ``absolute(a)`` they
 are U(-a, a) like everything else.
 
-Layers share one shape, so they are stored stacked and run with ``lax.scan``.
+Layers share one shape, so they are stored stacked and run with ``lax.scan``. Keys: ``init``
+splits its key once into: input map, positional table (reserved even when not learned, so that
+switching it does not change the other draws), then q, k, v, o, mlp_in, mlp_out of each layer in
+order, then the readout.
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ from jaxbias.nets.core import (
     Net,
     affine_apply,
     affine_apply_scaled,
-    affine_init,
-    affine_init_stacked,
+    init_groups,
     affine_scales,
     check_choice,
     check_input_shape,
@@ -179,7 +181,9 @@ def transformer(
         fans = {"q": (d_model, d_model), "k": (d_model, d_model), "v": (d_model, d_model), "o": (d_model, d_model)}
         fans |= {"mlp_in": (d_model, mlp_dim), "mlp_out": (mlp_dim, d_model)}
         layers = {
-            name: [Affine.make(fans[name], cws[1 + l], cbs[1 + l], bias, parameterization, law) for l in range(num_layers)]
+            name: [
+                Affine.make(fans[name], cws[1 + i], cbs[1 + i], bias, parameterization, law) for i in range(num_layers)
+            ]
             for name in _SUBLAYERS
         }
         readout = Affine.make((d_model, out), cws[-1], cbs[-1], bias, parameterization, law)
@@ -217,16 +221,14 @@ def transformer(
     def init(key, x):
         x = checked(x)
         first, pos, layers, readout = plan(x.shape[-1])
-        keys = jax.random.split(key, 3 + len(_SUBLAYERS) * num_layers)
-        layer_keys = keys[2:-1]
-        params = {"input": affine_init(keys[0], first), "readout": affine_init(keys[-1], readout)}
-        if positional == "learned":
-            params["positional"] = affine_init(keys[1], pos)
+        # The learned positional table is drawn last: switching `positional` changes no other draw.
+        stack = [layers[name] for name in _SUBLAYERS] if num_layers else []
+        drawn = init_groups(key, [first, readout] + stack + ([pos] if positional == "learned" else []))
+        params = {"input": drawn[0], "readout": drawn[1]}
         if num_layers:
-            params["layers"] = {
-                name: affine_init_stacked(layer_keys[j :: len(_SUBLAYERS)], layers[name])
-                for j, name in enumerate(_SUBLAYERS)
-            }
+            params["layers"] = dict(zip(_SUBLAYERS, drawn[2 : 2 + len(stack)]))
+        if positional == "learned":
+            params["positional"] = drawn[-1]
         return params
 
     def attention(p, s, h):
@@ -241,7 +243,8 @@ def transformer(
         return affine_apply_scaled(p["o"], heads, *s["o"])
 
     def mlp_block(p, s, h):
-        return affine_apply_scaled(p["mlp_out"], phi.fn(affine_apply_scaled(p["mlp_in"], h, *s["mlp_in"])), *s["mlp_out"])
+        hidden = phi.fn(affine_apply_scaled(p["mlp_in"], h, *s["mlp_in"]))
+        return affine_apply_scaled(p["mlp_out"], hidden, *s["mlp_out"])
 
     def encoder_layer(h, xs):
         p, s = xs

@@ -1,5 +1,9 @@
 """Laws for random weights, each drawn with unit variance and scaled by the layer.
 
+All randomness of a network comes from ONE call to ``jax.random.bits`` per network (see
+:func:`jaxbias.nets.core.init_affines`), sliced layer by layer and turned into each law's numbers
+here: on CPU every extra random call adds about a second of XLA compile time.
+
 A layer's weight is ``std * eps`` where ``eps`` has entries of mean 0 and variance 1 under the
 chosen law and ``std`` is ``sqrt(C_W / fan_in)`` (fan-in laws) or ``a / sqrt(3)`` for the absolute
 law ``U(-a, a)`` of the Neural Redshift code (Teney et al., CVPR 2024), which ignores fan-in and
@@ -30,8 +34,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["WeightLaw", "get_weight_law", "unit_weight_noise", "unit_bias_noise", "WEIGHT_LAWS"]
+__all__ = [
+    "WeightLaw", "get_weight_law", "weight_noise_size", "unit_weight_noise", "unit_bias_noise", "WEIGHT_LAWS",
+]
 
 WEIGHT_LAWS = ("normal", "truncated_normal", "uniform", "orthogonal", "sparse", "low_rank", "absolute")
 """Names accepted by :func:`get_weight_law`; sparse, low_rank and absolute take a parameter."""
@@ -105,11 +112,50 @@ def _flat(shape: tuple[int, ...]) -> tuple[int, int]:
     return math.prod(shape[:-1]), fan_out
 
 
-def unit_weight_noise(key: jax.Array, law: WeightLaw, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """Draws a weight tensor with unit-variance entries under ``law``.
+def weight_noise_size(law: WeightLaw, shape: tuple[int, ...]) -> int:
+    """How many uint32 random words :func:`unit_weight_noise` consumes for a weight of ``shape``."""
+    size = math.prod(shape)
+    if law.name == "sparse":
+        return 2 * size
+    if law.name == "low_rank":
+        fan_in, fan_out = _flat(shape)
+        return int(law.param) * (fan_in + fan_out)
+    return size
+
+
+def _unit_open(bits: jax.Array, dtype) -> jax.Array:
+    """uint32 words -> floats uniform in [0, 1) (23 random mantissa bits, as jax.random.uniform)."""
+    one = jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
+    return (one - 1.0).astype(dtype)
+
+
+_ABOVE_MINUS_ONE = float(np.nextafter(np.float32(-1.0), np.float32(0.0)))
+
+
+def _normal(bits: jax.Array, dtype) -> jax.Array:
+    """Standard normals by inverse CDF, as jax.random.normal: sqrt(2) erfinv(u), u uniform in (-1, 1)."""
+    u = jnp.maximum(_unit_open(bits, jnp.float32) * 2.0 - 1.0, _ABOVE_MINUS_ONE)
+    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
+
+
+_ERF_2 = math.erf(2.0 / math.sqrt(2.0))
+
+
+def _truncated_normal(bits: jax.Array, dtype) -> jax.Array:
+    """N(0, 1) truncated to [-2, 2], rescaled to unit variance: inverse CDF of a uniform on (-erf(sqrt 2), erf(sqrt 2))."""
+    u = (_unit_open(bits, jnp.float32) * 2.0 - 1.0) * _ERF_2
+    return (math.sqrt(2.0) * jax.lax.erf_inv(u) / _TRUNC2_STD).astype(dtype)
+
+
+def _uniform(bits: jax.Array, dtype) -> jax.Array:
+    return ((_unit_open(bits, jnp.float32) * 2.0 - 1.0) * _SQRT3).astype(dtype)
+
+
+def unit_weight_noise(bits: jax.Array, law: WeightLaw, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Turns random words into a weight tensor with unit-variance entries under ``law``.
 
     Args:
-      key: PRNG key.
+      bits: ``(weight_noise_size(law, shape),)`` uint32 random words.
       law: the law (see module docstring).
       shape: ``(fan_in, fan_out)`` for dense layers, ``(*kernel, c_in, c_out)`` for convolutions;
         the last axis is fan-out, the product of the others fan-in.
@@ -118,39 +164,38 @@ def unit_weight_noise(key: jax.Array, law: WeightLaw, shape: tuple[int, ...], dt
       Array of ``shape`` whose entries have mean 0 and variance 1.
     """
     name = law.name
+    size = math.prod(shape)
     if name == "normal":
-        return jax.random.normal(key, shape, dtype)
+        return _normal(bits, dtype).reshape(shape)
     if name == "truncated_normal":
-        return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) / _TRUNC2_STD
+        return _truncated_normal(bits, dtype).reshape(shape)
     if name in ("uniform", "absolute"):
-        return jax.random.uniform(key, shape, dtype, -_SQRT3, _SQRT3)
+        return _uniform(bits, dtype).reshape(shape)
     fan_in, fan_out = _flat(shape)
     if name == "orthogonal":
         big, small = max(fan_in, fan_out), min(fan_in, fan_out)
-        a = jax.random.normal(key, (big, small), jnp.float32)
-        q, r = jnp.linalg.qr(a)
+        q, r = jnp.linalg.qr(_normal(bits, jnp.float32).reshape(big, small))
         q = q * jnp.sign(jnp.diagonal(r))[None, :]
         if fan_in < fan_out:
             q = q.T
         return (q * math.sqrt(big)).reshape(shape).astype(dtype)
     if name == "sparse":
         p = law.param
-        k_mask, k_val = jax.random.split(key)
-        mask = jax.random.bernoulli(k_mask, p, shape)
-        return jnp.where(mask, jax.random.normal(k_val, shape, dtype) / math.sqrt(p), 0.0).astype(dtype)
+        keep = _unit_open(bits[:size], jnp.float32) < p
+        values = _normal(bits[size:], dtype) / math.sqrt(p)
+        return jnp.where(keep, values, jnp.zeros_like(values)).reshape(shape)
     if name == "low_rank":
         r = int(law.param)
-        k_a, k_b = jax.random.split(key)
-        a = jax.random.normal(k_a, (fan_in, r), dtype)
-        b = jax.random.normal(k_b, (r, fan_out), dtype)
+        a = _normal(bits[: fan_in * r], dtype).reshape(fan_in, r)
+        b = _normal(bits[fan_in * r :], dtype).reshape(r, fan_out)
         return ((a @ b) / math.sqrt(r)).reshape(shape)
     raise ValueError(f"weight_law={law.label!r}: unknown weight law")  # unreachable after get_weight_law
 
 
-def unit_bias_noise(key: jax.Array, law: WeightLaw, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """Draws a bias vector with unit-variance entries (see module docstring for the law used)."""
+def unit_bias_noise(bits: jax.Array, law: WeightLaw, dtype=jnp.float32) -> jax.Array:
+    """Turns ``(fan_out,)`` random words into a bias with unit-variance entries (law: module docstring)."""
     if law.name == "truncated_normal":
-        return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) / _TRUNC2_STD
+        return _truncated_normal(bits, dtype)
     if law.name in ("uniform", "absolute"):
-        return jax.random.uniform(key, shape, dtype, -_SQRT3, _SQRT3)
-    return jax.random.normal(key, shape, dtype)
+        return _uniform(bits, dtype)
+    return _normal(bits, dtype)
