@@ -10,13 +10,15 @@ A summary is a :class:`Summary` of three functions, in the manner of optax's
   ``state`` starts as ``None``.
 * ``result(state) -> dict`` turns the state into named numpy results.
 
-Merging is exact up to float rounding whatever the chunk size or device count: moments use the
+Factories are memoized (same arguments, same Summary object), so the engine's compiled programs
+are reused across runs. Merging is exact up to float rounding whatever the chunk size or device count: moments use the
 pairwise update of Chan, Golub & LeVeque (1979), histograms and distinct-value counts are integer
 sums.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -35,6 +37,7 @@ class Summary(NamedTuple):
     result: Callable[[Any], dict]
 
 
+@functools.lru_cache(maxsize=None)
 def moments() -> Summary:
     """Count, mean, variance (unbiased) and standard error of the mean of each stat entry.
 
@@ -81,11 +84,19 @@ def histogram(bins: int = 50, range: tuple[float, float] = (0.0, 1.0)) -> Summar
     Result: ``{"counts": (bins,) int64, "edges": (bins + 1,), "underflow", "overflow", "nan"}``.
     The right edge is included in the last bin, as in ``numpy.histogram``.
     """
+    try:
+        lo, hi = (float(r) for r in range)
+    except (TypeError, ValueError):
+        raise ValueError(f"range={range!r}: expected finite (low, high) with low < high") from None
+    return _histogram(bins, lo, hi)
+
+
+@functools.lru_cache(maxsize=None)
+def _histogram(bins: int, lo: float, hi: float) -> Summary:
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins={bins!r}: expected an integer >= 1")
-    lo, hi = (float(r) for r in range)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"range={range!r}: expected finite (low, high) with low < high")
+        raise ValueError(f"range={(lo, hi)!r}: expected finite (low, high) with low < high")
     edges = np.linspace(lo, hi, bins + 1)
 
     def partial(values, mask):
@@ -154,6 +165,7 @@ def _mix(words: jax.Array, seed: int) -> jax.Array:
     return h ^ (h >> 16)
 
 
+@functools.lru_cache(maxsize=None)
 def count_distinct() -> Summary:
     """Counts how often each distinct Boolean output pattern (truth table) occurs.
 
@@ -167,8 +179,6 @@ def count_distinct() -> Summary:
     int64, "exact": bool, "total": int}``. With ``exact`` the keys unpack to truth tables
     (see :func:`unpack_bits`).
     """
-    exact_holder = {}
-
     def partial(values, mask):
         chunk = values.shape[0]
         flat = values.reshape(chunk, -1)
@@ -176,37 +186,38 @@ def count_distinct() -> Summary:
             raise ValueError(f"count_distinct expects a Boolean stat (e.g. outputs > 0), got dtype {flat.dtype}")
         words = jax.vmap(pack_bits)(flat)
         exact = words.shape[1] <= _EXACT_MAX_WORDS
-        exact_holder["exact"] = exact
         if not exact:
             words = jnp.stack([jax.vmap(lambda w, s=s: _mix(w, s))(words) for s in range(1, _HASH_WORDS + 1)], axis=1)
         # Padding rows become a sentinel pattern and are dropped by the mask count.
         keys, inverse = jnp.unique(words, axis=0, size=chunk, fill_value=0, return_inverse=True)
         counts = jnp.zeros(chunk, jnp.int32).at[inverse.reshape(-1)].add(mask.astype(jnp.int32))
-        return keys, counts
+        return keys, counts, jnp.asarray(exact)
+
+    def consolidate(keys, counts):
+        uniq, inv = np.unique(np.concatenate(keys), axis=0, return_inverse=True)
+        summed = np.zeros(len(uniq), np.int64)
+        np.add.at(summed, inv.reshape(-1), np.concatenate(counts))
+        return uniq, summed
 
     def merge(state, part):
-        keys, counts = (np.asarray(a) for a in part)
+        # Partials are buffered and de-duplicated only when the buffer outgrows the table, so the
+        # host cost stays linear in the number of networks however many functions are distinct.
+        keys, counts, exact = (np.asarray(a) for a in part)
         keep = counts > 0
-        keys, counts = keys[keep], counts[keep].astype(np.int64)
-        if state is not None:
-            keys = np.concatenate([state[0], keys])
-            counts = np.concatenate([state[1], counts])
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-        summed = np.zeros(len(uniq), np.int64)
-        np.add.at(summed, inv.reshape(-1), counts)
-        return uniq, summed
+        pending_keys, pending_counts, table_rows = state[:3] if state is not None else ([], [], 0)
+        pending_keys = pending_keys + [keys[keep]]
+        pending_counts = pending_counts + [counts[keep].astype(np.int64)]
+        if sum(len(k) for k in pending_keys) > 2 * table_rows + 65536:
+            table = consolidate(pending_keys, pending_counts)
+            pending_keys, pending_counts, table_rows = [table[0]], [table[1]], len(table[0])
+        return pending_keys, pending_counts, table_rows, bool(exact)
 
     def result(state):
         if state is None:
             return {"keys": np.zeros((0, 1), np.uint32), "counts": np.zeros(0, np.int64), "exact": True, "total": 0}
-        keys, counts = state
+        keys, counts = consolidate(state[0], state[1])
         order = np.lexsort((np.arange(len(counts)), -counts))
-        return {
-            "keys": keys[order],
-            "counts": counts[order],
-            "exact": exact_holder.get("exact", True),
-            "total": int(counts.sum()),
-        }
+        return {"keys": keys[order], "counts": counts[order], "exact": state[3], "total": int(counts.sum())}
 
     return Summary(partial, merge, result)
 
