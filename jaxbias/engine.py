@@ -38,10 +38,29 @@ __all__ = ["sample", "reduce", "summarize", "RunPlan", "plan"]
 
 _NET_AXIS = "net"
 _DEFAULT_MAX_CHUNK_PER_DEVICE = 1024
+# CPU tuning, measured in benchmarks/README.md on a 2-core Xeon: networks of a few MiB of
+# activations run fastest 4 at a time; small ones in cache-sized batches of <= 16 MiB.
+_CPU_LARGE_NET_BYTES = 2**20
+_CPU_LARGE_MICRO_BATCH = 4
+_CPU_CACHE_BYTES = 16 * 2**20
+_CPU_MAX_MICRO_BATCH = 256
+_CPU_MICRO_BATCHES_PER_CHUNK = 16
+
+
+def _cpu_micro_batch(per_net: int) -> int:
+    """Networks evaluated at once on a CPU: 4 for large nets, else a power of 2 of about 16 MiB."""
+    if per_net >= _CPU_LARGE_NET_BYTES:
+        return _CPU_LARGE_MICRO_BATCH
+    fit = max(1, _CPU_CACHE_BYTES // max(per_net, 1))
+    return min(_CPU_MAX_MICRO_BATCH, 1 << (fit.bit_length() - 1))
 
 
 class RunPlan(NamedTuple):
-    """How a run is split: chunk size (a multiple of the device count), chunk count, devices, bytes."""
+    """How a run is split: chunk size (a multiple of the device count), chunk count, devices, bytes.
+
+    ``micro_batch``: networks evaluated at once within each device's share of a chunk (None: all of
+    them in one vmap).
+    """
 
     n: int
     chunk_size: int
@@ -49,6 +68,7 @@ class RunPlan(NamedTuple):
     n_devices: int
     bytes_per_net: int
     budget: int
+    micro_batch: int | None = None
 
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
@@ -143,8 +163,12 @@ def _check_structure(net: Net, x: np.ndarray, stat: Callable, key: jax.Array):
 
 
 def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size: int | None = None,
-         memory_budget: int | str | None = None, devices=None) -> RunPlan:
-    """Works out chunking for a run without running it (see :func:`reduce` for the arguments)."""
+         memory_budget: int | str | None = None, devices=None, micro_batch: int | None | str = "auto") -> RunPlan:
+    """Works out chunking for a run without running it (see :func:`reduce` for the arguments).
+
+    On GPUs a chunk is one vmap over as many networks as fit. On CPUs a device's share of a
+    chunk is evaluated ``micro_batch`` networks at a time (``lax.map``), sized to the cache.
+    """
     n = _check_n(n)
     x = _check_x(x)
     stat = (lambda y: y) if stat is None else stat
@@ -162,7 +186,11 @@ def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size
                 f"memory_budget={budget} bytes is too small for one network: it needs about "
                 f"{per_net + x_bytes} bytes (parameters, activations and stat for x of shape {x.shape})"
             )
-        per_dev = max(1, min(fit // n_dev, _DEFAULT_MAX_CHUNK_PER_DEVICE, -(-n // n_dev)))
+        cpu = devices[0].platform == "cpu"
+        cap = _DEFAULT_MAX_CHUNK_PER_DEVICE
+        if cpu and micro_batch == "auto":
+            cap = _cpu_micro_batch(per_net) * _CPU_MICRO_BATCHES_PER_CHUNK
+        per_dev = max(1, min(fit // n_dev, cap, -(-n // n_dev)))
         chunk = per_dev * n_dev
     else:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
@@ -173,7 +201,18 @@ def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size
                 f"chunk_size={chunk_size}: needs about {chunk * per_net + x_bytes} bytes, over "
                 f"memory_budget={budget}; lower chunk_size or leave it unset"
             )
-    return RunPlan(n, chunk, -(-n // chunk), n_dev, per_net, budget)
+    per_dev = chunk // n_dev
+    if micro_batch == "auto":
+        micro = _cpu_micro_batch(per_net) if devices[0].platform == "cpu" else None
+    elif micro_batch is None:
+        micro = None
+    elif isinstance(micro_batch, (int, np.integer)) and not isinstance(micro_batch, bool) and micro_batch >= 1:
+        micro = int(micro_batch)
+    else:
+        raise ValueError(f"micro_batch={micro_batch!r}: expected 'auto', None or a positive integer")
+    if micro is not None and micro >= per_dev:
+        micro = None
+    return RunPlan(n, chunk, -(-n // chunk), n_dev, per_net, budget, micro)
 
 
 def _shardings(devices: tuple) -> tuple[NamedSharding, NamedSharding]:
@@ -183,18 +222,26 @@ def _shardings(devices: tuple) -> tuple[NamedSharding, NamedSharding]:
 
 
 @functools.lru_cache(maxsize=64)
-def _chunk_program(init, apply, stat, summary, devices: tuple):
+def _chunk_program(init, apply, stat, summary, devices: tuple, micro_batch: int | None = None):
     """The jitted per-chunk program; cached so repeated runs of one net and stat compile once.
 
-    ``program(base_key, indices (chunk,), mask (chunk,), x) -> stat values (chunk, ...)`` or the
-    summary's partial. Network ``i`` is ``init(fold_in(base_key, i), x)``.
+    ``program(base_key, indices (n_devices, per_device), mask (chunk,), x) -> stat values (chunk, ...)`` or the
+    summary's partial. Network ``i`` is ``init(fold_in(base_key, i), x)``. With ``micro_batch``
+    the networks of a device's share are mapped ``micro_batch`` at a time (``lax.map``) instead of
+    all at once: on CPU, large networks run faster in small batches that stay in cache.
     """
     one = _one_net(Net(init, apply), stat)
     shard, replicated = _shardings(devices)
 
     def program(base, indices, mask, x):
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(indices)
-        values = jax.vmap(one, in_axes=(0, None))(keys, x)
+        def share(idx):  # one device's networks
+            keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
+            if micro_batch is None:
+                return jax.vmap(one, in_axes=(0, None))(keys, x)
+            return jax.lax.map(lambda k: one(k, x), keys, batch_size=micro_batch)
+
+        values = jax.vmap(share)(indices)  # the leading (device) axis is the sharded one
+        values = jax.tree_util.tree_map(lambda v: v.reshape((-1,) + v.shape[2:]), values)
         return values if summary is None else summary.partial(values, mask)
 
     return jax.jit(
@@ -226,16 +273,16 @@ def _progress(total: int, progress: bool | None, desc: str):
                 dynamic_ncols=True, leave=False)
 
 
-def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, progress, desc):
+def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, progress, desc, micro_batch="auto"):
     n = _check_n(n)
     x = _check_x(x)
     devices = list(jax.devices() if devices is None else devices)
     base = as_key(key)
     run_plan = plan(net, x, n, key=base, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
-                    devices=devices)
+                    devices=devices, micro_batch=micro_batch)
     chunk = run_plan.chunk_size
     shard, replicated = _shardings(tuple(devices))
-    compiled = _chunk_program(net.init, net.apply, stat, summary, tuple(devices))
+    compiled = _chunk_program(net.init, net.apply, stat, summary, tuple(devices), run_plan.micro_batch)
     x_dev = _global_array(x, replicated)
 
     def launch(c):
@@ -243,6 +290,7 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
         idx = np.arange(start, start + chunk, dtype=np.int64)
         mask = idx < n
         idx = np.where(mask, idx, n - 1).astype(np.uint32)  # padding repeats a real net, masked out
+        idx = idx.reshape(run_plan.n_devices, -1)
         return compiled(base, _global_array(idx, shard), _global_array(mask, shard), x_dev), int(mask.sum())
 
     stacked, state = None, None
@@ -266,7 +314,8 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
 
 
 def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_size: int | None = None,
-           memory_budget: int | str | None = None, devices=None, progress: bool | None = None):
+           memory_budget: int | str | None = None, devices=None, progress: bool | None = None,
+           micro_batch: int | None | str = "auto"):
     """Samples ``n`` networks and returns ``stat`` of each one's outputs, stacked over networks.
 
     Init, forward pass and ``stat`` compile into one program per chunk; only ``stat``'s results
@@ -285,6 +334,8 @@ def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_si
       devices: devices to shard the network axis over; default all devices (of all processes).
       progress: True shows a progress bar, False is quiet, None shows one if the run takes more
         than a few seconds.
+      micro_batch: networks evaluated at once within a device's share of a chunk; "auto" picks
+        a cache-sized batch on CPU and one vmap over the whole share on GPU; None: one vmap.
 
     Returns:
       The pytree of ``stat`` with a leading axis ``(n, ...)``, as numpy arrays.
@@ -294,7 +345,7 @@ def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_si
         budget too small for one network, a bad key or chunk size.
     """
     return _run(net, x, n, key, (lambda y: y) if stat is None else stat, None, chunk_size, memory_budget,
-                devices, progress, "reduce")
+                devices, progress, "reduce", micro_batch)
 
 
 def sample(net: Net, x, n: int, key=0, **kwargs) -> np.ndarray:
@@ -307,7 +358,7 @@ def sample(net: Net, x, n: int, key=0, **kwargs) -> np.ndarray:
 
 def summarize(net: Net, x, n: int, key=0, stat: Callable | None = None, summary: Summary | None = None, *,
               chunk_size: int | None = None, memory_budget: int | str | None = None, devices=None,
-              progress: bool | None = None) -> dict:
+              progress: bool | None = None, micro_batch: int | None | str = "auto") -> dict:
     """Streams ``summary`` (see :mod:`jaxbias.summaries`) over ``stat`` of ``n`` networks.
 
     No per-network value is kept: memory is bounded by one chunk whatever ``n``. Arguments as in
@@ -319,4 +370,4 @@ def summarize(net: Net, x, n: int, key=0, stat: Callable | None = None, summary:
     if not isinstance(summary, Summary):
         raise ValueError(f"summary={summary!r}: expected a jaxbias Summary, e.g. jb.summaries.moments()")
     return _run(net, x, n, key, (lambda y: y) if stat is None else stat, summary, chunk_size, memory_budget,
-                devices, progress, "summarize")
+                devices, progress, "summarize", micro_batch)

@@ -43,6 +43,20 @@ def test_same_networks_whatever_the_chunk_size(chunk_size):
     np.testing.assert_allclose(y, reference, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("micro_batch", [None, 1, 3, "auto"])
+def test_same_networks_whatever_the_micro_batch(micro_batch):
+    reference = jb.sample(NET, X, 40, key=6, chunk_size=40, devices=jax.devices()[:1], micro_batch=None,
+                          progress=False)
+    for devices in (jax.devices()[:1], jax.devices()):
+        y = jb.sample(NET, X, 40, key=6, chunk_size=16, devices=devices, micro_batch=micro_batch, progress=False)
+        np.testing.assert_allclose(y, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_micro_batch():
+    with pytest.raises(ValueError, match="micro_batch=0"):
+        jb.sample(NET, X, 4, micro_batch=0)
+
+
 def test_same_networks_on_one_and_eight_devices():
     assert len(jax.devices()) == 8
     one = jb.reduce(NET, X, 45, key=4, stat=lambda y: jnp.mean(y, axis=0), devices=jax.devices()[:1], progress=False)
@@ -62,7 +76,8 @@ def test_no_recompile_on_second_call():
 
     stat = lambda y: jnp.mean(y)  # noqa: E731
     jb.reduce(NET, X, 16, key=0, stat=stat, chunk_size=8, progress=False)
-    program = _chunk_program(NET.init, NET.apply, stat, None, tuple(jax.devices()))
+    micro = jb.plan(NET, X, 16, stat=stat, chunk_size=8).micro_batch
+    program = _chunk_program(NET.init, NET.apply, stat, None, tuple(jax.devices()), micro)
     assert program._cache_size() == 1
     jb.reduce(NET, X, 24, key=9, stat=stat, chunk_size=8, progress=False)  # other n and key: same program
     assert program._cache_size() == 1
@@ -131,7 +146,7 @@ def test_count_distinct_hashes_long_tables():
 
 def test_chunk_size_independent_of_n_for_scalar_stats():
     stat = lambda y: jnp.mean(y)  # noqa: E731
-    small = jb.plan(NET, X, 10_000, stat=stat, memory_budget="64MB")
+    small = jb.plan(NET, X, 10**5, stat=stat, memory_budget="64MB")
     huge = jb.plan(NET, X, 10**6, stat=stat, memory_budget="64MB")
     assert small.chunk_size == huge.chunk_size
     assert huge.n_chunks * huge.chunk_size >= 10**6
