@@ -6,8 +6,8 @@ the number of processes. For each chunk of indices one jitted program draws the 
 applies the networks to the inputs and evaluates the per-network ``stat``; only the stat leaves
 the device. Chunks are sized to a memory budget and sharded over every device (all processes'
 devices under ``jax.distributed``); on CPUs each device's share is evaluated a cache-sized
-micro-batch at a time (``lax.map``), which measured 1.5-2.3x faster than one vmap. The next chunk is dispatched before the previous one is
-copied back, so the host never starves the device.
+micro-batch at a time (``lax.map``), which measured 1.5-2.3x faster than one vmap. The next
+chunk is dispatched before the previous one is copied back, so the host never starves the device.
 
 >>> import jaxbias as jb
 >>> net = jb.nets.mlp(width=32, depth=2, activation="tanh")
