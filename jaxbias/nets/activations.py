@@ -7,7 +7,7 @@ is accepted too.
 
 >>> from jaxbias.nets.activations import get_activation
 >>> phi = get_activation("leaky_relu(0.2)")
->>> float(phi(-1.0))
+>>> round(float(phi.fn(-1.0)), 6)
 -0.2
 """
 
