@@ -218,3 +218,16 @@ def test_typed_and_raw_keys_give_the_same_networks():
     c = jb.sample(NET, X, 5, key=jax.random.PRNGKey(11), progress=False)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("family", ["transformer_tokens", "cnn", "resnet_batch_norm"])
+def test_every_family_runs_through_the_engine_and_matches_a_loop(family):
+    rng = np.random.default_rng(0)
+    if family == "transformer_tokens":
+        net, x = jb.nets.transformer(16, 2, 2, 32, vocab_size=11), rng.integers(0, 11, size=(5, 7))
+    elif family == "cnn":
+        net, x = jb.nets.cnn([4, 8], out=3), rng.normal(size=(5, 8, 8, 1)).astype(np.float32)
+    else:
+        net, x = jb.nets.resnet(16, 2, normalization="batch"), rng.normal(size=(5, 12)).astype(np.float32)
+    y = jb.sample(net, x, 6, key=2, chunk_size=4, progress=False)
+    np.testing.assert_allclose(y, loop_reference(net, x, 6, 2), rtol=1e-5, atol=1e-5)
