@@ -23,7 +23,7 @@ def save_figure(fig, path) -> pathlib.Path:
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, dpi=110)
         os.replace(tmp, path)
     finally:
         plt.close(fig)
@@ -47,6 +47,7 @@ def _panels(outputs: np.ndarray, grid_shape, ax_grid, title_prefix=""):
             ax.plot(np.linspace(-1, 1, grid_shape[0]), f, lw=1)
         else:
             ax.plot(f, ".", ms=2)
+        ax.tick_params(labelsize=5)
         ax.set_title(f"{title_prefix}net {i}", fontsize=7)
 
 
@@ -68,7 +69,8 @@ def plot_functions(ds: xr.Dataset, path, *, max_nets: int = 16, out_unit: int = 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grid_shape = tuple(ds.attrs["grid_shape"]) if "grid_shape" in ds.attrs else None
+    # netCDF stores a one-element list attribute as a scalar: atleast_1d restores the shape tuple.
+    grid_shape = tuple(int(r) for r in np.atleast_1d(ds.attrs["grid_shape"])) if "grid_shape" in ds.attrs else None
     y = ds["outputs"].isel(out=out_unit)
     swept = [d for d in y.dims if d not in ("net", "point")]
     if swept:
@@ -82,7 +84,8 @@ def plot_functions(ds: xr.Dataset, path, *, max_nets: int = 16, out_unit: int = 
         cols = int(math.ceil(math.sqrt(cols)))
     rows_per_cell = int(math.ceil(min(max_nets, y.sizes["net"]) / cols))
     rows = rows_per_cell * len(cells)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.5 * rows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + 0.4), squeeze=False,
+                             constrained_layout=True)
     for c, (label, values) in enumerate(cells):
         block = axes[c * rows_per_cell:(c + 1) * rows_per_cell].ravel()
         _panels(values[:max_nets], grid_shape, block)

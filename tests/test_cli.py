@@ -27,7 +27,8 @@ def test_sample_writes_results_and_plot(tmp_path):
 def test_sweep_has_one_dim_per_swept_option(tmp_path):
     args = ["sample", "--width", "8", "--depth", "1", "2", "--activation", "relu", "tanh", "--n", "4",
             "--inputs", "grid:1:16", "--quiet"]
-    assert main(args + ["--out", str(tmp_path / "a.nc")]) == 0
+    assert main(args + ["--out", str(tmp_path / "a.nc"), "--plot", str(tmp_path / "a.png")]) == 0
+    assert (tmp_path / "a.png").stat().st_size > 1000
     ds = jb.load(tmp_path / "a.nc")
     assert ds["outputs"].dims == ("depth", "activation", "net", "point", "out")
     np.testing.assert_array_equal(
