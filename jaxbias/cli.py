@@ -111,6 +111,7 @@ def _sample(args) -> int:
     import jaxbias as jb
     from jaxbias.io import check_writable, config_of, result_attrs, to_json
     from jaxbias.plot import plot_functions
+    from jaxbias.results import inputs_dataset
 
     if args.n <= 0:
         raise ValueError(f"--n {args.n}: expected a positive number of networks")
@@ -153,7 +154,9 @@ def _sample(args) -> int:
         attrs = result_attrs(config, args.key)
         if grid_shape is not None:
             attrs["grid_shape"] = list(grid_shape)
-        ds = jb.run_sweep(swept, cell_dataset, args.out, resume=args.resume, attrs=attrs, progress=not args.quiet)
+        # The inputs are the same in every cell: stored once, not along the swept dims.
+        ds = jb.run_sweep(swept, lambda cell: cell_dataset(cell).drop_vars("x"), args.out, resume=args.resume,
+                          attrs=attrs, progress=not args.quiet, shared=inputs_dataset(x))
     if writer and args.plot:
         plot_functions(ds, args.plot)
     if writer and not args.quiet:

@@ -14,7 +14,7 @@ import xarray as xr
 
 from jaxbias.io import result_attrs
 
-__all__ = ["outputs_dataset"]
+__all__ = ["outputs_dataset", "inputs_dataset"]
 
 
 def outputs_dataset(outputs, x, config: dict, key, *, grid_shape: tuple[int, ...] | None = None) -> xr.Dataset:
@@ -40,11 +40,13 @@ def outputs_dataset(outputs, x, config: dict, key, *, grid_shape: tuple[int, ...
     attrs = result_attrs(config, key)
     if grid_shape is not None:
         attrs["grid_shape"] = list(grid_shape)
-    return xr.Dataset(
-        {
-            "outputs": (("net", "point", "out"), outputs),
-            "x": (("point", "feature"), x.reshape(x.shape[0], -1)),
-        },
-        coords={"net": np.arange(outputs.shape[0]), "point": np.arange(outputs.shape[1])},
-        attrs=attrs,
-    )
+    ds = inputs_dataset(x).assign(outputs=(("net", "point", "out"), outputs))
+    ds = ds.assign_coords(net=np.arange(outputs.shape[0]))[["outputs", "x"]]
+    ds.attrs = attrs
+    return ds
+
+
+def inputs_dataset(x) -> xr.Dataset:
+    """The inputs alone: ``x (point, feature)`` (flattened per point), with the ``point`` coordinate."""
+    x = np.asarray(x)
+    return xr.Dataset({"x": (("point", "feature"), x.reshape(x.shape[0], -1))}, coords={"point": np.arange(x.shape[0])})

@@ -222,6 +222,7 @@ def run_sweep(
     resume: bool = False,
     attrs: dict | None = None,
     progress: bool = True,
+    shared: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Runs ``cell_fn`` on every cell of a parameter grid, resumably, and saves the result.
 
@@ -249,6 +250,9 @@ def run_sweep(
         attrs: dataset attrs of the result (e.g. from ``io.result_attrs``); they must be
             JSON-serializable, as they are recorded in the manifest.
         progress: show a tqdm progress bar over cells on stderr.
+        shared: variables that are the same in every cell (e.g. the inputs ``x``), merged
+            once into the result instead of being repeated along the swept dims. Cells must
+            not return them.
 
     Returns:
         The combined Dataset, as loaded back from ``path``.
@@ -312,6 +316,11 @@ def run_sweep(
     for index, ds in enumerate(loaded):
         reference = _check_layout(ds, reference, index, cells[index])
     combined = _combine(loaded, grid)
+    if shared is not None:
+        clash = sorted(set(shared.data_vars) & set(combined.data_vars))
+        if clash:
+            raise ValueError(f"shared variables {clash} are also returned by cell_fn; return them from one only")
+        combined = combined.merge(shared.drop_encoding())
     combined.attrs = {**attrs, "sweep_grid": json.dumps(grid)}  # grid order kept
     io.save(combined, path)
     shutil.rmtree(directory)

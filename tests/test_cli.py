@@ -31,6 +31,8 @@ def test_sweep_has_one_dim_per_swept_option(tmp_path):
     assert (tmp_path / "a.png").stat().st_size > 1000
     ds = jb.load(tmp_path / "a.nc")
     assert ds["outputs"].dims == ("depth", "activation", "net", "point", "out")
+    assert ds["x"].dims == ("point", "feature")  # inputs stored once, not per cell
+    np.testing.assert_array_equal(ds["x"].values[:, 0], np.asarray(jb.inputs.grid(1, 16))[:, 0])
     np.testing.assert_array_equal(
         ds["outputs"].sel(depth=2, activation="tanh").values,
         jb.sample(jb.nets.mlp(8, 2, "tanh"), jb.inputs.grid(1, 16), 4, key=0, progress=False),

@@ -226,3 +226,16 @@ def test_progress_bar_goes_to_stderr(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert "sweep" in err
+
+
+def test_shared_variables_are_stored_once(tmp_path):
+    shared = xr.Dataset({"x": (("point",), np.arange(3.0))})
+
+    def cell_fn(cell):
+        return xr.Dataset({"y": (("point",), np.arange(3.0) * cell["a"])})
+
+    ds = run_sweep({"a": [1, 2]}, cell_fn, tmp_path / "s.nc", progress=False, shared=shared)
+    assert ds["x"].dims == ("point",) and ds["y"].dims == ("a", "point")
+    np.testing.assert_array_equal(ds["y"].sel(a=2).values, [0.0, 2.0, 4.0])
+    with pytest.raises(ValueError, match="shared variables"):
+        run_sweep({"a": [1]}, lambda c: shared, tmp_path / "t.nc", progress=False, shared=shared)
