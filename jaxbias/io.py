@@ -26,7 +26,7 @@ import json
 import numbers
 import os
 import pathlib
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import xarray as xr
@@ -283,13 +283,25 @@ def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> pathlib.Path:
     Returns:
         ``path`` as a ``pathlib.Path``.
     """
-    path = check_writable(path)
-    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
-    try:
+    def write(tmp: pathlib.Path) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+
+    return atomic_write(path, write)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[pathlib.Path], None], suffix: str = "") -> pathlib.Path:
+    """Calls ``write(tmp)`` on a temporary file beside ``path``, syncs it and renames it onto ``path``.
+
+    A crash or an error leaves either the old file or the new one, never a partial file; on
+    error the temporary file is removed and the error re-raised. ``suffix`` is appended to the
+    temporary name (for writers that pick the format from it, such as matplotlib).
+    """
+    path = check_writable(path)
+    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}{suffix}"
+    try:
+        write(tmp)
+        _fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -325,18 +337,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> pathlib.Path:
     """
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
-    path = check_writable(path)
-    tmp = path.parent / f".{path.name}.tmp.{os.getpid()}"
-    try:
-        _encoded(ds).to_netcdf(tmp, engine=_ENGINE)
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_path(path.parent, directory=True)
-    return path
+    encoded = _encoded(ds)
+    return atomic_write(path, lambda tmp: encoded.to_netcdf(tmp, engine=_ENGINE))
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:

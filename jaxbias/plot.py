@@ -7,11 +7,12 @@ as outputs against the point index. Figures are written atomically (temporary fi
 from __future__ import annotations
 
 import math
-import os
 import pathlib
 
 import numpy as np
 import xarray as xr
+
+from jaxbias.io import atomic_write
 
 __all__ = ["plot_functions", "save_figure"]
 
@@ -21,15 +22,10 @@ def save_figure(fig, path) -> pathlib.Path:
     import matplotlib.pyplot as plt
 
     path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110), suffix=path.suffix)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _panels(outputs: np.ndarray, grid_shape, ax_grid, title_prefix=""):
