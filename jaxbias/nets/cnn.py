@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
+    scale_config,
     Affine,
     Net,
     affine_apply,
@@ -251,11 +252,6 @@ def cnn(
         "pooling": pooling,
         "pool_size": pool if pooling else None,
         "global_pool": global_pool,
-        "weight_var": list(cws),
-        "bias_var": list(cbs),
-        "bias": bias,
-        "parameterization": parameterization,
-        "weight_law": law.label,
-        "in_shape": None if in_shape is None else list(in_shape),
+        **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
     return Net(init, apply, config)

@@ -321,3 +321,15 @@ def conv_apply(
         x, params["w"], window_strides=strides, padding=conv_padding(padding), dimension_numbers=_CONV_DIMS
     )
     return _scale_shift(y, params, ws, bs)
+
+
+def scale_config(cws, cbs, bias: bool, parameterization: str, law: WeightLaw, in_shape) -> dict:
+    """The config entries every built-in family shares: scales, bias, parameterization, law, input shape."""
+    return {
+        "weight_var": list(cws),
+        "bias_var": list(cbs),
+        "bias": bias,
+        "parameterization": parameterization,
+        "weight_law": law.label,
+        "in_shape": None if in_shape is None else list(in_shape),
+    }

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.cnn import check_image_input
 from jaxbias.nets.core import (
+    scale_config,
     Affine,
     Net,
     affine_apply,
@@ -241,11 +242,6 @@ def resnet(
         "norm_position": norm_position,
         "residual_scale": residual_scale,
         "kernel_size": list(kernel) if conv else None,
-        "weight_var": list(cws),
-        "bias_var": list(cbs),
-        "bias": bias,
-        "parameterization": parameterization,
-        "weight_law": law.label,
-        "in_shape": None if in_shape is None else list(in_shape),
+        **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
     return Net(init, apply, config)

@@ -41,6 +41,7 @@ import numpy as np
 
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
+    scale_config,
     Affine,
     Net,
     affine_apply,
@@ -299,11 +300,6 @@ def transformer(
         "activation": phi.name,
         "pool": pool,
         "causal": causal,
-        "weight_var": list(cws),
-        "bias_var": list(cbs),
-        "bias": bias,
-        "parameterization": parameterization,
-        "weight_law": law.label,
-        "in_shape": None if in_shape is None else list(in_shape),
+        **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
     return Net(init, apply, config)
