@@ -25,7 +25,6 @@ import re
 from typing import Any, Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -170,12 +169,15 @@ def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size
     On GPUs a chunk is one vmap over as many networks as fit. On CPUs a device's share of a
     chunk is evaluated ``micro_batch`` networks at a time (``lax.map``), sized to the cache.
     """
-    n = _check_n(n)
-    x = _check_x(x)
-    stat = (lambda y: y) if stat is None else stat
     devices = list(jax.devices() if devices is None else devices)
+    return _plan(net, _check_x(x), _check_n(n), as_key(key), (lambda y: y) if stat is None else stat, chunk_size,
+                 memory_budget, devices, micro_batch)
+
+
+def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, chunk_size, memory_budget, devices: list,
+          micro_batch) -> RunPlan:
+    """:func:`plan` for arguments already checked by ``_check_x``, ``_check_n`` and ``as_key``."""
     n_dev = len(devices)
-    k = as_key(key)
     _check_structure(net, x, stat, k)
     per_net = per_net_bytes(_one_net(net, stat), k, x)
     budget = default_budget() if memory_budget is None else parse_bytes(memory_budget)
@@ -279,8 +281,7 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
     x = _check_x(x)
     devices = list(jax.devices() if devices is None else devices)
     base = as_key(key)
-    run_plan = plan(net, x, n, key=base, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
-                    devices=devices, micro_batch=micro_batch)
+    run_plan = _plan(net, x, n, base, stat, chunk_size, memory_budget, devices, micro_batch)
     chunk = run_plan.chunk_size
     shard, replicated = _shardings(tuple(devices))
     compiled = _chunk_program(net.init, net.apply, stat, summary, tuple(devices), run_plan.micro_batch)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.keys import as_key
+from jaxbias.validation import check_int
 
 __all__ = ["grid", "sphere", "hypercube", "gaussian_blobs", "digits", "parse_inputs", "MAX_GRID_POINTS"]
 
@@ -43,17 +44,6 @@ _SPEC_FORMS = (
     "'grid:D:R' (e.g. 'grid:2:64'), 'sphere:D:N', 'hypercube:N', 'hypercube:N:pm1', "
     "'digits', 'digits:0,1', 'blobs:K:D:N'"
 )
-
-
-def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    """Returns ``value`` as an int, or raises ValueError naming ``name`` and the accepted range."""
-    expected = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
-    if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
-        raise ValueError(f"{name}={value!r}: expected {expected}")
-    value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{name}={value!r}: expected {expected}")
-    return value
 
 
 def _check_float(name: str, value: Any) -> float:
@@ -91,8 +81,8 @@ def grid(dim: int, resolution: int, low: float = -1.0, high: float = 1.0) -> jax
       >>> grid(dim=2, resolution=2).tolist()
       [[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]
     """
-    dim = _check_int("dim", dim, 1)
-    resolution = _check_int("resolution", resolution, 2)
+    dim = check_int("dim", dim, 1)
+    resolution = check_int("resolution", resolution, 2)
     low = _check_float("low", low)
     high = _check_float("high", high)
     if not low < high:
@@ -131,8 +121,8 @@ def sphere(dim: int, n: int, key: Any = 0, radius: float = 1.0) -> jax.Array:
       >>> bool(jnp.allclose(jnp.linalg.norm(x, axis=1), 1.0))
       True
     """
-    dim = _check_int("dim", dim, 1)
-    n = _check_int("n", n, 1)
+    dim = check_int("dim", dim, 1)
+    n = check_int("n", n, 1)
     radius = _check_float("radius", radius)
     if radius <= 0:
         raise ValueError(f"radius={radius!r}: expected a positive number")
@@ -263,12 +253,12 @@ def gaussian_blobs(
       >>> x.shape, y.tolist()[8:12]
       ((20, 2), [0, 0, 1, 1])
     """
-    n_per_class = _check_int("n_per_class", n_per_class, 1)
+    n_per_class = check_int("n_per_class", n_per_class, 1)
     if isinstance(means, (int, np.integer)) and not isinstance(means, (bool, np.bool_)):
-        k = _check_int("means", means, 1)
+        k = check_int("means", means, 1)
         if dim is None:
             raise ValueError(f"means={means!r}, dim=None: with an integer number of classes, dim is required")
-        d = _check_int("dim", dim, 1)
+        d = check_int("dim", dim, 1)
         mu = np.zeros((k, d), dtype=np.float64)
     else:
         try:
@@ -280,7 +270,7 @@ def gaussian_blobs(
         if not np.all(np.isfinite(mu)):
             raise ValueError(f"means={means!r}: expected finite values")
         k, d = mu.shape
-        if dim is not None and _check_int("dim", dim, 1) != d:
+        if dim is not None and check_int("dim", dim, 1) != d:
             raise ValueError(f"dim={dim!r}: does not match means of shape {mu.shape} (expected dim={d})")
     factors = _cov_factors(covs, k, d)
     x = _blobs_sample(
@@ -302,7 +292,9 @@ def _blobs_sample(key: jax.Array, n_per_class: int, mu: jax.Array, factors: jax.
 
 @functools.lru_cache(maxsize=1)
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits  # lazy: only this data set needs scikit-learn
+    from sklearn.datasets import (
+        load_digits,  # lazy: only this data set needs scikit-learn
+    )
 
     data = load_digits()
     x = np.asarray(data.data, dtype=np.float64)

@@ -1,8 +1,8 @@
 """Networks as pure ``Net(init, apply)`` pairs: built-in families, activations, weight laws, flax adapters."""
 
 from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
-from jaxbias.nets.core import Net, layer_norm
 from jaxbias.nets.cnn import cnn
+from jaxbias.nets.core import Net, layer_norm
 from jaxbias.nets.flax_adapters import from_linen, from_nnx
 from jaxbias.nets.mlp import mlp
 from jaxbias.nets.registry import from_config

@@ -22,17 +22,17 @@ import jax.numpy as jnp
 
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
-    scale_config,
     Affine,
     Net,
     affine_apply,
-    init_affines,
     check_choice,
     check_input_shape,
     check_int,
     check_parameterization,
     conv_apply,
+    init_affines,
     per_layer,
+    scale_config,
 )
 from jaxbias.nets.weight_laws import get_weight_law
 

@@ -24,7 +24,14 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxbias.nets.weight_laws import WeightLaw, get_weight_law, unit_bias_noise, unit_weight_noise, weight_noise_size
+from jaxbias.nets.weight_laws import (
+    WeightLaw,
+    get_weight_law,
+    unit_bias_noise,
+    unit_weight_noise,
+    weight_noise_size,
+)
+from jaxbias.validation import check_int  # noqa: F401  (re-exported for the families)
 
 __all__ = [
     "Net",
@@ -175,18 +182,6 @@ def per_layer(name: str, value: float | Sequence[float], n_layers: int, *, posit
             raise ValueError(f"{name}={value!r}: expected {expected} finite values, got {v}")
         out.append(v)
     return tuple(out)
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """Returns ``value`` as an int, or raises ValueError naming ``name`` if it is not an int >= minimum."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        hasattr(value, "__index__")
-    ):
-        raise ValueError(f"{name}={value!r}: expected an integer >= {minimum}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name}={value!r}: expected an integer >= {minimum}")
-    return value
 
 
 def check_input_shape(x: jax.Array, expected: tuple[int, ...] | None, net: str) -> None:

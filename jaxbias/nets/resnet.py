@@ -35,19 +35,19 @@ import jax.numpy as jnp
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.cnn import check_image_input
 from jaxbias.nets.core import (
-    scale_config,
     Affine,
     Net,
     affine_apply,
     affine_apply_scaled,
-    init_groups,
     check_choice,
     check_input_shape,
     check_int,
     check_parameterization,
     conv_apply,
+    init_groups,
     layer_norm,
     per_layer,
+    scale_config,
     stacked_scales,
 )
 from jaxbias.nets.weight_laws import get_weight_law

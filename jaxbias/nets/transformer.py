@@ -41,19 +41,19 @@ import numpy as np
 
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
-    scale_config,
     Affine,
     Net,
     affine_apply,
     affine_apply_scaled,
-    init_groups,
     affine_scales,
     check_choice,
     check_input_shape,
     check_int,
     check_parameterization,
+    init_groups,
     layer_norm,
     per_layer,
+    scale_config,
     stacked_scales,
 )
 from jaxbias.nets.weight_laws import get_weight_law
