@@ -1,0 +1,100 @@
+"""Pieces shared by the ``jaxbias`` subcommands: network options, sweeps, multi-host flags."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+__all__ = [
+    "NET_OPTIONS",
+    "add_distributed_options",
+    "add_net_options",
+    "build_net",
+    "cells",
+    "initialize_distributed",
+    "split_sweep",
+]
+
+# option name -> (type, default, help); each may be given several values (a sweep)
+NET_OPTIONS = {
+    "width": (int, [64], "hidden width"),
+    "depth": (int, [4], "number of hidden layers"),
+    "activation": (str, ["tanh"], "activation name, e.g. relu, tanh, gelu, 'leaky_relu(0.1)', 'snake(2)'"),
+    "weight_var": (float, [1.0], "C_W: weights have variance C_W / fan_in"),
+    "bias_var": (float, [0.0], "C_b: biases have variance C_b"),
+    "weight_law": (str, ["normal"], "normal, truncated_normal, uniform, orthogonal, 'sparse(p)', 'low_rank(r)', "
+                                     "'absolute(a)' (weights and biases U(-a, a))"),
+    "parameterization": (str, ["standard"], "standard or ntk"),
+}
+
+
+
+
+def add_net_options(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
+    """Add the (sweepable) network options of NET_OPTIONS and the architecture flags to ``p``."""
+    defaults = defaults or {}
+    p.add_argument("--arch", default="mlp", choices=["mlp", "resnet"],
+                   help="architecture (resnet: dense residual blocks of two layers, --depth blocks)")
+    for name, (typ, default, help_) in NET_OPTIONS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, nargs="+",
+                       default=defaults.get(name, default), help=f"{help_} (sweepable)")
+    p.add_argument("--out-dim", type=int, default=defaults.get("out_dim", 1), help="number of output units")
+    p.add_argument("--no-bias", action="store_true", help="layers without biases")
+    p.add_argument("--residual", action="store_true", help="MLP: skip connections around hidden layers 2..depth")
+    p.add_argument("--layer-norm", choices=["pre", "post"], default=None,
+                   help="layer norm before (pre) or after (post) the activation")
+    p.add_argument("--pooling", choices=["max", "avg"], default=None, help="1-D pooling over hidden units (MLP)")
+    p.add_argument("--pool-size", type=int, default=2, help="pooling window")
+
+
+def add_distributed_options(p: argparse.ArgumentParser) -> None:
+    """Add the jax.distributed flags (--coordinator, --num-processes, --process-id) to ``p``."""
+    g = p.add_argument_group("multi-host (one process per host, same command on each)")
+    g.add_argument("--coordinator", default=None, help="address HOST:PORT of process 0 (jax.distributed)")
+    g.add_argument("--num-processes", type=int, default=None, help="number of processes")
+    g.add_argument("--process-id", type=int, default=None, help="this process's index")
+
+
+def initialize_distributed(args) -> None:
+    """Start jax.distributed when any multi-host flag was given."""
+    if args.coordinator is None and args.num_processes is None and args.process_id is None:
+        return
+    import jax
+
+    jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+
+
+def build_net(args, cell: dict):
+    """The Net of one sweep cell: ``cell`` holds one value of each NET_OPTIONS entry."""
+    import jaxbias as jb
+
+    common = dict(
+        activation=cell["activation"], out=args.out_dim, weight_var=cell["weight_var"], bias_var=cell["bias_var"],
+        bias=not args.no_bias, parameterization=cell["parameterization"], weight_law=cell["weight_law"],
+    )
+    if args.arch == "mlp":
+        return jb.nets.mlp(cell["width"], cell["depth"], residual=args.residual,
+                           layer_norm_position=args.layer_norm, pooling=args.pooling, pool_size=args.pool_size,
+                           **common)
+    return jb.nets.resnet(cell["width"], cell["depth"], normalization="layer" if args.layer_norm else None,
+                          norm_position=args.layer_norm or "pre", **common)
+
+
+
+def split_sweep(args) -> tuple[dict, dict]:
+    """(swept, fixed): options given several values, and the rest with their single value."""
+    swept = {k: getattr(args, k) for k in NET_OPTIONS if len(getattr(args, k)) > 1}
+    fixed = {k: getattr(args, k)[0] for k in NET_OPTIONS if len(getattr(args, k)) == 1}
+    for name, values in swept.items():
+        if len(set(values)) != len(values):
+            raise ValueError(f"--{name.replace('_', '-')} {' '.join(map(str, values))}: values repeat")
+    return swept, fixed
+
+
+def cells(swept: dict, fixed: dict):
+    """Every cell of the sweep, in grid order, as a dict of plain values."""
+    names = list(swept)
+    for values in itertools.product(*swept.values()):
+        yield {**fixed, **dict(zip(names, values))}
+
+

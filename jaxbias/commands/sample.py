@@ -1,0 +1,95 @@
+"""``jaxbias sample``: sample random networks, save their outputs as netCDF, draw them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+from jaxbias.commands.common import add_distributed_options, add_net_options, build_net, cells, split_sweep
+
+__all__ = ["register", "run"]
+
+
+def register(sub) -> None:
+    """Add the ``sample`` subcommand to the subparsers ``sub``."""
+    s = sub.add_parser(
+        "sample",
+        help="sample random networks, save their outputs, draw them",
+        description="Sample n random networks on a set of inputs, save the outputs as netCDF and draw "
+                    "them. Options marked (sweepable) accept several values: every combination is run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_net_options(s)
+    s.add_argument("--n", type=int, default=1000, help="number of networks")
+    s.add_argument("--inputs", default="grid:2:64",
+                   help="grid:D:R, sphere:D:N, hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
+    s.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")
+    s.add_argument("--out", default="results.nc", help="netCDF results file (written atomically)")
+    s.add_argument("--plot", default=None, help="image of the first sampled functions (e.g. functions.png)")
+    s.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
+    s.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
+    s.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB (default: from the device)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_distributed_options(s)
+    s.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Sample, save, plot; returns the exit status."""
+    import jax
+
+    import jaxbias as jb
+    from jaxbias.io import check_writable, config_of, result_attrs, to_json
+    from jaxbias.plot import plot_functions
+    from jaxbias.results import inputs_dataset
+
+    if args.n <= 0:
+        raise ValueError(f"--n {args.n}: expected a positive number of networks")
+    writer = jax.process_index() == 0
+    if writer:
+        check_writable(args.out)
+        if args.plot:
+            check_writable(args.plot)
+    x, meta = jb.inputs.parse_inputs(args.inputs, key=args.key)
+    grid_shape = meta.get("grid_shape")
+    swept, fixed = split_sweep(args)
+    for cell in cells(swept, fixed):  # build every net first: bad options fail before any sampling
+        build_net(args, cell)
+    run_config = dict(n=args.n, inputs=args.inputs, key=args.key, chunk_size=args.chunk_size,
+               memory_budget=args.memory_budget)
+    meta_json = {k: v for k, v in meta.items() if k != "labels"}
+    progress = False if args.quiet else None
+
+    def cell_dataset(cell: dict):
+        net = build_net(args, {**fixed, **cell})
+        y = jb.sample(net, x, args.n, key=args.key, chunk_size=args.chunk_size,
+                      memory_budget=args.memory_budget, progress=progress)
+        config = {"net": net.config, "run": run_config, "inputs": meta_json}
+        return jb.outputs_dataset(y, x, config, args.key, grid_shape=grid_shape)
+
+    if not swept:
+        config = {"net": build_net(args, fixed).config, "run": run_config, "inputs": meta_json}
+        if args.resume and pathlib.Path(args.out).exists() and config_of(jb.load(args.out)) == json.loads(to_json(config)):
+            ds = jb.load(args.out)  # --resume: this exact run already finished
+        else:
+            ds = cell_dataset({})
+            if writer:
+                jb.save(ds, args.out)
+    else:
+        config = {"net": {"arch": args.arch, **fixed, "swept": swept}, "run": run_config, "inputs": meta_json}
+        attrs = result_attrs(config, args.key)
+        if grid_shape is not None:
+            attrs["grid_shape"] = list(grid_shape)
+        # The inputs are the same in every cell: stored once, not along the swept dims.
+        ds = jb.run_sweep(swept, lambda cell: cell_dataset(cell).drop_vars("x"), args.out, resume=args.resume,
+                          attrs=attrs, progress=not args.quiet, shared=inputs_dataset(x))
+    if writer and args.plot:
+        plot_functions(ds, args.plot)
+    if writer and not args.quiet:
+        y = ds["outputs"]
+        print(f"jaxbias: {args.n} networks x {y.sizes['point']} points"
+              + (f" x {len(list(cells(swept, fixed)))} cells" if swept else "")
+              + f" -> {args.out}" + (f", {args.plot}" if args.plot else ""))
+        print(f"  output mean {float(y.mean()):.4g}, std {float(y.std()):.4g}")
+    return 0
