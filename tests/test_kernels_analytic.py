@@ -179,6 +179,7 @@ def test_singular_covariances(x64, name, c):
     np.testing.assert_allclose(got, _np_singular(phi_np, k11, c), rtol=1e-8, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_zero_variance(x64):
     # u = 0: E[phi(0) phi(v)].
     assert float(phi_phi("tanh", 0.0, 0.0, 1.3)) == 0.0
@@ -200,7 +201,8 @@ def _fd_grad(f, k, h=1e-5):
     return np.array(out)
 
 
-@pytest.mark.parametrize("name", ["relu", "erf", "tanh", "gelu", "abs", "leaky_relu(0.3)", "gaussian", "selu"])
+@pytest.mark.parametrize("name", ["relu", "erf", "abs", "leaky_relu(0.3)", pytest.param("tanh", marks=pytest.mark.slow),
+                                  pytest.param("gelu", marks=pytest.mark.slow), "gaussian", "selu"])
 def test_gradients_against_finite_differences(x64, name):
     k = np.array(COVS[0])
     f = lambda *kk: float(phi_phi(name, *kk))  # noqa: E731
@@ -213,6 +215,7 @@ def test_gradients_against_finite_differences(x64, name):
         np.testing.assert_allclose(gd, _fd_grad(lambda *kk: float(dphi_dphi(name, *kk)), k), rtol=1e-5, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_derivatives_at_singular_covariance(x64):
     # sin: E = exp(-(k11 + k22)/2) sinh(k12) is smooth through k12 = k11 = k22, where the quadrature's
     # Cholesky factor is singular; gradient and Hessian must match the closed form's.
@@ -327,6 +330,7 @@ DEEP_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(DEEP_CASES))
 def test_deep_output_covariance_converges(case):
     # Depth 3 at width 512: the finite-width bias is O(depth / width) relative to K (Roberts, Yaida
@@ -352,6 +356,7 @@ def _mean_empirical_ntk(net, x, n, key):
     return t.mean(0), t.std(0) / math.sqrt(n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parameterization", ["ntk", "standard"])
 @pytest.mark.parametrize("case", ["plain", "residual"])
 def test_ntk_matches_mean_empirical_ntk(case, parameterization):
