@@ -127,4 +127,4 @@ def entropy(truth_table):
     p = jnp.mean(t.astype(jnp.float32))
     q = 1 - p
     h = -(jnp.where(p > 0, p * jnp.log2(jnp.where(p > 0, p, 1)), 0) + jnp.where(q > 0, q * jnp.log2(jnp.where(q > 0, q, 1)), 0))
-    return h
+    return h + 0.0  # -0.0 -> 0.0 for constants
