@@ -155,6 +155,9 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
 
     Resumable through :func:`jaxbias.run_sweep`.
     """
+    engine._check_n(n)
+    check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
+    check_int("keep", keep, 1)
     grid = {"bias_std": [_check_float("bias_std", b) for b in bias_stds]}
     fixed = {}
     for name, values in (("weight_var", [float(v) for v in weight_vars]), ("activation", list(activations))):
@@ -162,8 +165,9 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
             grid[name] = values
         else:
             fixed[name] = values[0]
-    for act in activations:  # unknown activations fail before anything runs
-        mlp(width, depth, act)
+    for act in activations:  # bad options fail before anything runs
+        for cw in weight_vars:
+            mlp(width, depth, act, weight_var=cw)
 
     def cell_fn(cell):
         c = {**fixed, **cell}

@@ -226,6 +226,10 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
       ``noise_<measure>`` (:func:`baselines`).
     """
     _check_scales(scales, scale_kind)
+    engine._check_n(n)
+    check_int("resolution", resolution, 2)
+    check_int("dim", dim, 1)
+    _measure_fns(measures, window, degree)
     grid = {"activation": list(activations), "depth": [int(d) for d in depths]}
     optional = {"width": [int(w) for w in widths], "weight_law": list(weight_laws), "residual": list(residual),
                 "layer_norm": ["none" if v is None else v for v in layer_norm]}
