@@ -20,6 +20,7 @@ along it compare the same networks.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Sequence
@@ -132,6 +133,28 @@ def cell_statistics(values: np.ndarray, name: str) -> dict:
     return {f"{name}_mean": mean, f"{name}_std": std, f"{name}_ci_low": mean - half, f"{name}_ci_high": mean + half}
 
 
+@functools.lru_cache(maxsize=64)
+def _cell_net(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization,
+              scales):
+    """(base net, scaled net) of a cell, memoized so that a repeated cell reuses the engine's compiled program."""
+    base = _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization)
+    return base, scaled_net(base, scales, scale_kind)
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_stat(names: tuple, window, degree: int, shape: tuple, n_scales: int):
+    """The per-network stat of a cell (memoized for the same reason): every measure at every scale."""
+    fns = _measure_fns(names, window, degree)
+
+    def stat(y):  # y: (points, n_scales), one network at every scale
+        f = y.T.reshape((n_scales,) + shape)
+        out = {name: jax.vmap(fn)(f) for name, fn in fns.items()}
+        out["near_constant"] = jax.vmap(jm.near_constant)(f)
+        return out
+
+    return stat
+
+
 def _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization):
     if scale_kind == "absolute":
         if weight_law not in ("normal", None) and not str(weight_law).startswith("absolute"):
@@ -173,18 +196,10 @@ def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (
     resolution = check_int("resolution", resolution, 2)
     dim = check_int("dim", dim, 1)
     fns = _measure_fns(measures, window, degree)
-    base = _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization)
-    net = scaled_net(base, scales, scale_kind)
+    base, net = _cell_net(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm,
+                          parameterization, scales)
     x = inputs.grid(dim, resolution)
-    shape = (resolution,) * dim
-    n_scales = len(scales)
-
-    def stat(y):  # y: (points, n_scales), one network at every scale
-        f = y.T.reshape((n_scales,) + shape)
-        out = {name: jax.vmap(fn)(f) for name, fn in fns.items()}
-        out["near_constant"] = jax.vmap(jm.near_constant)(f)
-        return out
-
+    stat = _cell_stat(tuple(fns), window, degree, (resolution,) * dim, len(scales))
     values = engine.reduce(net, x, n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
                            progress=progress)
     data = {}
