@@ -33,6 +33,7 @@ def test_counts_match_a_per_network_loop():
     assert float(ds["p_constant"]) == pytest.approx(ds["occurrences"].values[: len(counter)][constant].sum() / n)
 
 
+@pytest.mark.slow
 def test_large_bias_favours_constants_and_frequent_functions_are_simple(tmp_path):
     """Valle-Perez et al. 2019: P(f) falls with complexity; constants dominate at large bias variance."""
     ds = boolean_prior(tmp_path / "b.nc", bias_stds=(0.1, 4.0), n=3000, keep=3000, progress=False)

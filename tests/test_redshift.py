@@ -48,6 +48,7 @@ def test_near_constant_networks_are_counted_and_scored_as_constants():
     assert int(ds["near_constant_count"].sel(scale=4.0)) == 0
 
 
+@pytest.mark.slow
 def test_trends_relu_flat_tanh_rises_with_scale_and_depth(tmp_path):
     """Teney et al. 2024, Fig. 2: ReLU stays low whatever the scale; tanh climbs with scale and depth."""
     ds = redshift(tmp_path / "r.nc", activations=("relu", "tanh"), depths=(1, 6), scales=(0.5, 32.0), widths=(32,),

@@ -87,7 +87,8 @@ def scaled_net(net: Net, scales: Sequence[float], scale_kind: str = "weight_var"
         return jax.tree_util.tree_map_with_path(leaf, params)
 
     def apply(params, x):
-        y = jax.vmap(lambda wm, bm: net.apply(rescale(params, wm, bm), x))(jnp.asarray(w_mult), jnp.asarray(b_mult))
+        # One scale after the other (lax.map): one copy of the net in the program, one scale's activations in memory.
+        y = jax.lax.map(lambda m: net.apply(rescale(params, m[0], m[1]), x), (jnp.asarray(w_mult), jnp.asarray(b_mult)))
         return jnp.moveaxis(y, 0, 1).reshape(y.shape[1], -1)  # (points, scales * out), scale-major
 
     config = {"scaled": net.config, "scales": list(scales), "scale_kind": scale_kind}
