@@ -67,7 +67,7 @@ def test_trends_relu_flat_tanh_rises_with_scale_and_depth(tmp_path):
 
 def test_cli_writes_results_and_figures(tmp_path, capsys):
     out = tmp_path / "r.nc"
-    rc = main(["redshift", "--activation", "tanh", "--depth", "1", "2", "--scale", "1", "4", "--width", "8",
+    rc = main(["redshift", "--activation", "tanh", "--depth", "2", "--scale", "1", "4", "--width", "8",
                "--n", "4", "--resolution", "8", "--out", str(out), "--residual", "off", "on"])
     assert rc == 0
     ds = jb.load(out)
