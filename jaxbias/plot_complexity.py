@@ -22,7 +22,8 @@ from jaxbias.plot import save_figure
 
 __all__ = ["plot_redshift_heatmaps", "plot_redshift_curves", "plot_boolean_prior"]
 
-_LABELS = {"mean_frequency": "mean frequency", "polynomial_order": "polynomial order", "lz": "LZ complexity"}
+_LABELS = {"mean_frequency": "mean frequency", "polynomial_order": "polynomial order", "lz": "LZ complexity",
+           "mean_frequency_redshift_code": "mean frequency (Neural Redshift code variant)"}
 
 
 def _plt():

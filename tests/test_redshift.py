@@ -68,10 +68,13 @@ def test_trends_relu_flat_tanh_rises_with_scale_and_depth(tmp_path):
 def test_cli_writes_results_and_figures(tmp_path, capsys):
     out = tmp_path / "r.nc"
     rc = main(["redshift", "--activation", "tanh", "--depth", "2", "--scale", "1", "4", "--width", "8",
-               "--n", "4", "--resolution", "8", "--out", str(out), "--residual", "off", "on"])
+               "--n", "4", "--resolution", "8", "--out", str(out), "--residual", "off", "on",
+               "--measure", "mean_frequency", "mean_frequency_redshift_code"])
     assert rc == 0
     ds = jb.load(out)
     assert ds["mean_frequency"].dims == ("activation", "depth", "residual", "scale", "net")
+    nr = ds["mean_frequency_redshift_code"].values
+    assert ((nr >= 0) & (nr <= 1)).all() and "noise_mean_frequency_redshift_code" in ds.attrs
     for suffix in ("heatmaps", "curves"):
         assert (tmp_path / f"r_{suffix}.png").stat().st_size > 5000
     text = capsys.readouterr().out

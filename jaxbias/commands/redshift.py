@@ -42,8 +42,10 @@ def register(sub) -> None:
     r.add_argument("--n", type=int, default=50, help="networks per cell (the same networks at every scale)")
     r.add_argument("--resolution", type=int, default=64, help="grid points per axis")
     r.add_argument("--dim", type=int, default=2, help="input dimension of the grid")
-    r.add_argument("--measure", nargs="+", choices=["mean_frequency", "polynomial_order", "lz"],
-                   default=["mean_frequency"], help="per-network measures")
+    r.add_argument("--measure", nargs="+", choices=["mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code"],
+                   default=["mean_frequency"],
+                   help="per-network measures (the first is plotted; mean_frequency_redshift_code: the public Neural "
+                        "Redshift code's variant, 2-D only)")
     r.add_argument("--window", choices=["none", "hann"], default="none", help="Fourier window")
     r.add_argument("--degree", type=int, default=8, help="Legendre degree per axis (polynomial_order)")
     r.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")

@@ -42,8 +42,9 @@ from jaxbias.validation import check_int
 __all__ = ["SCALE_KINDS", "MEASURES", "scaled_net", "redshift_cell", "redshift", "baselines", "cell_statistics"]
 
 SCALE_KINDS = ("weight_var", "absolute")
-MEASURES = ("mean_frequency", "polynomial_order", "lz")
-"""Per-network measures :func:`redshift_cell` can compute (``lz``: :func:`jaxbias.measures.lz_grid`, 2 levels)."""
+MEASURES = ("mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code")
+"""Per-network measures :func:`redshift_cell` can compute (``lz``: :func:`jaxbias.measures.lz_grid`, 2 levels;
+``mean_frequency_redshift_code``: the public Neural Redshift code's variant, 2-D grids, to reproduce its heatmaps)."""
 
 Z95 = 1.959963984540054
 """Normal 97.5 % quantile: the confidence interval of a cell mean is mean +- Z95 * std / sqrt(n)."""
@@ -103,6 +104,7 @@ def _measure_fns(names: Sequence[str], window, degree: int):
         "mean_frequency": lambda f: jm.mean_frequency(f, window=window),
         "polynomial_order": lambda f: jm.polynomial_order(f, degree),
         "lz": lambda f: jm.lz_grid(f),
+        "mean_frequency_redshift_code": lambda f: jm.mean_frequency_redshift_code(f),
     }
     return {m: table[m] for m in names}
 
