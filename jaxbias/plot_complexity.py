@@ -90,6 +90,7 @@ def plot_redshift_heatmaps(ds: xr.Dataset, path, measure: str = "mean_frequency"
         ax.axis("off")
     bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9)
     bar.set_label(f"{_LABELS.get(measure, measure)} (mean over networks)", fontsize=8)
+    bar.ax.yaxis.set_label_position("left")  # the right side carries the baseline annotations
     for value, name in ((ramp, "ramp"), (noise, "white noise")):
         if value is not None:
             bar.ax.axhline(value, color="cyan", lw=1.5)

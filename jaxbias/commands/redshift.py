@@ -104,7 +104,7 @@ def run(args) -> int:
         plot_redshift_curves(ds, figures[1], measure=args.measure[0])
     if writer and not args.quiet:
         m = args.measure[0]
-        print(f"jaxbias redshift: {m} (mean of {args.n} networks per cell; scale = {ds.attrs['scale_meaning']})")
+        print(f"jaxbias redshift: {m} (mean of {args.n} networks per cell; {ds.attrs['scale_meaning']})")
         print(f"  baselines: ramp {ds.attrs[f'ramp_{m}']:.3f}, white noise {ds.attrs[f'noise_{m}']:.3f}")
         mean = ds[f"{m}_mean"]
         extra = [d for d in mean.dims if d not in ("activation", "depth", "scale")]
