@@ -95,7 +95,7 @@ def mean_frequency(values, *, window: str | None = None, guard: bool = True, rto
     Example:
       >>> import jax.numpy as jnp, jaxbias as jb
       >>> i = jnp.arange(32.0)
-      >>> wave = jnp.cos(2 * jnp.pi * 4 * i / 32)[:, None] * jnp.ones(32)  # 4 cycles along axis 0
+      >>> wave = jnp.broadcast_to(jnp.cos(2 * jnp.pi * 4 * i / 32)[:, None], (32, 32))  # 4 cycles along axis 0
       >>> round(float(jb.measures.mean_frequency(wave)), 4)  # |k| = 4/32 of max sqrt(2)/2
       0.1768
     """
