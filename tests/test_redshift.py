@@ -22,6 +22,15 @@ def test_scaled_net_equals_nets_built_at_each_scale(kind, scales):
                                    atol=1e-6)
 
 
+def test_scaled_net_needs_a_unit_scale_net():
+    with pytest.raises(ValueError, match="weight_var=1"):
+        scaled_net(jb.nets.mlp(8, 2, "tanh", weight_var=2.0), (1.0, 2.0))
+    with pytest.raises(ValueError, match="absolute"):
+        scaled_net(jb.nets.mlp(8, 2, "tanh"), (1.0, 2.0), "absolute")
+    with pytest.raises(ValueError, match="scale_kind='sideways'"):
+        scaled_net(jb.nets.mlp(8, 2, "tanh"), (1.0,), "sideways")
+
+
 def test_cell_scores_every_network_and_summarizes_them():
     scales = (0.5, 8.0)
     ds = redshift_cell("tanh", 2, scales, width=8, n=6, resolution=8, key=1, measures=("mean_frequency", "lz"),

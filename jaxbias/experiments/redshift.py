@@ -74,6 +74,15 @@ def scaled_net(net: Net, scales: Sequence[float], scale_kind: str = "weight_var"
     built-in family without batch norm.
     """
     scales = _check_scales(scales, scale_kind)
+    config = net.config if isinstance(getattr(net, "config", None), dict) else {}
+    law = config.get("weight_law")
+    if scale_kind == "absolute" and law is not None and law != "absolute(1)":
+        raise ValueError(f"net with weight_law={law!r}: scale_kind='absolute' needs a net built with "
+                         "weight_law='absolute(1)'")
+    if scale_kind == "weight_var" and (any(v != 1.0 for v in config.get("weight_var", [1.0]))
+                                       or (law is not None and get_weight_law(law).absolute)):
+        raise ValueError(f"net with weight_var={config.get('weight_var')}, weight_law={law!r}: "
+                         "scale_kind='weight_var' needs a net built with weight_var=1 and a fan-in law")
     w_mult = np.asarray([math.sqrt(s) if scale_kind == "weight_var" else s for s in scales], np.float32)
     b_mult = np.asarray([1.0 if scale_kind == "weight_var" else s for s in scales], np.float32)
 
