@@ -6,6 +6,7 @@
 #   bash benchmarks/run.sh --quick         # smoke run, under a minute once the venv exists
 #   bash benchmarks/run.sh --json out.json # also write the figures as JSON
 #   BENCH_GPU=1 bash benchmarks/run.sh --gpu   # installs jax[cuda12] too, larger n
+#   BENCH_SCRIPT=redshift bash benchmarks/run.sh   # benchmarks/redshift.py (or boolean_prior) instead
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -22,4 +23,4 @@ fi
 if [ "${BENCH_GPU:-0}" = "1" ]; then
   "$venv/bin/python" -m pip install --quiet -e ".[gpu]"
 fi
-exec "$venv/bin/python" benchmarks/sampling.py "$@"
+exec "$venv/bin/python" "benchmarks/${BENCH_SCRIPT:-sampling}.py" "$@"  # BENCH_SCRIPT=redshift | boolean_prior

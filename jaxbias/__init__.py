@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from jaxbias import inputs, nets, summaries
 from jaxbias import kernels
+from jaxbias import measures
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -22,6 +23,7 @@ __all__ = [
     "inputs",
     "summaries",
     "kernels",
+    "measures",
     "sample",
     "reduce",
     "summarize",

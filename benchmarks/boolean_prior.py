@@ -1,0 +1,163 @@
+"""Boolean prior throughput: networks/s with truth tables counted on device, against PyTorch.
+
+One process, float32, every figure measured in this run (see benchmarks/README.md, section
+"Function complexity"):
+
+* workload: MLP 7 -> 40 -> 40 -> 1, relu, weights N(0, 1/fan_in), biases N(0, 1), on the 128
+  points of {0,1}^7; each network's truth table ``y > 0`` is packed and counted;
+* jaxbias: ``jb.summarize(..., summary=count_distinct())`` (packing and de-duplication inside the
+  compiled program), and ``boolean_prior_cell`` end to end (counting plus LZ, sensitivity and
+  entropy of every distinct function);
+* baselines: a per-network PyTorch loop (a module per network, re-drawn like ours, forward under
+  ``no_grad``, the table's bytes counted in a ``collections.Counter``), at cores and 1 thread,
+  the faster counts; and the peer a careful PyTorch user would write: weights drawn for a batch
+  of networks at once and applied with ``torch.bmm``, tables counted with ``numpy.unique``;
+* ``--big``: 10^7 networks end to end through ``boolean_prior_cell``, with the peak resident
+  memory after 10^6 and after 10^7 networks (bounded memory: the two should be close).
+
+    python benchmarks/boolean_prior.py           # about 3 minutes on 2 cores
+    python benchmarks/boolean_prior.py --big     # plus 10^7 networks (5-10 minutes more)
+    python benchmarks/boolean_prior.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import math
+import os
+import resource
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sampling import log, machine_info, now, torch, torch_threads  # noqa: E402
+
+import jaxbias as jb  # noqa: E402
+from jaxbias.experiments import boolean_prior_cell  # noqa: E402
+
+N_IN, WIDTH, DEPTH, CW, SB = 7, 40, 2, 1.0, 1.0
+
+
+def truth_table(y):  # module level: the engine caches its program per (net, stat)
+    return y[:, 0] > 0
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def jax_rate(n: int, repeats: int) -> float:
+    net = jb.nets.mlp(WIDTH, DEPTH, "relu", weight_var=CW, bias_var=SB**2)
+    x = jb.inputs.hypercube(N_IN)
+    summary = jb.summaries.count_distinct()
+    jb.summarize(net, x, n, key=0, stat=truth_table, summary=summary, progress=False)  # compile
+    best = math.inf
+    for r in range(repeats):
+        t = now()
+        jb.summarize(net, x, n, key=r + 1, stat=truth_table, summary=summary, progress=False)
+        best = min(best, now() - t)
+    return n / best
+
+
+def torch_loop_rate(n: int) -> float:
+    x = torch.from_numpy(np.array(jb.inputs.hypercube(N_IN)))
+    counts = collections.Counter()
+
+    def one():
+        dims = [N_IN] + [WIDTH] * DEPTH + [1]
+        layers = []
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            layers.append(torch.nn.Linear(a, b))
+            if i < DEPTH:
+                layers.append(torch.nn.ReLU())
+        model = torch.nn.Sequential(*layers)
+        with torch.no_grad():
+            for m in model:
+                if isinstance(m, torch.nn.Linear):
+                    m.weight.normal_(0.0, math.sqrt(CW / m.in_features))
+                    m.bias.normal_(0.0, SB)
+            counts[(model(x)[:, 0] > 0).numpy().tobytes()] += 1
+
+    one()
+    t = now()
+    for _ in range(n):
+        one()
+    return n / (now() - t)
+
+
+def torch_batched_rate(n: int, batch: int) -> float:
+    """Weights for ``batch`` networks drawn at once, applied with bmm; tables counted by numpy.unique."""
+    x = torch.from_numpy(np.array(jb.inputs.hypercube(N_IN)))
+    dims = [N_IN] + [WIDTH] * DEPTH + [1]
+    tables = []
+
+    def chunk():
+        with torch.no_grad():
+            h = x.expand(batch, *x.shape)
+            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+                w = torch.randn(batch, a, b) * math.sqrt(CW / a)
+                bias = torch.randn(batch, 1, b) * SB
+                h = torch.bmm(h, w) + bias
+                if i < DEPTH:
+                    h = torch.relu(h)
+            bits = (h[:, :, 0] > 0).numpy()
+            tables.append(np.packbits(bits, axis=1))
+
+    chunk()
+    t = now()
+    for _ in range(max(1, n // batch)):
+        chunk()
+    np.unique(np.concatenate(tables), axis=0, return_counts=True)
+    return max(1, n // batch) * batch / (now() - t)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--big", action="store_true", help="also run 10^7 networks end to end")
+    args = ap.parse_args(argv)
+    n, loop_n, repeats = (20_000, 300, 1) if args.quick else (200_000, 3000, 2)
+    info = machine_info(argparse.Namespace(quick=args.quick, gpu=False))
+    log(f"boolean prior benchmark {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} "
+        f"({info['jax_backend']}), torch {info['torch']}, load average {info['loadavg_start']}")
+    rows = {}
+    rounds = 1 if args.quick else 2
+    for _ in range(rounds):  # interleaved: each method sees the same load
+        rows["jaxbias summarize count_distinct"] = max(rows.get("jaxbias summarize count_distinct", 0),
+                                                       jax_rate(n, repeats))
+        if torch is not None:
+            for threads in sorted({os.cpu_count() or 1, 1}, reverse=True):
+                with torch_threads(threads):
+                    for name, fn in ((f"PyTorch per-network loop [{threads} thread(s)]", lambda: torch_loop_rate(loop_n)),
+                                     (f"PyTorch batched bmm + numpy.unique [{threads} thread(s)]",
+                                      lambda: torch_batched_rate(n // 4, 4096))):
+                        rows[name] = max(rows.get(name, 0), fn())
+    t = now()
+    ds = boolean_prior_cell(10**6 if not args.quick else 10**5, progress=False)
+    end_to_end = int(ds["n_networks"]) / (now() - t)
+    rows["jaxbias boolean_prior_cell end to end (incl. compile, complexities)"] = end_to_end
+    for name, rate in rows.items():
+        log(f"  {name:70s} {rate:12,.0f} networks/s")
+    loop = max((r for k, r in rows.items() if k.startswith("PyTorch per-network")), default=0)
+    peer = max((r for k, r in rows.items() if k.startswith("PyTorch batched")), default=0)
+    jax_r = rows["jaxbias summarize count_distinct"]
+    log("\nTargets (against the faster PyTorch thread setting):")
+    if loop:
+        log(f"  >= 50x the PyTorch per-network loop: {jax_r / loop:.1f}x  {'PASS' if jax_r >= 50 * loop else 'FAIL'}")
+        log(f"  against batched PyTorch (bmm): {jax_r / peer:.2f}x")
+    log(f"  {int(ds['n_networks']):,} networks: {int(ds['n_distinct']):,} distinct functions, "
+        f"peak RSS {peak_rss_mib():.0f} MiB")
+    if args.big:
+        t = now()
+        big = boolean_prior_cell(10**7, progress=True)
+        wall = now() - t
+        log(f"  10^7 networks end to end: {wall:.0f} s ({1e7 / wall:,.0f} networks/s), "
+            f"{int(big['n_distinct']):,} distinct functions, P(constant) {float(big['p_constant']):.4f}, "
+            f"peak RSS {peak_rss_mib():.0f} MiB")
+    log(f"load average at end {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Redshift cell throughput: jaxbias against a per-network loop in the style of the public Neural Redshift code.
+
+One process, float32, every figure measured in this run (see benchmarks/README.md, section
+"Function complexity"):
+
+* workload: MLP 2 -> 64 x 4 hidden -> 1, tanh, weights and biases U(-1, 1) (the absolute law of
+  the Neural Redshift code), on a 128 x 128 grid over [-1, 1]^2 (16384 points), each network
+  scored by the Fourier mean frequency (full FFT, DC dropped);
+* jaxbias: ``jb.reduce`` with ``jb.measures.mean_frequency`` as the stat (init, forward and FFT in
+  one compiled program, only the score leaves it); also ``redshift_cell`` scoring 6 weight scales
+  of each network in one program (network-scales per second);
+* baseline: a per-network loop as the public code runs it: a ``torch.nn.Sequential`` built per
+  network, weights and biases re-drawn U(-1, 1), forward under ``no_grad``, outputs to numpy,
+  mean frequency by ``numpy.fft.fft2`` (at ``torch.set_num_threads`` = cores and 1; the faster counts);
+* the limit: the XLA dense matmul rate (2048^2), FLOPs counted as ``2 * points * sum(fan_in * fan_out)``.
+
+    python benchmarks/redshift.py             # about 2 minutes on 2 cores
+    python benchmarks/redshift.py --quick     # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sampling import forward_flops, layer_fans, log, machine_info, matmul_rate, now, torch, torch_threads  # noqa: E402
+
+import jaxbias as jb  # noqa: E402
+from jaxbias.experiments import redshift_cell  # noqa: E402
+
+R, WIDTH, DEPTH, A = 128, 64, 4, 1.0
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def stat(y):  # module level: the engine caches its program per (net, stat)
+    return jb.measures.mean_frequency(y[:, 0].reshape(R, R))
+
+
+def numpy_mean_frequency(f: np.ndarray) -> float:
+    """The full-FFT mean frequency in numpy (what the loop baseline computes per network)."""
+    mag = np.abs(np.fft.fft2(f))
+    k = jb.measures.radial_frequencies(f.shape)
+    mag[0, 0] = 0.0
+    return float((mag * k).sum() / mag.sum())
+
+
+def torch_loop_rate(x_np: np.ndarray, n: int) -> float:
+    x = torch.from_numpy(x_np)
+
+    def one():
+        layers, fan = [], 2
+        for _ in range(DEPTH):
+            layers += [torch.nn.Linear(fan, WIDTH), torch.nn.Tanh()]
+            fan = WIDTH
+        layers.append(torch.nn.Linear(fan, 1))
+        model = torch.nn.Sequential(*layers)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.uniform_(-A, A)
+            return numpy_mean_frequency(model(x).numpy()[:, 0].reshape(R, R))
+
+    one()
+    t = now()
+    for _ in range(n):
+        one()
+    return n / (now() - t)
+
+
+def jax_rate(net, x, n: int, stat_fn, repeats: int) -> float:
+    jb.reduce(net, x, n, key=0, stat=stat_fn, progress=False)  # compile
+    best = math.inf
+    for r in range(repeats):
+        t = now()
+        jb.reduce(net, x, n, key=r + 1, stat=stat_fn, progress=False)
+        best = min(best, now() - t)
+    return n / best
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    n, loop_n, repeats = (64, 8, 1) if args.quick else (512, 48, 2)
+    info = machine_info(argparse.Namespace(quick=args.quick, gpu=False))
+    log(f"redshift benchmark {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} "
+        f"({info['jax_backend']}), torch {info['torch']}, load average {info['loadavg_start']}")
+    limit = matmul_rate(2048, 3)
+    x = jb.inputs.grid(2, R)
+    x_np = np.asarray(x)
+    flops = forward_flops(R * R, layer_fans(2, WIDTH, DEPTH))
+    net = jb.nets.mlp(WIDTH, DEPTH, "tanh", weight_law=f"absolute({A})")
+    rows = []
+
+    def add(name, rate, per=1):
+        gflops = rate * per * flops / 1e9
+        rows.append((name, rate, gflops))
+        log(f"  {name:58s} {rate:9.1f} /s  {gflops:7.1f} GFLOP/s  {100 * gflops / limit:5.1f} % of matmul")
+
+    log(f"[limit] XLA dense matmul 2048^2: {limit:.1f} GFLOP/s; {flops / 1e6:.0f} MFLOP per network")
+    rounds = 1 if args.quick else 2
+    best = {}
+    for _ in range(rounds):  # interleaved: each method sees the same load
+        best["jax"] = max(best.get("jax", 0), jax_rate(net, x, n, stat, repeats))
+        if torch is not None:
+            for threads in sorted({os.cpu_count() or 1, 1}, reverse=True):
+                with torch_threads(threads):
+                    key = f"torch{threads}"
+                    best[key] = max(best.get(key, 0), torch_loop_rate(x_np, loop_n))
+    add("jaxbias reduce, mean_frequency stat (networks/s)", best["jax"])
+    torch_best = 0.0
+    for key in sorted(k for k in best if k.startswith("torch")):
+        add(f"PyTorch per-network loop + numpy FFT [{key[5:]} thread(s)]", best[key])
+        torch_best = max(torch_best, best[key])
+    # Six weight scales of each network in one program (the redshift command's cell).
+    redshift_cell("tanh", DEPTH, SCALES, scale_kind="absolute", width=WIDTH, n=n // 4, resolution=R, progress=False)
+    t = now()
+    redshift_cell("tanh", DEPTH, SCALES, scale_kind="absolute", width=WIDTH, n=n // 4, resolution=R, key=1,
+                  progress=False)
+    cell_rate = (n // 4) * len(SCALES) / (now() - t)
+    add(f"jaxbias redshift_cell, {len(SCALES)} scales per network (network-scales/s)", cell_rate)
+    log("\nTargets (jaxbias against the faster PyTorch thread setting):")
+    if torch_best:
+        ratio = best["jax"] / torch_best
+        log(f"  redshift cell >= 2x the per-network loop: {ratio:.2f}x  {'PASS' if ratio >= 2 else 'FAIL'}")
+        log(f"  redshift_cell (6 scales) against the loop: {cell_rate / torch_best:.2f}x")
+    log(f"  jaxbias at {100 * best['jax'] * flops / 1e9 / limit:.1f} % of the matmul rate")
+    log(f"load average at end {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

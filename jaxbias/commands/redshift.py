@@ -1,0 +1,123 @@
+"""``jaxbias redshift``: complexity of random networks against activation, depth and weight scale."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from jaxbias.commands.common import add_distributed_options
+
+__all__ = ["register", "run"]
+
+
+def register(sub) -> None:
+    """Add the ``redshift`` subcommand to the subparsers ``sub``."""
+    r = sub.add_parser(
+        "redshift",
+        help="neural redshift: function complexity against activation, depth and weight scale",
+        description="Sample n random MLPs per cell of activation x depth (x width, weight law, residual, layer "
+                    "norm) on a grid over [-1, 1]^dim and score each one at every weight scale (Fourier mean "
+                    "frequency by default; Teney et al., CVPR 2024). Writes a netCDF file with per-network "
+                    "scores and per-cell mean, std and 95%% confidence interval, a heatmap per activation and "
+                    "curves with confidence bands. Finished cells are saved as they complete (--resume).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    r.add_argument("--activation", nargs="+", default=["relu", "gelu", "tanh", "gaussian"], help="activations")
+    r.add_argument("--depth", type=int, nargs="+", default=[1, 2, 4, 8], help="hidden layers")
+    r.add_argument("--scale", type=float, nargs="+", default=[0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
+                   help="weight scales (meaning: --scale-kind)")
+    r.add_argument("--scale-kind", choices=["weight_var", "absolute"], default="weight_var",
+                   help="weight_var: scale = C_W, weights N(0, C_W/fan_in); absolute: weights and biases "
+                        "U(-scale, scale) whatever the fan-in (Neural Redshift code)")
+    r.add_argument("--width", type=int, nargs="+", default=[64], help="hidden width (sweepable)")
+    r.add_argument("--weight-law", nargs="+", default=["normal"],
+                   help="fan-in weight law with --scale-kind weight_var (sweepable): normal, truncated_normal, "
+                        "uniform, orthogonal, 'sparse(p)', 'low_rank(r)'")
+    r.add_argument("--residual", nargs="+", choices=["off", "on"], default=["off"],
+                   help="skip connections around hidden layers 2..depth (sweepable: off on)")
+    r.add_argument("--layer-norm", nargs="+", choices=["none", "pre", "post"], default=["none"],
+                   help="layer norm before/after the activation (sweepable)")
+    r.add_argument("--bias-var", type=float, default=0.1, help="C_b (with --scale-kind weight_var)")
+    r.add_argument("--parameterization", choices=["standard", "ntk"], default="standard")
+    r.add_argument("--n", type=int, default=50, help="networks per cell (the same networks at every scale)")
+    r.add_argument("--resolution", type=int, default=64, help="grid points per axis")
+    r.add_argument("--dim", type=int, default=2, help="input dimension of the grid")
+    r.add_argument("--measure", nargs="+", choices=["mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code"],
+                   default=["mean_frequency"],
+                   help="per-network measures (the first is plotted; mean_frequency_redshift_code: the public Neural "
+                        "Redshift code's variant, 2-D only)")
+    r.add_argument("--window", choices=["none", "hann"], default="none", help="Fourier window")
+    r.add_argument("--degree", type=int, default=8, help="Legendre degree per axis (polynomial_order)")
+    r.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")
+    r.add_argument("--out", default="redshift.nc", help="netCDF results file (written atomically)")
+    r.add_argument("--figures", default=None,
+                   help="figure prefix: PREFIX_heatmaps.png and PREFIX_curves.png (default: --out without .nc)")
+    r.add_argument("--no-plot", action="store_true", help="write no figures")
+    r.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
+    r.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
+    r.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_distributed_options(r)
+    r.set_defaults(run=run)
+
+
+def _check(args) -> None:
+    for name in ("n", "resolution", "dim", "degree"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} {getattr(args, name)}: expected a positive integer")
+    for name in ("activation", "depth", "scale", "width", "weight_law", "residual", "layer_norm", "measure"):
+        values = getattr(args, name)
+        if len(set(values)) != len(values):
+            raise ValueError(f"--{name.replace('_', '-')} {' '.join(map(str, values))}: values repeat")
+
+
+def figure_paths(args) -> tuple[pathlib.Path, pathlib.Path]:
+    """(heatmaps, curves) image paths from ``--figures`` or ``--out``."""
+    prefix = args.figures if args.figures is not None else str(pathlib.Path(args.out).with_suffix(""))
+    return pathlib.Path(f"{prefix}_heatmaps.png"), pathlib.Path(f"{prefix}_curves.png")
+
+
+def run(args) -> int:
+    """Run the sweep, save, plot, print the cell means; returns the exit status."""
+    import jax
+
+    from jaxbias.experiments import redshift
+    from jaxbias.io import check_writable
+    from jaxbias.plot_complexity import plot_redshift_curves, plot_redshift_heatmaps
+
+    _check(args)
+    writer = jax.process_index() == 0
+    figures = () if args.no_plot else figure_paths(args)
+    if writer:
+        for path in (args.out, *figures):
+            check_writable(path)
+    ds = redshift(
+        args.out, activations=args.activation, depths=args.depth, scales=args.scale, scale_kind=args.scale_kind,
+        widths=args.width, weight_laws=args.weight_law, residual=[v == "on" for v in args.residual],
+        layer_norm=[None if v == "none" else v for v in args.layer_norm], bias_var=args.bias_var,
+        parameterization=args.parameterization, n=args.n, resolution=args.resolution, dim=args.dim, key=args.key,
+        measures=args.measure, window=None if args.window == "none" else args.window, degree=args.degree,
+        resume=args.resume, progress=not args.quiet, chunk_size=args.chunk_size, memory_budget=args.memory_budget,
+    )
+    if writer and figures:
+        plot_redshift_heatmaps(ds, figures[0], measure=args.measure[0])
+        plot_redshift_curves(ds, figures[1], measure=args.measure[0])
+    if writer and not args.quiet:
+        m = args.measure[0]
+        print(f"jaxbias redshift: {m} (mean of {args.n} networks per cell; {ds.attrs['scale_meaning']})")
+        print(f"  baselines: ramp {ds.attrs[f'ramp_{m}']:.3f}, white noise {ds.attrs[f'noise_{m}']:.3f}")
+        mean = ds[f"{m}_mean"]
+        extra = [d for d in mean.dims if d not in ("activation", "depth", "scale")]
+        if extra:
+            mean = mean.isel({d: 0 for d in extra})
+        header = "  " + f"{'activation':>10s} {'depth':>5s} " + " ".join(f"{s:>7g}" for s in mean["scale"].values)
+        print(header)
+        for act in mean["activation"].values:
+            for depth in mean["depth"].values:
+                row = mean.sel(activation=act, depth=depth).values
+                print(f"  {act:>10s} {depth:>5d} " + " ".join(f"{v:7.3f}" for v in row))
+        flagged = int(ds["near_constant_count"].sum())
+        if flagged:
+            print(f"  {flagged} network-scales were constant up to float32 rounding: scored as constants")
+        print("  -> " + ", ".join(str(p) for p in (args.out, *figures)))
+    return 0

@@ -1,0 +1,10 @@
+"""Named experiments: recipes over the engine and the measures, each returning an ``xarray.Dataset``.
+
+Used by the ``jaxbias`` subcommands and the notebooks.
+"""
+
+from jaxbias.experiments.boolean_prior import boolean_prior, boolean_prior_cell
+from jaxbias.experiments.redshift import SCALE_KINDS, baselines, redshift, redshift_cell, scaled_net
+
+__all__ = ["redshift", "redshift_cell", "scaled_net", "baselines", "SCALE_KINDS", "boolean_prior",
+           "boolean_prior_cell"]

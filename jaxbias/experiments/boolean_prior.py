@@ -1,0 +1,183 @@
+"""The prior over Boolean functions of random networks (Valle-Perez, Camargo & Louis, ICLR 2019).
+
+A network evaluated on all ``2^n_inputs`` points of ``{0,1}^n_inputs`` (lexicographic order)
+defines the Boolean function ``f(x) = 1[net(x) > 0]``. Sampling many networks and counting how
+often each truth table occurs estimates the prior ``P(f)`` the architecture and initialization
+put on functions; Valle-Perez et al. found it spans many orders of magnitude and is bounded by
+``2^(-a K(f) - b)`` in a complexity ``K`` (simplicity bias), with constant functions dominating
+when the bias variance is large.
+
+The counting streams inside the compiled program (:func:`jaxbias.summaries.count_distinct`):
+each chunk's truth tables are packed into uint32 words and de-duplicated on device, only distinct
+tables and their counts leave it, so 10^7 networks run in memory bounded by a chunk and the
+number of distinct functions. Complexities (Valle-Perez LZ, average sensitivity, entropy) are
+computed once per distinct function afterwards, in one jitted vmap.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import numpy as np
+import xarray as xr
+
+from jaxbias import engine, inputs
+from jaxbias import measures as jm
+from jaxbias.io import result_attrs
+from jaxbias.nets.mlp import mlp
+from jaxbias.summaries import count_distinct, unpack_bits
+from jaxbias.sweep import run_sweep
+from jaxbias.validation import check_int
+
+__all__ = ["boolean_prior_cell", "boolean_prior", "function_complexities", "MAX_EXACT_INPUTS"]
+
+MAX_EXACT_INPUTS = 10
+"""Up to 10 inputs (1024-bit tables) functions are counted exactly and their complexities computed;
+beyond, tables are counted by 128-bit hashes and cannot be unpacked (complexities are then NaN)."""
+
+_BATCH = 4096
+
+
+@functools.lru_cache(maxsize=8)
+def _complexity_program(n_bits: int):
+    def one(table):
+        return jm.lz_complexity(table), jm.sensitivity(table), jm.entropy(table)
+
+    return jax.jit(jax.vmap(one))
+
+
+def function_complexities(tables: np.ndarray) -> dict:
+    """Valle-Perez LZ complexity, average sensitivity and entropy of truth tables ``(m, 2^n)`` bool.
+
+    Runs in batches of 4096 tables (one compiled program per table length).
+
+    Returns:
+      ``{"lz_complexity", "sensitivity", "entropy"}``, each ``(m,)`` float32.
+    """
+    tables = np.asarray(tables, bool)
+    m, bits = tables.shape
+    program = _complexity_program(bits)
+    out = {k: np.zeros(m, np.float32) for k in ("lz_complexity", "sensitivity", "entropy")}
+    for start in range(0, m, _BATCH):
+        block = tables[start:start + _BATCH]
+        padded = np.zeros((_BATCH, bits), bool)
+        padded[: len(block)] = block
+        for name, values in zip(out, program(padded)):
+            out[name][start:start + len(block)] = np.asarray(values)[: len(block)]
+    return out
+
+
+def _check_float(name, value, low=0.0):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: expected a number >= {low}") from None
+    if not (math.isfinite(v) and v >= low):
+        raise ValueError(f"{name}={value!r}: expected a finite number >= {low}")
+    return v
+
+
+def boolean_prior_cell(n: int = 10**6, *, n_inputs: int = 7, width: int = 40, depth: int = 2, activation="relu",
+                       weight_var: float = 1.0, bias_std: float = 1.0, keep: int = 2**17, key=0, chunk_size=None,
+                       memory_budget=None, progress=None) -> xr.Dataset:
+    """Frequencies of the Boolean functions of ``n`` random MLPs ``n_inputs -> width x depth -> 1``.
+
+    Weights ``N(0, weight_var / fan_in)``, biases ``N(0, bias_std^2)``.
+
+    Args:
+      n: networks (default 10^6).
+      n_inputs: input bits (1 .. 20); all ``2^n_inputs`` inputs are enumerated.
+      width, depth, activation, weight_var, bias_std: the MLP.
+      keep: rows kept, the most frequent functions first (padded with count 0 when fewer are
+        distinct, so cells of a sweep share one shape); at most ``n``.
+      key: seed; network ``i`` uses ``fold_in(key, i)``.
+
+    Returns:
+      Dataset with dim ``function`` (by decreasing count; ties by truth table): ``occurrences``,
+      ``probability`` (count / n), ``lz_complexity`` (Valle-Perez, LZ76), ``sensitivity``
+      (average sensitivity, in [0, n_inputs]), ``entropy``, ``table`` (packed truth table,
+      ``(function, word)`` uint32, bit ``j`` of word ``k`` = input ``32k + j``); scalars
+      ``n_distinct``, ``n_networks``, ``p_constant`` (probability of the two constant functions).
+    """
+    n = engine._check_n(n)
+    n_inputs = check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
+    keep = min(check_int("keep", keep, 1), n)
+    weight_var = _check_float("weight_var", weight_var)
+    bias_std = _check_float("bias_std", bias_std)
+    net = mlp(width, depth, activation, weight_var=weight_var, bias_var=bias_std**2)
+    x = inputs.hypercube(n_inputs)
+    res = engine.summarize(net, x, n, key=key, stat=lambda y: y[:, 0] > 0, summary=count_distinct(),
+                           chunk_size=chunk_size, memory_budget=memory_budget, progress=progress)
+    keys, counts = res["keys"], res["counts"]
+    n_distinct = len(counts)
+    rows = min(keep, n_distinct)
+    size = 1 << n_inputs
+    n_words = -(-size // 32)
+    table = np.zeros((keep, keys.shape[1] if res["exact"] else n_words), np.uint32)
+    table[:rows] = keys[:rows]
+    count = np.zeros(keep, np.int64)
+    count[:rows] = counts[:rows]
+    nan = np.full(keep, np.nan, np.float32)
+    comp = {"lz_complexity": nan.copy(), "sensitivity": nan.copy(), "entropy": nan.copy()}
+    p_constant = np.nan
+    if res["exact"]:
+        tables = unpack_bits(keys[:rows], size)
+        for name, values in function_complexities(tables).items():
+            comp[name][:rows] = values
+        constant = tables.all(axis=1) | ~tables.any(axis=1)
+        p_constant = float(counts[:rows][constant].sum()) / n  # both constants are among the top rows if present
+    config = {"experiment": "boolean_prior", "net": net.config, "n": n, "n_inputs": n_inputs, "bias_std": bias_std,
+              "keep": keep}
+    ds = xr.Dataset(
+        {
+            "occurrences": (("function",), count),
+            "probability": (("function",), count / n),
+            **{name: (("function",), v) for name, v in comp.items()},
+            "table": (("function", "word"), table),
+            "n_distinct": ((), np.int64(n_distinct)),
+            "n_networks": ((), np.int64(n)),
+            "p_constant": ((), np.float64(p_constant)),
+        },
+        coords={"function": np.arange(keep)},
+    )
+    ds.attrs = {**result_attrs(config, key), "exact": int(bool(res["exact"])),
+                "complexity": "lz_complexity: Valle-Perez et al. 2019, log2(n) (N(s) + N(rev s)) / 2, LZ76 "
+                              "(Kaspar-Schuster) phrase counts N; log2(n) for constant tables"}
+    return ds
+
+
+def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("relu",), n: int = 10**6,
+                  n_inputs: int = 7, width: int = 40, depth: int = 2, keep: int = 2**17, key=0, resume=False,
+                  progress=True, chunk_size=None, memory_budget=None) -> xr.Dataset:
+    """:func:`boolean_prior_cell` over a sweep of bias std (always a dimension), C_W and activation, saved to ``path``.
+
+    Resumable through :func:`jaxbias.run_sweep`.
+    """
+    engine._check_n(n)
+    check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
+    check_int("keep", keep, 1)
+    grid = {"bias_std": [_check_float("bias_std", b) for b in bias_stds]}
+    fixed = {}
+    for name, values in (("weight_var", [float(v) for v in weight_vars]), ("activation", list(activations))):
+        if len(values) > 1:
+            grid[name] = values
+        else:
+            fixed[name] = values[0]
+    for act in activations:  # bad options fail before anything runs
+        for cw in weight_vars:
+            mlp(width, depth, act, weight_var=cw)
+
+    def cell_fn(cell):
+        c = {**fixed, **cell}
+        ds = boolean_prior_cell(n, n_inputs=n_inputs, width=width, depth=depth, activation=c["activation"],
+                                weight_var=c["weight_var"], bias_std=c["bias_std"], keep=keep, key=key,
+                                chunk_size=chunk_size, memory_budget=memory_budget, progress=progress)
+        ds.attrs = {}
+        return ds
+
+    config = {"experiment": "boolean_prior", "grid": grid, "fixed": fixed, "n": n, "n_inputs": n_inputs,
+              "width": width, "depth": depth, "keep": keep, "arch": "mlp"}
+    attrs = {**result_attrs(config, key), "exact": int(n_inputs <= MAX_EXACT_INPUTS)}
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=False)

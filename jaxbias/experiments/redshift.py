@@ -1,0 +1,300 @@
+"""The neural redshift: complexity of random networks' functions against activation, depth and weight scale.
+
+Teney et al., "Neural Redshift: Random Networks are not Random Functions", CVPR 2024: networks
+with ReLU, residual connections or layer norm compute low-frequency functions whatever their
+weight scale; with tanh, sin, the Gaussian and others the complexity climbs with scale and depth.
+
+Each cell of the sweep (activation, depth, and optionally width, residual, layer norm, weight
+law) samples ``n`` networks on a ``resolution^d`` grid over ``[-1, 1]^d`` and scores every one of
+them at every weight scale, inside one compiled program: the scales are applied to the same
+random draw (:func:`scaled_net`), so the scale axis costs no extra compilation and the curves
+along it compare the same networks.
+
+"Weight scale" is ambiguous in the literature (../shared/SCIENCE.md), so ``scale_kind`` names it:
+
+* ``"weight_var"``: ``scale`` is C_W, weights ``N(0, C_W / fan_in)`` (or the chosen fan-in
+  ``weight_law`` at that variance), biases at fixed variance ``bias_var``;
+* ``"absolute"``: weights and biases ``U(-scale, scale)`` whatever the fan-in, as in the
+  Neural Redshift code (``weight_law="absolute(scale)"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from jaxbias import engine, inputs
+from jaxbias import measures as jm
+from jaxbias.io import result_attrs
+from jaxbias.nets.core import Net
+from jaxbias.nets.mlp import mlp
+from jaxbias.nets.weight_laws import get_weight_law
+from jaxbias.sweep import run_sweep
+from jaxbias.validation import check_int
+
+__all__ = ["SCALE_KINDS", "MEASURES", "scaled_net", "redshift_cell", "redshift", "baselines", "cell_statistics"]
+
+SCALE_KINDS = ("weight_var", "absolute")
+MEASURES = ("mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code")
+"""Per-network measures :func:`redshift_cell` can compute (``lz``: :func:`jaxbias.measures.lz_grid`, 2 levels;
+``mean_frequency_redshift_code``: the public Neural Redshift code's variant, 2-D grids, to reproduce its heatmaps)."""
+
+Z95 = 1.959963984540054
+"""Normal 97.5 % quantile: the confidence interval of a cell mean is mean +- Z95 * std / sqrt(n)."""
+
+
+def _check_scales(scales, scale_kind) -> tuple[float, ...]:
+    if scale_kind not in SCALE_KINDS:
+        raise ValueError(f"scale_kind={scale_kind!r}: expected one of {SCALE_KINDS}")
+    try:
+        out = tuple(float(s) for s in scales)
+    except (TypeError, ValueError):
+        raise ValueError(f"scales={scales!r}: expected a sequence of positive numbers") from None
+    if not out or any(not (math.isfinite(s) and s > 0) for s in out) or len(set(out)) != len(out):
+        raise ValueError(f"scales={scales!r}: expected distinct positive finite numbers")
+    return out
+
+
+def scaled_net(net: Net, scales: Sequence[float], scale_kind: str = "weight_var") -> Net:
+    """The same random network at several weight scales: outputs ``(n_points, n_scales * n_out)``.
+
+    ``net`` must be built at unit scale: ``weight_var=1`` for ``scale_kind="weight_var"`` (weights
+    are then multiplied by ``sqrt(scale)``, biases kept), ``weight_law="absolute(1)"`` for
+    ``"absolute"`` (weights and biases multiplied by ``scale``). Since every weight law draws
+    ``std * eps`` with ``eps`` independent of the scale, column block ``j`` equals the outputs of
+    the network built at ``scales[j]`` from the same key (up to float rounding). Works for any Net
+    whose parameter leaves are named ``"w"`` (weights) and ``"b"`` (biases), as in every
+    built-in family without batch norm.
+    """
+    scales = _check_scales(scales, scale_kind)
+    config = net.config if isinstance(getattr(net, "config", None), dict) else {}
+    law = config.get("weight_law")
+    if scale_kind == "absolute" and law is not None and law != "absolute(1)":
+        raise ValueError(f"net with weight_law={law!r}: scale_kind='absolute' needs a net built with "
+                         "weight_law='absolute(1)'")
+    if scale_kind == "weight_var" and (any(v != 1.0 for v in config.get("weight_var", [1.0]))
+                                       or (law is not None and get_weight_law(law).absolute)):
+        raise ValueError(f"net with weight_var={config.get('weight_var')}, weight_law={law!r}: "
+                         "scale_kind='weight_var' needs a net built with weight_var=1 and a fan-in law")
+    w_mult = np.asarray([math.sqrt(s) if scale_kind == "weight_var" else s for s in scales], np.float32)
+    b_mult = np.asarray([1.0 if scale_kind == "weight_var" else s for s in scales], np.float32)
+
+    def rescale(params, wm, bm):
+        def leaf(path, p):
+            name = getattr(path[-1], "key", None)
+            if name not in ("w", "b"):
+                raise ValueError(f"scaled_net: parameter {jax.tree_util.keystr(path)} is neither a weight 'w' nor a "
+                                 "bias 'b'; only nets of affine layers can be rescaled")
+            return p * (wm if name == "w" else bm).astype(p.dtype)
+
+        return jax.tree_util.tree_map_with_path(leaf, params)
+
+    def apply(params, x):
+        # One scale after the other (lax.map): one copy of the net in the program, one scale's activations in memory.
+        y = jax.lax.map(lambda m: net.apply(rescale(params, m[0], m[1]), x), (jnp.asarray(w_mult), jnp.asarray(b_mult)))
+        return jnp.moveaxis(y, 0, 1).reshape(y.shape[1], -1)  # (points, scales * out), scale-major
+
+    config = {"scaled": net.config, "scales": list(scales), "scale_kind": scale_kind}
+    return Net(net.init, apply, config)
+
+
+def _measure_fns(names: Sequence[str], window, degree: int):
+    unknown = [m for m in names if m not in MEASURES]
+    if unknown or not names:
+        raise ValueError(f"measures={list(names)!r}: expected a non-empty subset of {MEASURES}")
+    table = {
+        "mean_frequency": lambda f: jm.mean_frequency(f, window=window),
+        "polynomial_order": lambda f: jm.polynomial_order(f, degree),
+        "lz": lambda f: jm.lz_grid(f),
+        "mean_frequency_redshift_code": lambda f: jm.mean_frequency_redshift_code(f),
+    }
+    return {m: table[m] for m in names}
+
+
+def baselines(dim: int, resolution: int, measure_names=("mean_frequency",), *, window=None, degree: int = 8,
+              samples: int = 64, key: int = 12345) -> dict:
+    """Scores of a linear ramp ``f(x) = x_1`` (the floor) and of white noise (the ceiling, mean of ``samples``).
+
+    Returns:
+      ``{"ramp_<measure>": float, "noise_<measure>": float}`` for each measure.
+    """
+    fns = _measure_fns(measure_names, window, degree)
+    shape = (resolution,) * dim
+    ramp = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, resolution).reshape((resolution,) + (1,) * (dim - 1)), shape)
+    noise = jax.random.normal(jax.random.key(key), (samples,) + shape)
+    out = {}
+    for name, fn in fns.items():
+        out[f"ramp_{name}"] = float(fn(ramp))
+        out[f"noise_{name}"] = float(jnp.mean(jax.vmap(fn)(noise)))
+    return out
+
+
+def cell_statistics(values: np.ndarray, name: str) -> dict:
+    """Mean, std (ddof 1), 95 % normal confidence interval over the last (net) axis of ``values``."""
+    n = values.shape[-1]
+    mean = values.mean(-1)
+    std = values.std(-1, ddof=1) if n > 1 else np.full_like(mean, np.nan)
+    half = Z95 * std / np.sqrt(n)
+    return {f"{name}_mean": mean, f"{name}_std": std, f"{name}_ci_low": mean - half, f"{name}_ci_high": mean + half}
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_net(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization,
+              scales):
+    """(base net, scaled net) of a cell, memoized so that a repeated cell reuses the engine's compiled program."""
+    base = _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization)
+    return base, scaled_net(base, scales, scale_kind)
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_stat(names: tuple, window, degree: int, shape: tuple, n_scales: int):
+    """The per-network stat of a cell (memoized for the same reason): every measure at every scale."""
+    fns = _measure_fns(names, window, degree)
+
+    def stat(y):  # y: (points, n_scales), one network at every scale
+        f = y.T.reshape((n_scales,) + shape)
+        out = {name: jax.vmap(fn)(f) for name, fn in fns.items()}
+        out["near_constant"] = jax.vmap(jm.near_constant)(f)
+        return out
+
+    return stat
+
+
+def _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization):
+    if scale_kind == "absolute":
+        if weight_law not in ("normal", None) and not str(weight_law).startswith("absolute"):
+            raise ValueError(f"weight_law={weight_law!r}: scale_kind='absolute' sets the law to absolute(scale); "
+                             "leave weight_law at 'normal'")
+        law = "absolute(1)"
+    else:
+        law = get_weight_law(weight_law).label
+        if get_weight_law(law).absolute:
+            raise ValueError(f"weight_law={weight_law!r}: use scale_kind='absolute' for the absolute law")
+    return mlp(width, depth, activation, weight_var=1.0, bias_var=bias_var, weight_law=law, residual=residual,
+               layer_norm_position=layer_norm, parameterization=parameterization)
+
+
+def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (1.0,), *, scale_kind="weight_var",
+                  width: int = 64, weight_law: str = "normal", bias_var: float = 0.1, residual: bool = False,
+                  layer_norm: str | None = None, parameterization: str = "standard", n: int = 100,
+                  resolution: int = 64, dim: int = 2, key=0, measures=("mean_frequency",), window=None,
+                  degree: int = 8, chunk_size=None, memory_budget=None, progress=None) -> xr.Dataset:
+    """Complexity of ``n`` random MLPs of one architecture at every weight scale.
+
+    Args:
+      activation, depth, width, weight_law, bias_var, residual, layer_norm, parameterization:
+        the MLP (see :func:`jaxbias.nets.mlp`; ``layer_norm`` is its ``layer_norm_position``).
+      scales: weight scales; their meaning is ``scale_kind`` (module docstring).
+      scale_kind: ``"weight_var"`` (scale = C_W) or ``"absolute"`` (weights, biases U(-scale, scale)).
+      n: networks (the same ``n`` networks at every scale: network ``i`` uses ``fold_in(key, i)``).
+      resolution, dim: the grid, ``resolution^dim`` points over ``[-1, 1]^dim``.
+      measures: names from :data:`MEASURES`.
+      window: Fourier window (None or ``"hann"``), degree: Legendre degree per axis.
+
+    Returns:
+      Dataset with dims ``(scale, net)``: per network ``<measure>`` and ``near_constant`` (bool:
+      the function was constant up to float32 rounding and got the constant's score), and per
+      scale ``<measure>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` and ``near_constant_count``.
+    """
+    scales = _check_scales(scales, scale_kind)
+    depth = check_int("depth", depth, 1)
+    resolution = check_int("resolution", resolution, 2)
+    dim = check_int("dim", dim, 1)
+    fns = _measure_fns(measures, window, degree)
+    base, net = _cell_net(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm,
+                          parameterization, scales)
+    x = inputs.grid(dim, resolution)
+    stat = _cell_stat(tuple(fns), window, degree, (resolution,) * dim, len(scales))
+    values = engine.reduce(net, x, n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
+                           progress=progress)
+    data = {}
+    for name in list(fns) + ["near_constant"]:
+        data[name] = (("scale", "net"), np.asarray(values[name]).T)
+    for name in fns:
+        for stat_name, v in cell_statistics(data[name][1].astype(np.float64), name).items():
+            data[stat_name] = (("scale",), v)
+    data["near_constant_count"] = (("scale",), data["near_constant"][1].sum(-1).astype(np.int64))
+    config = {"net": base.config, "scales": list(scales), "scale_kind": scale_kind, "n": n, "resolution": resolution,
+              "dim": dim, "measures": list(fns), "window": window, "degree": degree}
+    ds = xr.Dataset(data, coords={"scale": np.asarray(scales), "net": np.arange(n)})
+    ds.attrs = {**result_attrs(config, key), "scale_kind": scale_kind,
+                "scale_meaning": _SCALE_MEANING[scale_kind]}
+    return ds
+
+
+_SCALE_MEANING = {
+    "weight_var": "scale = C_W: weights N(0, C_W / fan_in) (fan-in law), biases variance bias_var",
+    "absolute": "scale = a: weights and biases U(-a, a) whatever the fan-in (Neural Redshift code)",
+}
+
+
+def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(1, 2, 4, 8),
+             scales=(0.5, 1.0, 2.0, 4.0, 8.0), scale_kind="weight_var", widths=(64,), weight_laws=("normal",),
+             residual=(False,), layer_norm=(None,), bias_var: float = 0.1, parameterization: str = "standard",
+             n: int = 100, resolution: int = 64, dim: int = 2, key=0, measures=("mean_frequency",), window=None,
+             degree: int = 8, resume: bool = False, progress: bool = True, chunk_size=None,
+             memory_budget=None) -> xr.Dataset:
+    """The redshift sweep: activation x depth (x width, weight law, residual, layer norm) x scale, saved to ``path``.
+
+    Resumable (:func:`jaxbias.run_sweep`: each finished cell is saved; ``resume=True`` continues
+    a killed sweep). Activation and depth are always dimensions; width, weight law, residual and
+    layer norm become dimensions when given several values.
+
+    Returns:
+      The Dataset of :func:`redshift_cell` cells stacked along ``activation, depth, ...``, with
+      attrs ``scale_kind``, ``scale_meaning`` and the baselines ``ramp_<measure>``,
+      ``noise_<measure>`` (:func:`baselines`).
+    """
+    _check_scales(scales, scale_kind)
+    engine._check_n(n)
+    check_int("resolution", resolution, 2)
+    check_int("dim", dim, 1)
+    _measure_fns(measures, window, degree)
+    grid = {"activation": list(activations), "depth": [int(d) for d in depths]}
+    optional = {"width": [int(w) for w in widths], "weight_law": list(weight_laws), "residual": list(residual),
+                "layer_norm": ["none" if v is None else v for v in layer_norm]}
+    fixed = {}
+    for name, values in optional.items():
+        if len(values) > 1:
+            grid[name] = values
+        else:
+            fixed[name] = values[0]
+    for cell in _cells(grid, fixed):  # bad options fail before anything runs
+        _build(cell["activation"], cell["depth"], cell["width"], scale_kind, cell["weight_law"], bias_var,
+               cell["residual"], _ln(cell["layer_norm"]), parameterization)
+    base = baselines(dim, resolution, measures, window=window, degree=degree)
+
+    def cell_fn(cell):
+        c = {**fixed, **cell}
+        ds = redshift_cell(c["activation"], c["depth"], scales, scale_kind=scale_kind, width=c["width"],
+                           weight_law=c["weight_law"], bias_var=bias_var, residual=c["residual"],
+                           layer_norm=_ln(c["layer_norm"]), parameterization=parameterization, n=n,
+                           resolution=resolution, dim=dim, key=key, measures=measures, window=window, degree=degree,
+                           chunk_size=chunk_size, memory_budget=memory_budget, progress=False)
+        ds.attrs = {}
+        return ds
+
+    config = {"experiment": "redshift", "grid": grid, "fixed": fixed, "scales": list(scales),
+              "scale_kind": scale_kind, "bias_var": bias_var, "parameterization": parameterization, "n": n,
+              "resolution": resolution, "dim": dim, "measures": list(measures), "window": window, "degree": degree,
+              "arch": "mlp"}
+    attrs = {**result_attrs(config, key), "scale_kind": scale_kind, "scale_meaning": _SCALE_MEANING[scale_kind],
+             **base}
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
+
+
+def _ln(value):
+    return None if value in (None, "none") else value
+
+
+def _cells(grid, fixed):
+    names = list(grid)
+    for values in itertools.product(*grid.values()):
+        yield {**fixed, **dict(zip(names, values))}

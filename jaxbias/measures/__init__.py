@@ -1,0 +1,46 @@
+"""Measures of one function (one network's outputs), pure and jit/vmap-able; the engine maps them over networks.
+
+Function complexity (../shared/SCIENCE.md section 1): Fourier mean frequency and radial spectrum
+(:mod:`~jaxbias.measures.spectral`), Legendre polynomial order (:mod:`~jaxbias.measures.polynomial`),
+LZ76 and the Valle-Perez LZ complexity (:mod:`~jaxbias.measures.lz`), Boolean sensitivity, entropy and
+truth tables (:mod:`~jaxbias.measures.boolean`), and the near-constant guard
+(:mod:`~jaxbias.measures.constant`).
+
+>>> import jax.numpy as jnp, jaxbias as jb
+>>> float(jb.measures.mean_frequency(jnp.ones((8, 8))))
+0.0
+"""
+
+from jaxbias.measures.boolean import (
+    entropy,
+    pack_truth_table,
+    sensitivity,
+    sensitivity_walsh,
+    truth_table,
+    truth_table_hex,
+    walsh_fourier,
+)
+from jaxbias.measures.constant import near_constant
+from jaxbias.measures.lz import lz76, lz_complexity, lz_grid
+from jaxbias.measures.polynomial import legendre_coefficients, polynomial_order
+from jaxbias.measures.spectral import mean_frequency, mean_frequency_redshift_code, radial_frequencies, radial_spectrum
+
+__all__ = [
+    "near_constant",
+    "mean_frequency",
+    "mean_frequency_redshift_code",
+    "radial_spectrum",
+    "radial_frequencies",
+    "legendre_coefficients",
+    "polynomial_order",
+    "lz76",
+    "lz_complexity",
+    "lz_grid",
+    "truth_table",
+    "pack_truth_table",
+    "truth_table_hex",
+    "sensitivity",
+    "sensitivity_walsh",
+    "walsh_fourier",
+    "entropy",
+]

@@ -1,0 +1,104 @@
+"""The redshift experiment: scale sweep equals separately built nets, statistics, trends, the CLI."""
+
+import numpy as np
+import pytest
+
+import jaxbias as jb
+from jaxbias.cli import main
+from jaxbias.experiments import redshift, redshift_cell, scaled_net
+
+X = jb.inputs.grid(2, 8)
+
+
+@pytest.mark.parametrize("kind, scales", [("weight_var", (0.5, 3.0)), ("absolute", (0.2, 1.5))])
+def test_scaled_net_equals_nets_built_at_each_scale(kind, scales):
+    law = "absolute(1)" if kind == "absolute" else "normal"
+    base = jb.nets.mlp(8, 2, "tanh", weight_var=1.0, bias_var=0.3, weight_law=law)
+    y = jb.sample(scaled_net(base, scales, kind), X, 4, key=2, progress=False)
+    for j, s in enumerate(scales):
+        net = (jb.nets.mlp(8, 2, "tanh", weight_law=f"absolute({s})") if kind == "absolute"
+               else jb.nets.mlp(8, 2, "tanh", weight_var=s, bias_var=0.3))
+        np.testing.assert_allclose(y[..., j], jb.sample(net, X, 4, key=2, progress=False)[..., 0], rtol=2e-5,
+                                   atol=1e-6)
+
+
+def test_scaled_net_needs_a_unit_scale_net():
+    with pytest.raises(ValueError, match="weight_var=1"):
+        scaled_net(jb.nets.mlp(8, 2, "tanh", weight_var=2.0), (1.0, 2.0))
+    with pytest.raises(ValueError, match="absolute"):
+        scaled_net(jb.nets.mlp(8, 2, "tanh"), (1.0, 2.0), "absolute")
+    with pytest.raises(ValueError, match="scale_kind='sideways'"):
+        scaled_net(jb.nets.mlp(8, 2, "tanh"), (1.0,), "sideways")
+
+
+def test_cell_scores_every_network_and_summarizes_them():
+    scales = (0.5, 8.0)
+    ds = redshift_cell("tanh", 2, scales, width=8, n=6, resolution=8, key=1, measures=("mean_frequency", "lz"),
+                       progress=False)
+    assert ds["mean_frequency"].dims == ("scale", "net") and ds["mean_frequency"].shape == (2, 6)
+    for j, s in enumerate(scales):  # independent path: sample the outputs, score them on the host
+        y = jb.sample(jb.nets.mlp(8, 2, "tanh", weight_var=s, bias_var=0.1), X, 6, key=1, progress=False)
+        ref = [float(jb.measures.mean_frequency(f.reshape(8, 8))) for f in y[..., 0]]
+        np.testing.assert_allclose(ds["mean_frequency"].values[j], ref, rtol=1e-4, atol=1e-6)
+    v = ds["mean_frequency"].values.astype(np.float64)
+    half = 1.959964 * v.std(1, ddof=1) / np.sqrt(6)
+    np.testing.assert_allclose(ds["mean_frequency_mean"], v.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(ds["mean_frequency_ci_high"] - ds["mean_frequency_ci_low"], 2 * half, rtol=1e-5)
+    assert ds.attrs["scale_kind"] == "weight_var" and "C_W" in ds.attrs["scale_meaning"]
+
+
+def test_near_constant_networks_are_counted_and_scored_as_constants():
+    ds = redshift_cell("sigmoid", 10, (0.3, 4.0), width=16, bias_var=0.0, n=8, resolution=8, progress=False)
+    y = jb.sample(jb.nets.mlp(16, 10, "sigmoid", weight_var=0.3, bias_var=0.0), X, 8, progress=False)[..., 0]
+    y = y.astype(np.float64)
+    flat = np.ptp(y, axis=1) <= 64 * np.finfo(np.float32).eps * np.abs(y).max(1)  # the threshold, in numpy
+    assert flat.all() and int(ds["near_constant_count"].sel(scale=0.3)) == 8
+    assert (ds["mean_frequency"].sel(scale=0.3) == 0).all()
+    assert int(ds["near_constant_count"].sel(scale=4.0)) == 0
+
+
+@pytest.mark.slow
+def test_trends_relu_flat_tanh_rises_with_scale_and_depth(tmp_path):
+    """Teney et al. 2024, Fig. 2: ReLU stays low whatever the scale; tanh climbs with scale and depth."""
+    ds = redshift(tmp_path / "r.nc", activations=("relu", "tanh"), depths=(1, 6), scales=(0.5, 32.0), widths=(32,),
+                  n=16, resolution=32, progress=False)
+    assert ds["mean_frequency"].dims == ("activation", "depth", "scale", "net")
+    mean, std = ds["mean_frequency_mean"], ds["mean_frequency_std"]
+    se = lambda a, d, s: float(std.sel(activation=a, depth=d, scale=s)) / 4.0  # noqa: E731 (n = 16)
+    for d in (1, 6):
+        lo, hi = (float(mean.sel(activation="relu", depth=d, scale=s)) for s in (0.5, 32.0))
+        assert abs(hi - lo) < 5 * np.hypot(se("relu", d, 0.5), se("relu", d, 32.0)) + 0.01
+    t = lambda d, s: float(mean.sel(activation="tanh", depth=d, scale=s))  # noqa: E731
+    assert t(6, 32.0) - t(6, 0.5) > 5 * np.hypot(se("tanh", 6, 32.0), se("tanh", 6, 0.5))
+    assert t(6, 32.0) - t(1, 32.0) > 5 * np.hypot(se("tanh", 6, 32.0), se("tanh", 1, 32.0))
+    assert ds.attrs["ramp_mean_frequency"] < t(6, 32.0) < ds.attrs["noise_mean_frequency"]
+
+
+def test_cli_writes_results_and_figures(tmp_path, capsys):
+    out = tmp_path / "r.nc"
+    rc = main(["redshift", "--activation", "tanh", "--depth", "2", "--scale", "1", "4", "--width", "8",
+               "--n", "4", "--resolution", "8", "--out", str(out), "--residual", "off", "on",
+               "--measure", "mean_frequency", "mean_frequency_redshift_code"])
+    assert rc == 0
+    ds = jb.load(out)
+    assert ds["mean_frequency"].dims == ("activation", "depth", "residual", "scale", "net")
+    nr = ds["mean_frequency_redshift_code"].values
+    assert ((nr >= 0) & (nr <= 1)).all() and "noise_mean_frequency_redshift_code" in ds.attrs
+    for suffix in ("heatmaps", "curves"):
+        assert (tmp_path / f"r_{suffix}.png").stat().st_size > 5000
+    text = capsys.readouterr().out
+    assert "ramp" in text and "white noise" in text and "tanh" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scale", "-1"], "scales="),
+    (["--activation", "nope"], "activation='nope'"),
+    (["--scale-kind", "absolute", "--weight-law", "uniform"], "weight_law='uniform'"),
+    (["--depth", "2", "2"], "values repeat"),
+    (["--n", "0"], "--n 0"),
+])
+def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
+    rc = main(["redshift", "--n", "2", "--resolution", "4", "--out", str(tmp_path / "r.nc"), "--quiet"] + args)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("jaxbias: error:") and message in err and "\n" not in err
+
