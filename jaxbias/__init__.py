@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from jaxbias import inputs, nets, summaries
+from jaxbias import measures, theory
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -20,6 +21,8 @@ __all__ = [
     "nets",
     "inputs",
     "summaries",
+    "measures",
+    "theory",
     "sample",
     "reduce",
     "summarize",
