@@ -4,6 +4,8 @@ from jaxbias.theory import guessing
 from jaxbias.theory.guessing import (
     Estimate,
     KSResult,
+    Prediction,
+    REGIMES,
     estimate_g0_var,
     estimate_gamma,
     estimate_max_fraction,
@@ -13,7 +15,11 @@ from jaxbias.theory.guessing import (
     g0_pdf,
     g0_var,
     gamma_from_kernel,
+    gaussian_input_moments,
+    input_moments,
     ks_test,
+    phase_diagram,
+    predict_gamma,
 )
 
 __all__ = [
@@ -30,4 +36,10 @@ __all__ = [
     "estimate_max_fraction",
     "ks_test",
     "KSResult",
+    "Prediction",
+    "input_moments",
+    "gaussian_input_moments",
+    "predict_gamma",
+    "phase_diagram",
+    "REGIMES",
 ]

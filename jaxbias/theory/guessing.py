@@ -42,6 +42,12 @@ __all__ = [
     "estimate_max_fraction",
     "ks_test",
     "KSResult",
+    "Prediction",
+    "input_moments",
+    "gaussian_input_moments",
+    "predict_gamma",
+    "phase_diagram",
+    "REGIMES",
 ]
 
 
@@ -401,3 +407,258 @@ def ks_test(g0: Any, gamma: float, n_points: int | None = None) -> KSResult:
         result = stats.kstest(g, lambda t: table[np.clip(np.floor(np.asarray(t) * n_points + 1e-6), 0, n_points)
                                                   .astype(np.int64)] * (np.asarray(t) >= 0))
     return KSResult(float(result.statistic), float(result.pvalue), int(g.shape[0]))
+
+
+# -- gamma from the NNGP recursion ------------------------------------------------------------
+
+
+class Prediction(NamedTuple):
+    """Mean-field prediction of IGB for one network and input distribution.
+
+    Attributes:
+      gamma: ``q_ab / (q_aa - q_ab)`` at the output.
+      q_aa: output variance on one input.
+      q_ab: output covariance of two independent inputs.
+      gammas: ``(depth + 1,)`` the same ratio for the pre-activations of every layer (last: output).
+    """
+
+    gamma: float
+    q_aa: float
+    q_ab: float
+    gammas: tuple[float, ...]
+
+
+def input_moments(x: Any) -> tuple[float, float]:
+    """``(mean |x|^2 / d0, mean_(i != j) x_i . x_j / d0)`` of an input set ``x (n_points, d0)``.
+
+    The first layer's kernel averaged over the data: ``q_aa^(1) = C_b + C_W s_aa``,
+    ``q_ab^(1) = C_b + C_W s_ab``. For ``x ~ N(m, S)``: ``s_aa = (|m|^2 + tr S) / d0``, ``s_ab = |m|^2 / d0``.
+    """
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x with shape {x.shape}: expected inputs (n_points, d0) with n_points >= 2")
+    n, d0 = x.shape
+    sq = np.sum(np.square(x)) / n
+    total = np.square(np.sum(x, axis=0)).sum()
+    return float(sq / d0), float((total - n * sq) / (n * (n - 1) * d0))
+
+
+def gaussian_input_moments(mean: Any, cov: Any) -> tuple[float, float]:
+    """:func:`input_moments` of the distribution ``N(mean, cov)``: ``((|m|^2 + tr S) / d0, |m|^2 / d0)``."""
+    m = np.atleast_1d(np.asarray(mean, np.float64))
+    s = np.asarray(cov, np.float64)
+    trace = float(np.trace(s)) if s.ndim == 2 else float(np.sum(s * np.ones_like(m)))
+    d0 = m.shape[0]
+    return (float(m @ m) + trace) / d0, float(m @ m) / d0
+
+
+def _layer_scales(config: dict, d0: int) -> tuple[list[float], list[float]]:
+    """Per-layer ``(C_W, C_b)`` of an mlp config; an absolute law U(-a, a) has ``C_W = fan_in a^2 / 3``."""
+    depth = config["depth"]
+    cws, cbs = list(config["weight_var"]), list(config["bias_var"])
+    law = str(config.get("weight_law", "normal"))
+    if law.startswith("absolute"):
+        a = float(law[law.index("(") + 1 : law.index(")")])
+        pool = config.get("pool_size") or 1
+        fans = [d0] + [w // pool for w in config["width"]]
+        cws = [f * a * a / 3.0 for f in fans]
+        cbs = [a * a / 3.0] * (depth + 1)
+    if not config.get("bias", True):
+        cbs = [0.0] * (depth + 1)
+    return cws, cbs
+
+
+def _check_theory_config(config: dict) -> None:
+    if config.get("arch") != "mlp":
+        raise NotImplementedError(f"net arch={config.get('arch')!r}: the IGB recursion covers mlp networks only")
+    if config.get("residual"):
+        raise NotImplementedError("residual=True: the IGB recursion does not cover residual connections")
+    if config.get("pooling") == "max" and (config.get("pool_size") or 1) > 2:
+        raise NotImplementedError(f"pool_size={config['pool_size']}: max-pooling theory covers windows of 2")
+    if config.get("pooling") == "max" and config.get("batch_norm_position") == "post":
+        raise NotImplementedError("max pooling after batch norm: not covered by the IGB recursion")
+
+
+def _hidden_moments(act, k_aa, k_ab, config: dict, order: int):
+    """Second moments ``(E[h(a)^2], E[h(a) h(b)])`` of one hidden layer's outputs (after norm and pooling).
+
+    ``(k_aa, k_ab)`` is the layer's pre-activation kernel (same variance on both inputs). Large
+    width and many iid inputs: layer norm standardizes over units (pre: ``z / sqrt(k_aa)``; post:
+    ``(phi - E phi) / sd phi``), batch norm over inputs removes the part shared by all inputs
+    (pre: kernel ``(1, 0)``; post: ``E[h(a) h(b)] = 0``). Average pooling of ``p`` iid units mixes in
+    the squared mean, max pooling (window 2) is a 4-D Gauss-Hermite expectation done as nested
+    2-D ones (:func:`jaxbias.kernels.gauss_expect`).
+    """
+    import jax.numpy as jnp
+
+    from jaxbias.kernels.gaussian import gauss_expect, phi_mean, phi_phi, phi_sq
+
+    ln, bn = config.get("layer_norm_position"), config.get("batch_norm_position")
+    if ln == "pre":
+        k_aa, k_ab = jnp.ones_like(k_aa), k_ab / k_aa
+    elif bn == "pre":
+        k_aa, k_ab = jnp.ones_like(k_aa), jnp.zeros_like(k_ab)
+    mean = phi_mean(act, k_aa, order=order)
+    p_aa = phi_sq(act, k_aa, order=order)
+    p_ab = phi_phi(act, k_aa, k_ab, k_aa, order=order)
+    shift, scale = 0.0, 1.0
+    if ln == "post":
+        shift, scale = mean, jnp.sqrt(p_aa - mean * mean)
+        p_ab = (p_ab - mean * mean) / (scale * scale)
+        p_aa, mean = jnp.ones_like(p_aa), jnp.zeros_like(mean)
+    elif bn == "post":
+        p_aa, p_ab, mean = jnp.ones_like(p_aa), jnp.zeros_like(p_ab), jnp.zeros_like(mean)
+    pooling, size = config.get("pooling"), config.get("pool_size") or 1
+    if pooling == "avg" and size > 1:
+        p_aa = p_aa / size + (1 - 1 / size) * mean * mean
+        p_ab = p_ab / size + (1 - 1 / size) * mean * mean
+    elif pooling == "max" and size == 2:
+        fn = act.fn
+
+        def psi(u):
+            return (fn(u) - shift) / scale
+
+        p_aa = gauss_expect(lambda u, v: jnp.square(jnp.maximum(psi(u), psi(v))), k_aa, 0.0, k_aa, order=order)
+
+        def outer(u1, v1):  # E over the second pair given the first
+            u1, v1 = jnp.broadcast_arrays(u1, v1)
+            inner = lambda u2, v2: jnp.maximum(psi(u1[..., None]), psi(u2)) * jnp.maximum(psi(v1[..., None]), psi(v2))
+            ones = jnp.ones(u1.shape, u1.dtype)
+            return gauss_expect(inner, k_aa * ones, k_ab * ones, k_aa * ones, order=order)
+
+        p_ab = gauss_expect(outer, k_aa, k_ab, k_aa, order=order)
+    return p_aa, p_ab
+
+
+def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | None = None, order: int = 32) -> Prediction:
+    """``gamma`` of a :func:`jaxbias.nets.mlp` predicted by the NNGP recursion (SCIENCE.md sections 2-3).
+
+    Mean-field theory of Francazi et al. (ICML 2024) and Bassi, Francazi et al. (2025,
+    arXiv:2505.12096): for two independent inputs of the data distribution, the output kernel
+    restricted to one input (``q_aa``) and to two (``q_ab``) follows the NNGP recursion layer by layer,
+    starting from the input moments; ``gamma = q_ab / (q_aa - q_ab)``. Covers every activation,
+    depth, per-layer ``C_W`` and ``C_b`` (and the absolute ``U(-a, a)`` law), input mean, average
+    pooling, max pooling with window 2, layer norm and batch norm before or after the activation.
+    It is the infinite-width, many-input limit; inputs are assumed to concentrate (``d0`` large), so
+    only their average moments enter.
+
+    Args:
+      net: a :func:`jaxbias.nets.mlp` Net, or its config dict.
+      x: the input set ``(n_points, d0)`` (its moments by :func:`input_moments`), or None with ``moments``.
+      moments: ``(s_aa, s_ab)`` as from :func:`input_moments` / :func:`gaussian_input_moments`.
+      order: Gauss-Hermite order for activations without a closed form.
+
+    Returns:
+      :class:`Prediction`.
+
+    Raises:
+      NotImplementedError: residual MLPs, other families, max pooling windows > 2, max pooling after batch norm.
+      ValueError: neither or both of ``x`` and ``moments``.
+
+    Example:
+      >>> import jaxbias as jb
+      >>> net = jb.nets.mlp(256, 1, "relu", bias=False)
+      >>> round(jb.theory.predict_gamma(net, moments=(1.0, 0.0)).gamma, 4)  # E[relu]^2 / Var[relu]
+      0.4669
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from jaxbias.nets.activations import get_activation
+
+    config = net if isinstance(net, dict) else getattr(net, "config", None)
+    if not isinstance(config, dict) or "arch" not in config:
+        raise ValueError(f"net={net!r}: expected a jaxbias mlp Net or its config")
+    _check_theory_config(config)
+    if (x is None) == (moments is None):
+        raise ValueError("predict_gamma: give exactly one of x (the inputs) and moments=(s_aa, s_ab)")
+    if x is not None:
+        moments = input_moments(x)
+        d0 = int(np.asarray(x).shape[1])
+    else:
+        d0 = config.get("in_dim") or 1
+        if str(config.get("weight_law", "")).startswith("absolute") and not config.get("in_dim"):
+            raise ValueError("weight_law='absolute(a)' with moments: build the net with in_dim or pass x")
+    s_aa, s_ab = (float(m) for m in moments)
+    if not s_aa > 0 or abs(s_ab) > s_aa * (1 + 1e-9):
+        raise ValueError(f"moments={moments!r}: expected s_aa > 0 and |s_ab| <= s_aa")
+    act = get_activation(config["activation"])
+    cws, cbs = _layer_scales(config, d0)
+    with jax.enable_x64(True):
+        k_aa = jnp.asarray(cbs[0] + cws[0] * s_aa, jnp.float64)
+        k_ab = jnp.asarray(cbs[0] + cws[0] * s_ab, jnp.float64)
+        gammas = [(k_aa, k_ab)]
+        for layer in range(1, config["depth"] + 1):
+            p_aa, p_ab = _hidden_moments(act, k_aa, k_ab, config, order)
+            k_aa, k_ab = cbs[layer] + cws[layer] * p_aa, cbs[layer] + cws[layer] * p_ab
+            gammas.append((k_aa, k_ab))
+        values = [(float(a), float(b)) for a, b in gammas]
+    return Prediction(float(gamma_from_kernel(*values[-1])), values[-1][0], values[-1][1],
+                      tuple(float(gamma_from_kernel(a, b)) for a, b in values))
+
+
+REGIMES = ("neutral", "prejudiced", "deep prejudice")
+
+
+def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int, *,
+                  moments: tuple[float, float] = (1.0, 0.0), deep: int = 400, tol: float = 1e-3,
+                  order: int = 32) -> dict:
+    """Predicted ``gamma`` at ``depth`` and the deep-network IGB regime over a ``(C_W, C_b)`` grid.
+
+    Plain MLP (same ``C_W``, ``C_b`` in every layer). The regime is read off the depth -> infinity limit
+    of the correlation ``c = q_ab / q_aa = gamma / (1 + gamma)`` of the recursion started from the
+    inputs (Bassi, Francazi et al. 2025): ``c -> 0`` neutral (no IGB: odd activations without bias in
+    the chaotic phase), ``0 < c* < 1`` prejudiced (finite ``gamma``), ``c -> 1`` deep prejudice
+    (``gamma -> inf``: ordered phase, and ReLU everywhere). Thresholds: ``c_deep < tol`` and
+    ``c_deep > 1 - tol`` after ``deep`` layers.
+
+    Args:
+      activation: activation name or callable.
+      weight_vars: ``(n_w,)`` values of ``C_W``.
+      bias_vars: ``(n_b,)`` values of ``C_b``.
+      depth: hidden layers of the network whose ``gamma`` is reported.
+      moments: input moments ``(s_aa, s_ab)`` (:func:`input_moments`).
+      deep: layers iterated for the regime.
+
+    Returns:
+      ``{"gamma": (n_w, n_b), "c_deep": (n_w, n_b), "regime": (n_w, n_b) int index into REGIMES}``.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from jaxbias.kernels.gaussian import phi_phi
+    from jaxbias.nets.activations import get_activation
+
+    act = get_activation(activation)
+    cw = np.asarray(weight_vars, np.float64)[:, None]
+    cb = np.asarray(bias_vars, np.float64)[None, :]
+    if np.any(cw <= 0) or np.any(cb < 0):
+        raise ValueError("phase_diagram: expected weight_vars > 0 and bias_vars >= 0")
+    depth = int(depth)
+    steps = max(depth, deep)
+
+    with jax.enable_x64(True):
+        cw_j, cb_j = jnp.asarray(np.broadcast_to(cw, (cw.shape[0], cb.shape[1]))), jnp.asarray(
+            np.broadcast_to(cb, (cw.shape[0], cb.shape[1])))
+
+        @jax.jit
+        def run(cw_j, cb_j):
+            k0 = (cb_j + cw_j * moments[0], cb_j + cw_j * moments[1])
+
+            def step(k, _):
+                k_aa, k_ab = k
+                n_aa = cb_j + cw_j * phi_phi(act, k_aa, k_aa, k_aa, order=order)
+                n_ab = cb_j + cw_j * phi_phi(act, k_aa, k_ab, k_aa, order=order)
+                return (n_aa, n_ab), (n_aa, n_ab)
+
+            _, trace = jax.lax.scan(step, k0, None, length=steps)
+            return trace
+
+        aa, ab = (np.asarray(t) for t in run(cw_j, cb_j))
+    k_aa = aa[depth - 1] if depth > 0 else cb + cw * moments[0] + 0 * aa[0]
+    k_ab = ab[depth - 1] if depth > 0 else cb + cw * moments[1] + 0 * ab[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma = np.where(k_aa > k_ab, k_ab / np.where(k_aa > k_ab, k_aa - k_ab, 1.0), np.inf)
+        c_deep = np.where(aa[-1] > 0, ab[-1] / np.where(aa[-1] > 0, aa[-1], 1.0), 1.0)
+    regime = np.where(c_deep < tol, 0, np.where(c_deep > 1 - tol, 2, 1))
+    return {"gamma": gamma, "c_deep": c_deep, "regime": regime}
