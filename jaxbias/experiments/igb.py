@@ -85,10 +85,11 @@ def _theory(net, x, classes: int) -> dict:
         pred = th.predict_gamma(net, x)
     except NotImplementedError:
         return {"gamma_theory": math.nan, "var_g0_theory": math.nan, "max_g_theory": math.nan}
-    gamma = pred.gamma
+    # A finite input sample can make the average pair kernel slightly negative: the law then uses 0.
+    gamma = max(pred.gamma, 0.0)
     finite = math.isfinite(gamma) or classes == 2
     return {
-        "gamma_theory": gamma,
+        "gamma_theory": pred.gamma,
         "var_g0_theory": th.g0_var(gamma, classes) if finite else math.nan,
         "max_g_theory": th.expected_max_fraction(gamma, classes) if finite else math.nan,
     }
@@ -122,7 +123,7 @@ def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95
     mx = th.estimate_max_fraction(stats.max_fraction, n_boot=n_boot, level=level)
     flat = x.reshape(n_points, -1)
     theory = _theory(net, flat, classes)
-    ks = (th.ks_test(stats.g0, theory["gamma_theory"], n_points) if classes == 2 and not math.isnan(
+    ks = (th.ks_test(stats.g0, max(theory["gamma_theory"], 0.0), n_points) if classes == 2 and not math.isnan(
         theory["gamma_theory"]) else th.KSResult(math.nan, math.nan, n))
     per_cell = {
         "gamma": gamma.value, "gamma_low": gamma.low, "gamma_high": gamma.high,
@@ -322,7 +323,7 @@ def plot_phase(ds: xr.Dataset, path):
         ax.set_title(f"{act}, depth {ds.attrs.get('depth', '')}".rstrip(", "), fontsize=9)
     fig.colorbar(sc, ax=axes[0].tolist(), label="measured gamma (points)", shrink=0.8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(3)]
-    fig.legend(handles, list(th.REGIMES), loc="lower center", ncol=3, fontsize=7, bbox_to_anchor=(0.45, -0.02))
+    fig.legend(handles, list(th.REGIMES), loc="outside lower center", ncol=3, fontsize=7)
     fig.suptitle("IGB phase diagram: regimes from the NNGP recursion (depth -> inf), contours of gamma at the "
                  "given depth, measured gamma as points", fontsize=8)
     return save_figure(fig, path)
