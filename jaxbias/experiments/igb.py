@@ -200,7 +200,7 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
 
     Args:
       activations: activations, one panel each (the published diagram uses tanh and ReLU).
-      weight_vars, bias_vars: theory grid (default 60 x 60 over ``[0.25, 4] x [0, 2]``).
+      weight_vars, bias_vars: theory grid (default 40 x 40 over ``[0.25, 4] x [0, 2]``).
       depth: hidden layers of the measured networks and of the reported ``gamma``.
       measured_weight_vars, measured_bias_vars: where networks are sampled (``n`` each, ``n_points``
         centred Gaussian inputs in ``dim`` dimensions, width ``width``).
@@ -210,8 +210,8 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
       :data:`jaxbias.theory.REGIMES`), ``c_deep``, and ``gamma``, ``gamma_low``, ``gamma_high``,
       ``gamma_point_theory`` over ``(activation, measured_weight_var, measured_bias_var)``.
     """
-    weight_vars = np.linspace(0.25, 4.0, 60) if weight_vars is None else np.asarray(weight_vars, np.float64)
-    bias_vars = np.linspace(0.0, 2.0, 60) if bias_vars is None else np.asarray(bias_vars, np.float64)
+    weight_vars = np.linspace(0.25, 4.0, 40) if weight_vars is None else np.asarray(weight_vars, np.float64)
+    bias_vars = np.linspace(0.0, 2.0, 40) if bias_vars is None else np.asarray(bias_vars, np.float64)
     x = igb_inputs("blobs", n_points, dim, 0.0, key=key)
     moments = th.input_moments(x)
     theory, measured = [], []

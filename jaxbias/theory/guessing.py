@@ -475,6 +475,9 @@ def _check_theory_config(config: dict) -> None:
         raise NotImplementedError("residual=True: the IGB recursion does not cover residual connections")
     if config.get("pooling") == "max" and (config.get("pool_size") or 1) > 2:
         raise NotImplementedError(f"pool_size={config['pool_size']}: max-pooling theory covers windows of 2")
+    if config.get("pooling") == "max" and not _is_monotone(str(config.get("activation"))):
+        raise NotImplementedError(f"activation={config.get('activation')!r} with max pooling: the theory needs "
+                                  f"an increasing activation (one of {', '.join(_MONOTONE)}, leaky_relu)")
     if config.get("pooling") == "max" and config.get("batch_norm_position") == "post":
         raise NotImplementedError("max pooling after batch norm: not covered by the IGB recursion")
 
@@ -486,13 +489,11 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int):
     width and many iid inputs: layer norm standardizes over units (pre: ``z / sqrt(k_aa)``; post:
     ``(phi - E phi) / sd phi``), batch norm over inputs removes the part shared by all inputs
     (pre: kernel ``(1, 0)``; post: ``E[h(a) h(b)] = 0``). Average pooling of ``p`` iid units mixes in
-    the squared mean, max pooling (window 2) is a 4-D Gauss-Hermite expectation done as nested
-    2-D ones (:func:`jaxbias.kernels.gauss_expect`).
+    the squared mean, max pooling (window 2) goes through the law of the max (:func:`_max_pool_moments`).
     """
-    import jax
     import jax.numpy as jnp
 
-    from jaxbias.kernels.gaussian import gauss_expect, phi_mean, phi_phi, phi_sq
+    from jaxbias.kernels.gaussian import phi_mean, phi_phi, phi_sq
 
     ln, bn = config.get("layer_norm_position"), config.get("batch_norm_position")
     if ln == "pre":
@@ -514,24 +515,68 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int):
         p_aa = p_aa / size + (1 - 1 / size) * mean * mean
         p_ab = p_ab / size + (1 - 1 / size) * mean * mean
     elif pooling == "max" and size == 2:
-        fn = act.fn
-
-        def psi(u):
-            return (fn(u) - shift) / scale
-
-        p_aa = gauss_expect(lambda u, v: jnp.square(jnp.maximum(psi(u), psi(v))), k_aa, 0.0, k_aa, order=order)
-        nested = min(order, 32)
-
-        def outer(u1, v1):  # E over the second pair given the first
-            u1, v1 = jnp.broadcast_arrays(u1, v1)
-            inner = lambda u2, v2: jnp.maximum(psi(u1[..., None]), psi(u2)) * jnp.maximum(psi(v1[..., None]), psi(v2))
-            ones = jnp.ones(u1.shape, u1.dtype)
-            return gauss_expect(inner, k_aa * ones, k_ab * ones, k_aa * ones, order=nested)
-
-        # gauss_expect broadcasts (S, 1) against its nodes (m,): allow that rank promotion here.
-        with jax.numpy_rank_promotion("allow"):
-            p_ab = gauss_expect(outer, k_aa, k_ab, k_aa, order=nested)
+        p_aa, p_ab = _max_pool_moments(act.fn, shift, scale, k_aa, k_ab, order)
     return p_aa, p_ab
+
+
+_MONOTONE = ("relu", "tanh", "sigmoid", "erf", "step", "identity", "softplus", "elu", "selu", "centred_relu")
+
+
+def _is_monotone(name: str) -> bool:
+    return name in _MONOTONE or (name.startswith("leaky_relu(") and float(name[11:-1]) >= 0)
+
+
+def _bvn_cdf(h, k, rho, n_nodes: int = 48):
+    """Standard bivariate normal cdf ``P(X <= h, Y <= k)``, correlation ``rho`` (``|rho| < 1``), elementwise.
+
+    Plackett's identity ``dPhi2 / drho = phi2`` integrated in ``theta = arcsin(rho')`` (Drezner &
+    Wesolowsky 1990; Genz 2004): ``Phi(h) Phi(k) + (1 / 2 pi) int_0^arcsin(rho) exp(-(h^2 + k^2 - 2 h k
+    sin t) / (2 cos^2 t)) dt``, by Gauss-Legendre in ``t`` (the integrand is smooth for ``|rho| < 1``).
+    """
+    import jax.numpy as jnp
+    from jax.scipy.special import ndtr
+
+    h, k, rho = jnp.broadcast_arrays(h, k, rho)
+    x, w = np.polynomial.legendre.leggauss(n_nodes)
+    x, w = (jnp.asarray(a, h.dtype).reshape((1,) * h.ndim + (n_nodes,)) for a in (x, w))
+    top = jnp.arcsin(rho)[..., None]
+    t = top * (x + 1) / 2
+    h_, k_ = h[..., None], k[..., None]
+    cos2 = jnp.square(jnp.cos(t))
+    expo = -(jnp.square(h_ - k_) / (2 * cos2) + h_ * k_ / (1 + jnp.sin(t)))
+    integral = jnp.sum(w * jnp.exp(expo), axis=-1) * top[..., 0] / 2
+    return ndtr(h) * ndtr(k) + integral / (2 * math.pi)
+
+
+def _max_pool_moments(fn, shift, scale, k_aa, k_ab, order: int):
+    """``E[h(a)^2]`` and ``E[h(a) h(b)]`` for ``h = max(psi(u1), psi(u2))``, ``psi = (fn - shift) / scale``
+    increasing, ``(u_i, v_i)`` iid pairs with kernel ``(k_aa, k_ab, k_aa)``.
+
+    With ``M_a = max(u1, u2)``, ``h(a) = psi(M_a)`` and ``P(M_a <= s, M_b <= t) = Phi2(s, t)^2``, so the
+    joint density is ``2 (d_s Phi2 d_t Phi2 + Phi2 phi2)``, with ``d_s Phi2 = phi_k(s) Phi((t - rho s) /
+    sqrt(k (1 - rho^2)))``. Both terms are smooth 2-D Gaussian expectations for
+    :func:`jaxbias.kernels.gauss_expect` (integrating ``max`` directly has a kink on ``u1 = u2``, where
+    Gauss rules converge only like ``1 / order``). ``E[psi(M)^2] = 2 E[psi(u)^2 Phi(u / sqrt(k))]``.
+    """
+    import jax.numpy as jnp
+    from jax.scipy.special import ndtr
+
+    from jaxbias.kernels.gaussian import gauss_expect
+
+    def psi(u):
+        return (fn(u) - shift) / scale
+
+    sd = jnp.sqrt(k_aa)
+    p_aa = gauss_expect(lambda u, v: 2 * jnp.square(psi(u)) * ndtr(u / sd), k_aa, 0.0, k_aa, order=order)
+    rho = jnp.clip(k_ab / k_aa, -1 + 1e-12, 1 - 1e-12)
+    r = sd * jnp.sqrt(1 - rho * rho)
+    term_a = gauss_expect(lambda s, t: psi(s) * psi(t) * ndtr((t - rho * s) / r) * ndtr((s - rho * t) / r),
+                          k_aa, 0.0, k_aa, order=order)
+    term_b = gauss_expect(lambda s, t: psi(s) * psi(t) * _bvn_cdf(s / sd, t / sd, rho), k_aa, k_ab, k_aa,
+                          order=order)
+    p_ab = 2 * (term_a + term_b)
+    # rho -> 1: both inputs see the same units (M_a = M_b) and the integrands become steps.
+    return p_aa, jnp.where(k_ab >= k_aa * (1 - 1e-9), p_aa, p_ab)
 
 
 def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | None = None, order: int = 64) -> Prediction:
@@ -542,7 +587,7 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
     restricted to one input (``q_aa``) and to two (``q_ab``) follows the NNGP recursion layer by layer,
     starting from the input moments; ``gamma = q_ab / (q_aa - q_ab)``. Covers every activation,
     depth, per-layer ``C_W`` and ``C_b`` (and the absolute ``U(-a, a)`` law), input mean, average
-    pooling, max pooling with window 2, layer norm and batch norm before or after the activation.
+    pooling, max pooling with window 2 (increasing activations), layer norm and batch norm before or after the activation.
     It is the infinite-width, many-input limit; inputs are assumed to concentrate (``d0`` large), so
     only their average moments enter.
 
@@ -550,8 +595,8 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
       net: a :func:`jaxbias.nets.mlp` Net, or its config dict.
       x: the input set ``(n_points, d0)`` (its moments by :func:`input_moments`), or None with ``moments``.
       moments: ``(s_aa, s_ab)`` as from :func:`input_moments` / :func:`gaussian_input_moments`.
-      order: Gauss-Hermite order for activations without a closed form (64: relative error ~1e-7
-        for tanh; max pooling nests two 2-D rules and uses ``min(order, 32)``).
+      order: quadrature order of :func:`jaxbias.kernels.gauss_expect` for activations without a
+        closed form and for max pooling.
 
     Returns:
       :class:`Prediction`.
@@ -606,8 +651,8 @@ REGIMES = ("neutral", "prejudiced", "deep prejudice")
 
 
 def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int, *,
-                  moments: tuple[float, float] = (1.0, 0.0), deep: int = 400, tol: float = 1e-3,
-                  order: int = 32) -> dict:
+                  moments: tuple[float, float] = (1.0, 0.0), deep: int = 200, tol: float = 1e-3,
+                  order: int = 64) -> dict:
     """Predicted ``gamma`` at ``depth`` and the deep-network IGB regime over a ``(C_W, C_b)`` grid.
 
     Plain MLP (same ``C_W``, ``C_b`` in every layer). The regime is read off the depth -> infinity limit
