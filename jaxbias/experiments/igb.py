@@ -25,6 +25,7 @@ import xarray as xr
 import jaxbias as jb
 from jaxbias.measures.guessing import guessing_stats, n_classes
 from jaxbias.theory import guessing as th
+from jaxbias.validation import check_int
 
 __all__ = ["NORMS", "POOLINGS", "igb_inputs", "igb_net", "igb_cell", "run_igb", "phase_dataset",
            "plot_g0_histograms", "plot_phase"]
@@ -48,7 +49,7 @@ def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input
         mean = float(input_mean)
         if not math.isfinite(mean):
             raise ValueError(f"input_mean={input_mean!r}: expected a finite number")
-        x, _ = jb.inputs.gaussian_blobs(n_points, means=[[mean] * jb.validation.check_int("dim", dim, 1)], key=key)
+        x, _ = jb.inputs.gaussian_blobs(n_points, means=[[mean] * check_int("dim", dim, 1)], key=key)
         return np.asarray(x)
     if isinstance(inputs, str) and inputs.startswith("digits"):
         x, _ = jb.inputs.parse_inputs(inputs)
