@@ -37,6 +37,7 @@ def test_one_hidden_layer_relu_matches_theory_and_its_law(relu_cell):
     assert 0.3 < float(ds["gamma_theory"]) < 0.6  # E[relu]^2 / Var[relu] = 0.467 for centred inputs
     assert float(ds["ks_pvalue"]) > 1e-3
     assert ds["fractions"].shape == (N, 2) and ds["out_mean"].shape == (N, 1)
+    np.testing.assert_array_equal(ds["g0_hist"], np.histogram(ds["g0"], bins=20, range=(0, 1))[0])
 
 
 def test_odd_activation_has_no_bias_beyond_binomial_noise():

@@ -33,6 +33,8 @@ __all__ = ["NORMS", "POOLINGS", "igb_inputs", "igb_net", "igb_cell", "run_igb", 
 NORMS = ("none", "layer_pre", "layer_post", "batch_pre", "batch_post")
 """Normalization placements: none, layer or batch norm before (pre) or after (post) the activation."""
 POOLINGS = ("none", "max", "avg")
+HIST_BINS = 20
+"""Bins of the stored histogram of ``G_0`` over networks (``g0_hist``, bin centres ``g0_bin``)."""
 
 
 def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input_mean: float = 0.0,
@@ -109,7 +111,8 @@ def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95
 
     Returns:
       Dataset with per-network ``fractions (net, class)``, ``g0 (net)``, ``max_fraction (net)``,
-      ``sorted_fractions (net, class)``, ``out_mean (net, out)``, ``out_var (net, out)`` and per-cell
+      ``sorted_fractions (net, class)``, ``out_mean (net, out)``, ``out_var (net, out)``, the histogram
+      ``g0_hist (g0_bin)`` of ``G_0`` over networks (counts, 20 bins on [0, 1]) and per-cell
       ``gamma``, ``gamma_low``, ``gamma_high``, ``var_g0`` (binomial noise removed), ``var_g0_low/high``,
       ``max_g``, ``max_g_low/high``, ``ks_stat``, ``ks_pvalue``, ``gamma_theory``, ``var_g0_theory``,
       ``max_g_theory``.
@@ -140,9 +143,11 @@ def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95
             "sorted_fractions": (("net", "class"), stats.sorted_fractions),
             "out_mean": (("net", "out"), stats.mean),
             "out_var": (("net", "out"), stats.var),
+            "g0_hist": (("g0_bin",), np.histogram(stats.g0, bins=HIST_BINS, range=(0.0, 1.0))[0]),
             **{k: ((), np.float64(v)) for k, v in per_cell.items()},
         },
-        coords={"net": np.arange(n), "class": np.arange(classes)},
+        coords={"net": np.arange(n), "class": np.arange(classes),
+                "g0_bin": (np.arange(HIST_BINS) + 0.5) / HIST_BINS},
     )
     ds.attrs["n_points"] = n_points
     return ds
