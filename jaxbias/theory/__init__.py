@@ -2,10 +2,10 @@
 
 from jaxbias.theory import guessing
 from jaxbias.theory.guessing import (
+    REGIMES,
     Estimate,
     KSResult,
     Prediction,
-    REGIMES,
     estimate_g0_var,
     estimate_gamma,
     estimate_max_fraction,
