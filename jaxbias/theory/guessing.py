@@ -687,8 +687,7 @@ def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int,
     depth = int(depth)
     steps = max(depth, deep)
 
-    # gauss_expect broadcasts (S, 1) against its nodes (m,) for array kernels: allow that rank promotion.
-    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):
+    with jax.enable_x64(True):
         cw_j, cb_j = jnp.asarray(np.broadcast_to(cw, (cw.shape[0], cb.shape[1]))), jnp.asarray(
             np.broadcast_to(cb, (cw.shape[0], cb.shape[1])))
 
