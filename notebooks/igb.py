@@ -95,7 +95,7 @@ print(ds2[["gamma", "gamma_low", "gamma_high", "gamma_theory"]].to_dataframe().r
 
 # %%
 res = 15 if SMALL else 40
-measured = ((1.5,), (0.0, 0.5)) if SMALL else ((0.5, 1.5, 3.0), (0.0, 0.3, 1.0))
+measured = ((1.5,), (0.5,)) if SMALL else ((0.5, 1.5, 3.0), (0.0, 0.3, 1.0))
 phase = igb.phase_dataset(("tanh", "relu"), np.linspace(0.25, 4.0, res), np.linspace(0.0, 2.0, res), depth=3,
                           measured_weight_vars=measured[0], measured_bias_vars=measured[1], n=N, width=WIDTH,
                           n_points=200, n_boot=200)
