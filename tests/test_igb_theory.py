@@ -120,3 +120,10 @@ def test_bad_arguments_name_themselves(call, match):
 
 def test_exported():
     assert jb.theory.g0_var is th.g0_var and jb.measures.class_fractions is not None
+
+
+def test_finite_n_pmf_is_binomial_at_gamma_zero_and_normalized():
+    np.testing.assert_allclose(th.g0_pmf(0.0, 9), stats.binom.pmf(np.arange(10), 9, 0.5), atol=1e-12)
+    assert th.g0_pmf(2.0, 30).sum() == pytest.approx(1.0, abs=1e-8)
+    # gamma = 1: Phi(z) is uniform, so the count is uniform on 0..n (beta-binomial with a = b = 1)
+    np.testing.assert_allclose(th.g0_pmf(1.0, 5), np.full(6, 1 / 6), atol=1e-8)

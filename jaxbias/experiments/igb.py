@@ -190,6 +190,7 @@ def run_igb(path, grid: dict, *, n: int = 1000, width: int = 256, n_points: int 
         return igb_cell(x, n, key=key, n_boot=n_boot, width=width, out=out, **options)
 
     attrs = jb.io.result_attrs(config, key)
+    attrs["n_points"] = int(igb_inputs(inputs, n_points, dim, 0.0, key=key).shape[0])
     if not grid:
         ds = cell_fn({})
         ds.attrs.update(attrs)
@@ -256,10 +257,11 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
 
 
 def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int = 40):
-    """Histograms of ``G_0`` per cell with the predicted density (``n_points -> inf``) overlaid.
+    """Histograms of ``G_0`` per cell with the predicted density (``n_points -> inf``) and the predicted
+    law at the run's number of inputs (binomial noise included) overlaid.
 
     Args:
-      ds: a Dataset from :func:`run_igb` or :func:`igb_cell`.
+      ds: a Dataset from :func:`run_igb` or :func:`igb_cell` (``attrs["n_points"]``: inputs per network).
       path: image path.
     """
     import matplotlib
@@ -285,6 +287,11 @@ def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int =
         gamma = float(cell["gamma_theory"])
         if math.isfinite(gamma) and gamma > 0:
             ax.plot(g, th.g0_pdf(g, gamma), "C3", lw=1.5, label=f"theory, gamma={gamma:.3g}")
+        if math.isfinite(gamma):  # the law at this number of inputs (binomial noise included)
+            n_points = int(ds.attrs["n_points"])
+            k = np.arange(n_points + 1) / n_points
+            prob, edges = np.histogram(k, bins=bins, range=(0, 1), weights=th.g0_pmf(max(gamma, 0.0), n_points))
+            ax.stairs(prob * bins, edges, color="C0", lw=1, label=f"theory, {n_points} inputs")
         ax.set_title(f"{label}\nmeasured gamma={float(cell['gamma']):.3g} "
                      f"[{float(cell['gamma_low']):.3g}, {float(cell['gamma_high']):.3g}]", fontsize=7)
         ax.set_xlabel("G_0", fontsize=7)

@@ -42,6 +42,7 @@ __all__ = [
     "estimate_max_fraction",
     "ks_test",
     "KSResult",
+    "g0_pmf",
     "Prediction",
     "input_moments",
     "gaussian_input_moments",
@@ -382,6 +383,19 @@ def _binomial_mixture_cdf(gamma: float, n_points: int) -> np.ndarray:
 
     value, _ = integrate.quad_vec(integrand, -12.0, 12.0, epsabs=1e-10, epsrel=1e-8, points=(0.0,))
     return np.clip(value, 0.0, 1.0)
+
+
+def g0_pmf(gamma: float, n_points: int) -> np.ndarray:
+    """Law of the measured ``G_0`` with ``n_points`` iid inputs: ``P(G_0 = k / n)``, ``k = 0..n``.
+
+    The count of class 0 given the network is Binomial(n, Phi(z)), ``z ~ N(0, gamma)``; the mixture
+    is integrated adaptively over ``z``. ``gamma = 0`` gives the plain binomial noise of a neutral net.
+    """
+    gamma = _check_gamma(gamma)
+    n_points = _check_n_points(n_points)
+    if n_points is None:
+        raise ValueError("n_points=None: expected a positive integer number of inputs")
+    return np.diff(np.concatenate([[0.0], _binomial_mixture_cdf(gamma, n_points)]))
 
 
 def ks_test(g0: Any, gamma: float, n_points: int | None = None) -> KSResult:
