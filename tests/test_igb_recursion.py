@@ -160,3 +160,13 @@ def test_phase_diagram_regimes():
 def test_uncovered_networks_raise(net, error):
     with pytest.raises(error):
         th.predict_gamma(net, moments=(1.0, 0.0))
+
+
+def test_bivariate_normal_cdf_matches_scipy():
+    import jax
+
+    h, k, r = np.array([0.3, -1.0, 2.0, -2.5]), np.array([0.5, 0.2, -1.5, -2.0]), np.array([0.5, -0.7, 0.95, 0.0])
+    want = [stats.multivariate_normal(cov=[[1, rr], [rr, 1]]).cdf([hh, kk]) for hh, kk, rr in zip(h, k, r)]
+    with jax.enable_x64(True):
+        got = np.asarray(th._bvn_cdf(h, k, r))
+    np.testing.assert_allclose(got, want, atol=1e-7)
