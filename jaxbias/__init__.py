@@ -9,9 +9,7 @@
 
 __version__ = "0.1.0"
 
-from jaxbias import inputs, nets, summaries
-from jaxbias import kernels
-from jaxbias import measures
+from jaxbias import experiments, inputs, kernels, measures, nets, summaries, theory
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -24,6 +22,8 @@ __all__ = [
     "summaries",
     "kernels",
     "measures",
+    "theory",
+    "experiments",
     "sample",
     "reduce",
     "summarize",

@@ -4,7 +4,8 @@ Function complexity (../shared/SCIENCE.md section 1): Fourier mean frequency and
 (:mod:`~jaxbias.measures.spectral`), Legendre polynomial order (:mod:`~jaxbias.measures.polynomial`),
 LZ76 and the Valle-Perez LZ complexity (:mod:`~jaxbias.measures.lz`), Boolean sensitivity, entropy and
 truth tables (:mod:`~jaxbias.measures.boolean`), and the near-constant guard
-(:mod:`~jaxbias.measures.constant`).
+(:mod:`~jaxbias.measures.constant`). Initial guessing bias (section 2): per-network class
+fractions (:mod:`~jaxbias.measures.guessing`).
 
 >>> import jax.numpy as jnp, jaxbias as jb
 >>> float(jb.measures.mean_frequency(jnp.ones((8, 8))))
@@ -21,6 +22,7 @@ from jaxbias.measures.boolean import (
     walsh_fourier,
 )
 from jaxbias.measures.constant import near_constant
+from jaxbias.measures.guessing import GuessingStats, class_fractions, guessing_stats
 from jaxbias.measures.lz import lz76, lz_complexity, lz_grid
 from jaxbias.measures.polynomial import legendre_coefficients, polynomial_order
 from jaxbias.measures.spectral import mean_frequency, mean_frequency_redshift_code, radial_frequencies, radial_spectrum
@@ -43,4 +45,7 @@ __all__ = [
     "sensitivity_walsh",
     "walsh_fourier",
     "entropy",
+    "class_fractions",
+    "guessing_stats",
+    "GuessingStats",
 ]
