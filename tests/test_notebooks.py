@@ -6,13 +6,15 @@ import jupytext
 import nbclient
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.py"))
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("JAXBIAS_NOTEBOOK_N", "32")
     monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout, not an older installed copy
     notebook = jupytext.read(path)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
