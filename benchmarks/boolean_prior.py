@@ -34,6 +34,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sampling import log, machine_info, now, torch, torch_threads  # noqa: E402
 
+if torch is not None:
+    from torch_reference import torch_mlp  # noqa: E402
+
 import jaxbias as jb  # noqa: E402
 from jaxbias.experiments import boolean_prior_cell  # noqa: E402
 
@@ -66,18 +69,8 @@ def torch_loop_rate(n: int) -> float:
     counts = collections.Counter()
 
     def one():
-        dims = [N_IN] + [WIDTH] * DEPTH + [1]
-        layers = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            layers.append(torch.nn.Linear(a, b))
-            if i < DEPTH:
-                layers.append(torch.nn.ReLU())
-        model = torch.nn.Sequential(*layers)
+        model = torch_mlp(N_IN, WIDTH, DEPTH, "relu", CW, SB)
         with torch.no_grad():
-            for m in model:
-                if isinstance(m, torch.nn.Linear):
-                    m.weight.normal_(0.0, math.sqrt(CW / m.in_features))
-                    m.bias.normal_(0.0, SB)
             counts[(model(x)[:, 0] > 0).numpy().tobytes()] += 1
 
     one()

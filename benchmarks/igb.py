@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
@@ -36,6 +35,7 @@ import jaxbias as jb
 
 try:
     import torch
+    from torch_reference import torch_mlp
 except ImportError:  # pragma: no cover
     torch = None
 
@@ -81,18 +81,8 @@ def torch_loop_rate(x, n: int, threads: int) -> float:
 
     def one(seed):
         torch.manual_seed(seed)
-        dims = [D0] + [WIDTH] * DEPTH + [1]
-        layers = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            layers.append(torch.nn.Linear(a, b))
-            if i < DEPTH:
-                layers.append(torch.nn.ReLU())
-        model = torch.nn.Sequential(*layers)
+        model = torch_mlp(D0, WIDTH, DEPTH, "relu", CW, 0.0)
         with torch.no_grad():
-            for m in model:
-                if isinstance(m, torch.nn.Linear):
-                    torch.nn.init.normal_(m.weight, 0.0, math.sqrt(CW / m.in_features))
-                    torch.nn.init.zeros_(m.bias)
             y = model(xt)[:, 0]
             g1 = (y > 0).float().mean()
             return float(1 - g1), float(y.mean()), float(y.var())

@@ -41,6 +41,7 @@ import jaxbias as jb
 
 try:  # PyTorch lives only in the benchmark's venv (benchmarks/requirements.txt).
     import torch
+    import torch_reference
 except ImportError:  # pragma: no cover - depends on the environment
     torch = None
 
@@ -218,21 +219,8 @@ def torch_device() -> str:
 
 
 def torch_mlp(d0: int, width: int, depth: int, activation: str, cw: float, cb: float):
-    """A torch MLP with torch's default init, then re-initialized as jaxbias draws it:
-    weights N(0, C_W / fan_in), biases N(0, C_b)."""
-    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[activation]
-    layers = []
-    for i, (fi, fo) in enumerate(layer_fans(d0, width, depth)):
-        layers.append(torch.nn.Linear(fi, fo))
-        if i < depth:
-            layers.append(act())
-    model = torch.nn.Sequential(*layers).to(torch_device())
-    with torch.no_grad():
-        for m in model:
-            if isinstance(m, torch.nn.Linear):
-                torch.nn.init.normal_(m.weight, 0.0, math.sqrt(cw / m.in_features))
-                torch.nn.init.normal_(m.bias, 0.0, math.sqrt(cb))
-    return model
+    """The shared torch reference MLP (torch_reference.py) with C_b as a variance, on torch's device."""
+    return torch_reference.torch_mlp(d0, width, depth, activation, cw, math.sqrt(cb), torch_device())
 
 
 class torch_threads:

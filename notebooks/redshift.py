@@ -30,7 +30,6 @@ import matplotlib
 matplotlib.use("Agg")
 from IPython.display import Image, display  # noqa: E402
 
-import jaxbias as jb  # noqa: E402
 from jaxbias.experiments import boolean_prior, redshift  # noqa: E402
 from jaxbias.plot_complexity import plot_boolean_prior, plot_redshift_curves, plot_redshift_heatmaps  # noqa: E402
 

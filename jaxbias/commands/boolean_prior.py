@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from jaxbias.commands.common import add_distributed_options
+from jaxbias.commands.common import add_distributed_options, add_run_options
 
 __all__ = ["register", "run"]
 
@@ -31,14 +31,9 @@ def register(sub) -> None:
     b.add_argument("--bias-std", type=float, nargs="+", default=[1.0], help="bias standard deviation (sweepable)")
     b.add_argument("--keep", type=int, default=2**17, help="most frequent functions kept in the file")
     b.add_argument("--top", type=int, default=10, help="functions printed")
-    b.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")
-    b.add_argument("--out", default="boolean_prior.nc", help="netCDF results file")
+    add_run_options(b, "boolean_prior.nc")
     b.add_argument("--plot", default=None, help="figure: rank-frequency and P(f) vs LZ (default: --out with .png)")
     b.add_argument("--no-plot", action="store_true", help="write no figure")
-    b.add_argument("--resume", action="store_true", help="continue a killed sweep")
-    b.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
-    b.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB")
-    b.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_distributed_options(b)
     b.set_defaults(run=run)
 

@@ -9,6 +9,7 @@ __all__ = [
     "NET_OPTIONS",
     "add_distributed_options",
     "add_net_options",
+    "add_run_options",
     "build_net",
     "cells",
     "initialize_distributed",
@@ -45,6 +46,20 @@ def add_net_options(p: argparse.ArgumentParser, defaults: dict | None = None) ->
                    help="layer norm before (pre) or after (post) the activation")
     p.add_argument("--pooling", choices=["max", "avg"], default=None, help="1-D pooling over hidden units (MLP)")
     p.add_argument("--pool-size", type=int, default=2, help="pooling window")
+
+
+def add_run_options(p: argparse.ArgumentParser, out: str, *, engine: bool = True,
+                    key_help: str = "random seed; network i uses fold_in(key, i)") -> None:
+    """Add --key, --out (default ``out``), --resume, --quiet and, with ``engine``, --chunk-size and
+    --memory-budget (passed to the engine) to ``p``."""
+    p.add_argument("--key", type=int, default=0, help=key_help)
+    p.add_argument("--out", default=out, help="netCDF results file (written atomically)")
+    p.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
+    if engine:
+        p.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
+        p.add_argument("--memory-budget", default=None,
+                       help="peak bytes per chunk, e.g. 2GB (default: from the device)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
 def add_distributed_options(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxbias.commands.common import add_distributed_options
+from jaxbias.commands.common import add_distributed_options, add_run_options
 
 __all__ = ["register", "run"]
 
@@ -40,13 +40,10 @@ def register(sub) -> None:
     s.add_argument("--points", type=int, default=1000, help="blobs: number of inputs")
     s.add_argument("--dim", type=int, default=64, help="blobs: input dimension")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
-    s.add_argument("--key", type=int, default=0, help="random seed (networks and inputs)")
-    s.add_argument("--out", default="igb.nc", help="netCDF results file (written atomically)")
+    add_run_options(s, "igb.nc", engine=False, key_help="random seed (networks and inputs)")
     s.add_argument("--plot", default=None, help="G_0 histograms with the predicted density (e.g. igb.png)")
     s.add_argument("--phase", default=None,
                    help="also draw the (C_W, C_b) phase diagram for tanh and ReLU at the first --depth (e.g. phase.png)")
-    s.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar or table")
     add_distributed_options(s)
     s.set_defaults(run=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from jaxbias.commands.common import add_distributed_options
+from jaxbias.commands.common import add_distributed_options, add_run_options
 
 __all__ = ["register", "run"]
 
@@ -48,15 +48,10 @@ def register(sub) -> None:
                         "Redshift code's variant, 2-D only)")
     r.add_argument("--window", choices=["none", "hann"], default="none", help="Fourier window")
     r.add_argument("--degree", type=int, default=8, help="Legendre degree per axis (polynomial_order)")
-    r.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")
-    r.add_argument("--out", default="redshift.nc", help="netCDF results file (written atomically)")
+    add_run_options(r, "redshift.nc")
     r.add_argument("--figures", default=None,
                    help="figure prefix: PREFIX_heatmaps.png and PREFIX_curves.png (default: --out without .nc)")
     r.add_argument("--no-plot", action="store_true", help="write no figures")
-    r.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
-    r.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
-    r.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB")
-    r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_distributed_options(r)
     r.set_defaults(run=run)
 

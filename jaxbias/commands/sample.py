@@ -6,7 +6,7 @@ import argparse
 import json
 import pathlib
 
-from jaxbias.commands.common import add_distributed_options, add_net_options, build_net, cells, split_sweep
+from jaxbias.commands.common import add_distributed_options, add_net_options, add_run_options, build_net, cells, split_sweep
 
 __all__ = ["register", "run"]
 
@@ -24,13 +24,8 @@ def register(sub) -> None:
     s.add_argument("--n", type=int, default=1000, help="number of networks")
     s.add_argument("--inputs", default="grid:2:64",
                    help="grid:D:R, sphere:D:N, hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
-    s.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")
-    s.add_argument("--out", default="results.nc", help="netCDF results file (written atomically)")
+    add_run_options(s, "results.nc")
     s.add_argument("--plot", default=None, help="image of the first sampled functions (e.g. functions.png)")
-    s.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
-    s.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
-    s.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB (default: from the device)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_distributed_options(s)
     s.set_defaults(run=run)
 
