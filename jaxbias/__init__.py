@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from jaxbias import inputs, nets, summaries
+from jaxbias import kernels
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -28,4 +29,5 @@ __all__ = [
     "load",
     "outputs_dataset",
     "run_sweep",
+    "kernels",
 ]
