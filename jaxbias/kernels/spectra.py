@@ -443,6 +443,6 @@ def walsh_spectrum(k: Any, x: Any) -> WalshSpectrum:
     eig = np.array([diag[degree_of == d].mean() for d in degrees])
     spread = np.array([np.ptp(diag[degree_of == d]) for d in degrees])
     total = np.linalg.norm(walsh)
-    off = np.sqrt(max(total**2 - np.sum(diag**2), 0.0)) / total if total > 0 else 0.0
+    off = np.linalg.norm(walsh - np.diag(diag)) / total if total > 0 else 0.0
     multiplicity = np.array([math.comb(n_bits, int(d)) for d in degrees])
     return WalshSpectrum(degrees, eig, multiplicity, spread, float(off))
