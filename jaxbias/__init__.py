@@ -21,6 +21,7 @@ __all__ = [
     "nets",
     "inputs",
     "summaries",
+    "kernels",
     "sample",
     "reduce",
     "summarize",
