@@ -30,5 +30,4 @@ __all__ = [
     "load",
     "outputs_dataset",
     "run_sweep",
-    "kernels",
 ]

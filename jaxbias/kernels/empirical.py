@@ -290,6 +290,25 @@ def _block_bytes(program, params, x1, x2, b: int, diagonal: bool) -> int:
     return jaxpr_peak_bytes(jax.make_jaxpr(program)(params, xa, xb).jaxpr)
 
 
+def _abstract(tree: Any) -> Any:
+    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
+
+
+def _cached_block_size(program, params, x1, x2, budget: int, diagonal: bool) -> int:
+    """:func:`block_size_for` memoized on shapes, so repeated calls do not trace again."""
+    leaves, treedef = jax.tree_util.tree_flatten(_abstract(params))
+    key = (program, treedef, tuple((l.shape, str(l.dtype)) for l in leaves), x1.shape, str(x1.dtype),
+           None if x2 is None else (x2.shape, str(x2.dtype)), budget, diagonal)
+    if key not in _BLOCK_CACHE:
+        if len(_BLOCK_CACHE) > 256:
+            _BLOCK_CACHE.clear()
+        _BLOCK_CACHE[key] = block_size_for(program, _abstract(params), _abstract(x1), _abstract(x2), budget, diagonal)
+    return _BLOCK_CACHE[key]
+
+
+_BLOCK_CACHE: dict = {}
+
+
 def block_size_for(program, params, x1, x2, budget: int, diagonal: bool) -> int:
     """Largest block of points whose program fits ``budget`` bytes (peak live bytes of its jaxpr)."""
     n_max = max(x1.shape[0], 0 if x2 is None else x2.shape[0])
@@ -365,7 +384,7 @@ def empirical_ntk(net: Net, params: Any, x1: Any, x2: Any = None, *, method: str
     n1, n2 = x1.shape[0], (x1 if x2 is None else x2).shape[0]
     if block_size is None:
         budget = default_budget() if memory_budget is None else parse_bytes(memory_budget)
-        block = block_size_for(program, params, x1, x2, budget, diagonal)
+        block = _cached_block_size(program, params, x1, x2, budget, diagonal)
     else:
         if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
             raise ValueError(f"block_size={block_size!r}: expected a positive integer number of points")
