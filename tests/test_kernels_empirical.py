@@ -264,3 +264,40 @@ def test_monte_carlo_nngp_one_hidden_layer_relu():
     loop = np.mean([np.asarray(y, np.float64) @ np.asarray(y, np.float64).T / 2 for y in ys], axis=0)
     np.testing.assert_allclose(jb.kernels.nngp_monte_carlo(net, X, n=4, key=0, progress=False).mean, loop,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_ntk_command_writes_dataset_and_plot(tmp_path):
+    from jaxbias.cli import main
+
+    out, png = tmp_path / "k.nc", tmp_path / "k.png"
+    rc = main(["ntk", "--width", "16", "--depth", "2", "--n", "3", "--inputs", "hypercube:3", "--out", str(out),
+               "--plot", str(png), "--quiet", "--parameterization", "ntk", "--bias-var", "0.1"])
+    assert rc == 0 and png.stat().st_size > 1000
+    ds = jb.load(out)
+    x = np.asarray(jb.inputs.hypercube(3))
+    net = jb.nets.from_config(jb.io.config_of(ds)["run"]["net"])
+    kernels = [empirical_ntk(net, net.init(jax.random.fold_in(jax.random.key(0), i), x), x) for i in range(3)]
+    np.testing.assert_allclose(ds["ntk_mean"].values, np.mean(kernels, axis=0), rtol=1e-4, atol=1e-5)
+    eigs = np.sort(np.linalg.eigvalsh(np.asarray(kernels, np.float64)), axis=1)[:, ::-1]
+    np.testing.assert_allclose(ds["eig_init_mean"].values, eigs.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ds["ntk_infinite"].values, jb.kernels.infinite(net, x).ntk, rtol=1e-5)
+    assert ds["walsh_infinite"].dims == ("degree",) and ds.attrs["finite_effective_rank"] > 1
+    assert main(["ntk", "--n", "1", "--out", str(tmp_path / "r.nc"), "--quiet"]) == 2
+    assert main(["ntk", "--depth", "1", "2", "--out", str(tmp_path / "r.nc"), "--quiet"]) == 2
+
+
+@pytest.mark.slow
+def test_mean_empirical_ntk_converges_to_infinite_ntk():
+    # E[T] = infinite NTK + O(1/width) and the spread over inits is O(1/sqrt(width)) (Hanin & Nica 2020):
+    # every entry of the mean lies within 5 standard errors plus a 1/width bias of the infinite NTK,
+    # a band that narrows with width, and the spread falls like 1/sqrt(width).
+    x = np.asarray(jb.inputs.sphere(4, 8, key=4))
+    spreads = []
+    for width in (32, 128, 512):
+        net = jb.nets.mlp(width, 2, "relu", weight_var=2.0, bias_var=0.1, parameterization="ntk")
+        moments = jb.kernels.ntk_moments(net, x, n=64, key=1, progress=False)
+        inf = np.asarray(jb.kernels.infinite(net, x).ntk, np.float64)
+        np.testing.assert_array_less(np.abs(moments.mean - inf), 5 * moments.sem + 2.0 / width * np.abs(inf))
+        spreads.append(np.linalg.norm(moments.std) / np.linalg.norm(inf))
+    ratio = spreads[2] / spreads[0]  # expected sqrt(32 / 512) = 0.25
+    assert 0.15 < ratio < 0.4
