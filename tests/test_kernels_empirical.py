@@ -39,7 +39,7 @@ def traced(full):
     return np.einsum("aboo->ab", full) / full.shape[-1]
 
 
-@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("name", [n if n in FULL_CHECK else pytest.param(n, marks=pytest.mark.slow) for n in NETS])
 def test_methods_agree_with_jacobian_by_hand(name):
     net = NETS[name]()
     params = net.init(jax.random.key(3), X)
@@ -270,12 +270,12 @@ def test_ntk_command_writes_dataset_and_plot(tmp_path):
     from jaxbias.cli import main
 
     out, png = tmp_path / "k.nc", tmp_path / "k.png"
-    rc = main(["ntk", "--width", "16", "--depth", "2", "--n", "3", "--inputs", "hypercube:3", "--out", str(out),
+    rc = main(["ntk", "--width", "8", "--depth", "2", "--n", "3", "--inputs", "hypercube:3", "--out", str(out),
                "--plot", str(png), "--quiet", "--parameterization", "ntk", "--bias-var", "0.1"])
     assert rc == 0 and png.stat().st_size > 1000
     ds = jb.load(out)
     x = np.asarray(jb.inputs.hypercube(3))
-    net = jb.nets.from_config(jb.io.config_of(ds)["run"]["net"])
+    net = jb.nets.from_config(jb.io.config_of(ds)["net"])
     kernels = [empirical_ntk(net, net.init(jax.random.fold_in(jax.random.key(0), i), x), x) for i in range(3)]
     np.testing.assert_allclose(ds["ntk_mean"].values, np.mean(kernels, axis=0), rtol=1e-4, atol=1e-5)
     eigs = np.sort(np.linalg.eigvalsh(np.asarray(kernels, np.float64)), axis=1)[:, ::-1]
