@@ -107,7 +107,7 @@ def nngp_step(k11, k12, k22, activation: str | Callable, weight_var, bias_var, *
       activation: name, :class:`jaxbias.nets.activations.Activation` or elementwise callable.
       weight_var: ``C_W`` (>= 0; a traced array is accepted, e.g. to differentiate in it).
       bias_var: ``C_b`` (>= 0).
-      order: Gauss-Hermite order for activations without closed form.
+      order: quadrature order for activations without closed form (see :func:`gauss_expect`).
 
     Returns:
       ``(k11', k12', k22')`` with the shapes of ``k11``, the broadcast shape, and the shape of ``k22``.
@@ -158,7 +158,7 @@ def ntk_step(
       fan_in: hidden width feeding the layer (standard parameterization only).
       bias: whether the layer has biases (standard parameterization only; under "ntk" pass
         ``bias_var=0`` for a layer without biases).
-      order: Gauss-Hermite order for activations without closed form.
+      order: quadrature order for activations without closed form (see :func:`gauss_expect`).
 
     Returns:
       ``(k11', k12', k22', t12')``.
@@ -379,7 +379,7 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None,
       x2: inputs ``(P2, d0)``; None for ``x1`` against itself.
       per_layer: also return every layer's kernels.
       activation: override for the config's activation (needed when the net was built with a callable).
-      order: Gauss-Hermite order for activations without closed form.
+      order: quadrature order for activations without closed form (see :func:`gauss_expect`).
 
     Returns:
       :class:`Kernels` of shape ``(P1, P2)`` (the output layer), or ``(depth + 1, P1, P2)`` with

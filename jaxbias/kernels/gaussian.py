@@ -1,7 +1,7 @@
 """Gaussian expectations of activations: the building block of every infinite-width kernel.
 
 For ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` this module computes ``E[f(u, v)]`` by 2-D
-Gauss-Hermite quadrature (:func:`gauss_expect`), and the two expectations the NNGP and NTK
+quadrature (:func:`gauss_expect`), and the two expectations the NNGP and NTK
 recursions need (../shared/SCIENCE.md section 3; Neal 1996, Lee et al. ICLR 2018, Jacot et al.
 NeurIPS 2018):
 
@@ -52,7 +52,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
+from numpy.polynomial.legendre import leggauss
 
 from jaxbias.nets.activations import Activation, get_activation
 from jaxbias.validation import check_int
@@ -69,7 +69,9 @@ __all__ = [
 ]
 
 DEFAULT_ORDER = 32
-"""Gauss-Hermite nodes per dimension (32 x 32 = 1,024 evaluations of ``fn`` per kernel entry)."""
+"""Gauss-Legendre nodes per piece (64 x 64 = 4,096 evaluations of ``fn`` per kernel entry): float64
+relative error below ~1e-8 even for narrow integrands (``exp(-u^2)`` at near-singular covariance),
+~1e-13 for the relu family; 48 reaches machine precision on the tests' cases."""
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -128,7 +130,7 @@ def _check_covariance(ks, names) -> None:
 
 
 MAX_ORDER = 256
-"""Largest Gauss-Hermite order accepted (NumPy's weights overflow near 400 nodes)."""
+"""Largest quadrature order accepted."""
 
 
 def _check_order(order) -> int:
@@ -136,14 +138,17 @@ def _check_order(order) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Gauss-Hermite quadrature
+# Quadrature
+
+
+_CUT = 10.0
+"""Integration range [-_CUT, _CUT] in standard-normal units (the Gaussian tail beyond is ~1e-23)."""
 
 
 @functools.lru_cache(maxsize=None)
 def _nodes(order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of the ``order``-point rule for the standard normal (weights sum to 1)."""
-    z, w = hermegauss(order)
-    return z, w / math.sqrt(2.0 * math.pi)
+    """Gauss-Legendre nodes and weights on [-1, 1]."""
+    return leggauss(order)
 
 
 def _partial(fn: Callable, arg: int) -> Callable:
@@ -165,24 +170,38 @@ def _safe_div(num, den):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 4))
 def _expect(fn, k11, k12, k22, order):
-    z, w = _nodes(order)
+    x, w = _nodes(order)
     dtype = k11.dtype
-    z, w = jnp.asarray(z, dtype), jnp.asarray(w, dtype)
     # (u, v) = (a z1, c z1 + r z2): the Cholesky factor, with c = r = 0 where k11 = 0.
     a = jnp.sqrt(k11)
     c = _safe_div(k12, a)
     r = jnp.sqrt(jnp.maximum(k22 - c * c, 0))
+    # Outer z1 on [-L, 0] and [0, L] (u's kink at u = 0), m Gauss-Legendre nodes each, density folded
+    # into the weights.
+    z1 = np.concatenate([(x - 1) * _CUT / 2, (x + 1) * _CUT / 2])
+    w1 = np.concatenate([w, w]) * _CUT / 2 * np.exp(-z1 * z1 / 2) / math.sqrt(2 * math.pi)
+    xs = jnp.asarray(x, dtype).reshape((1,) * k11.ndim + x.shape)
+    ws = jnp.asarray(w, dtype).reshape((1,) * k11.ndim + w.shape)
 
-    z2 = z.reshape((1,) * k11.ndim + z.shape)
+    def piece(lo, hi):
+        mid, half = ((lo + hi) / 2)[..., None], ((hi - lo) / 2)[..., None]
+        z2 = mid + half * xs
+        return z2, half * ws * jnp.exp(-z2 * z2 / 2) / math.sqrt(2 * math.pi)
 
     def body(acc, node):
-        z1, w1 = node
-        u = (a * z1)[..., None]
-        v = (c * z1)[..., None] + r[..., None] * z2
+        z1_, w1_ = node
+        # Inner z2 split where v = c z1 + r z2 crosses 0 (v's kink), clipped to [-L, L].
+        split = jnp.clip(_safe_div(-c * z1_, r), -_CUT, _CUT)
+        (za, wa), (zb, wb) = piece(jnp.full_like(split, -_CUT), split), piece(split, jnp.full_like(split, _CUT))
+        z2 = jnp.concatenate([za, zb], axis=-1)
+        w2 = jnp.concatenate([wa, wb], axis=-1)
+        u = (a * z1_)[..., None]
+        v = (c * z1_)[..., None] + r[..., None] * z2
         f = jnp.broadcast_to(fn(u, v), v.shape).astype(dtype)
-        return acc + w1 * jnp.einsum("...m,m->...", f, w), None
+        return acc + w1_ * jnp.sum(f * w2, axis=-1), None
 
-    acc, _ = jax.lax.scan(body, jnp.zeros(k11.shape, dtype), (z, w))
+    nodes = (jnp.asarray(z1, dtype), jnp.asarray(w1, dtype))
+    acc, _ = jax.lax.scan(body, jnp.zeros(k11.shape, dtype), nodes)
     return acc
 
 
@@ -208,19 +227,21 @@ def _expect_jvp(fn, order, primals, tangents):
 
 
 def gauss_expect(fn: Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> jax.Array:
-    """``E[fn(u, v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` by 2-D Gauss-Hermite quadrature.
+    """``E[fn(u, v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` by 2-D quadrature.
 
     The pair is written ``u = a z1``, ``v = c z1 + r z2`` with ``z1, z2`` independent standard normals
     (``a = sqrt(k11)``, ``c = k12 / a``, ``r = sqrt(k22 - c^2)``), so singular covariances
-    (``k12^2 = k11 k22``, or zero variances) need no special case. The rule is exact for
-    polynomials of degree ``< 2 order`` in each of ``z1, z2``; for smooth ``fn`` it converges
-    exponentially, for kinks like ``|u|`` as a power of ``order``. Derivatives: see the module
-    docstring.
+    (``k12^2 = k11 k22``, or zero variances) need no special case. The Gaussian integral over
+    ``[-10, 10]^2`` (the tail beyond is ~1e-23) is a product Gauss-Legendre rule on pieces that
+    break where ``u = 0`` (``z1 = 0``) and, for each ``z1`` node, where ``v = 0``: activations with a
+    kink or a jump at 0 (relu, abs, selu, elu, step, ...) are smooth on every piece, so the rule
+    converges exponentially for them too (plain Gauss-Hermite converges like ``1/order`` there,
+    and slowly for steep functions such as tanh at large variance). See :data:`DEFAULT_ORDER` for accuracy. Derivatives: see the module docstring.
 
     Args:
       fn: elementwise ``fn(u, v) -> array`` (jnp operations; it is called on broadcast arrays).
       k11, k12, k22: covariance entries, arrays that broadcast together (any shape ``S``).
-      order: Gauss-Hermite nodes per dimension.
+      order: Gauss-Legendre nodes per piece (4 pieces: ``4 order^2`` evaluations of ``fn``).
 
     Returns:
       ``E[fn(u, v)]`` of the broadcast shape ``S``, in the widest float dtype of the arguments.
@@ -389,7 +410,7 @@ def phi_phi(activation: str | Callable, k11, k12, k22, *, order: int = DEFAULT_O
     Args:
       activation: name (see :mod:`jaxbias.nets.activations`), :class:`Activation` or elementwise callable.
       k11, k12, k22: covariance entries, broadcasting together (shape ``S``).
-      order: Gauss-Hermite nodes per dimension (quadrature activations only).
+      order: quadrature order (activations without closed form, see :func:`gauss_expect`).
 
     Returns:
       Array of shape ``S``.
@@ -420,7 +441,7 @@ def dphi_dphi(
     Args:
       activation: name, :class:`Activation` or elementwise callable.
       k11, k12, k22: covariance entries, broadcasting together (shape ``S``).
-      order: Gauss-Hermite nodes per dimension (quadrature activations only).
+      order: quadrature order (activations without closed form, see :func:`gauss_expect`).
       distributional: see above (only changes ``step``).
 
     Returns:
