@@ -101,11 +101,18 @@ def _partition(params: Any, wrt: Callable) -> tuple[list, Callable[[list], Any]]
 
 
 def _contract(a: jax.Array, b: jax.Array, trace: bool, diagonal: bool) -> jax.Array:
-    """Contracts Jacobians ``(n1, O, P)`` and ``(n2, O, P)`` over parameters (see module docstring)."""
-    n_out = a.shape[1]
+    """Contracts Jacobians ``(n1, O, P)`` and ``(n2, O, P)`` over parameters (see module docstring).
+
+    The off-diagonal kernel is one plain matrix product of the flattened Jacobians
+    (``(n1 O, P) @ (P, n2 O)``, or ``(n1, O P) @ (O P, n2)`` traced), XLA's fastest contraction.
+    """
+    n1, n_out, n2 = a.shape[0], a.shape[1], b.shape[0]
     if diagonal:
         return jnp.einsum("aop,aop->a", a, b) / n_out if trace else jnp.einsum("aop,aqp->aoq", a, b)
-    return jnp.einsum("aop,bop->ab", a, b) / n_out if trace else jnp.einsum("aop,bqp->aboq", a, b)
+    if trace:
+        return jnp.dot(a.reshape(n1, -1), b.reshape(n2, -1).T) / n_out
+    k = jnp.dot(a.reshape(n1 * n_out, -1), b.reshape(n2 * n_out, -1).T)
+    return jnp.transpose(k.reshape(n1, n_out, n2, n_out), (0, 2, 1, 3))
 
 
 def _jacobian_kernel(f, diff, x1, x2, trace, diagonal, per_point):
@@ -122,30 +129,51 @@ def _jacobian_kernel(f, diff, x1, x2, trace, diagonal, per_point):
     return sum(_contract(a, b, trace, diagonal) for a, b in zip(j1, j2))
 
 
-def _ntvp_block(f, diff, x1, x2, trace):
-    """``T(x1, x2)`` from one vjp and one jvp per output entry of ``x2`` (never stores J)."""
-    y2, vjp2 = jax.vjp(lambda d: f(d, x2), diff)
-    n2, n_out = y2.shape
-    basis = jnp.eye(n2 * n_out, dtype=y2.dtype).reshape(n2 * n_out, n2, n_out)
+def _ntvp_columns(f, diff, x1, x2, per_point):
+    """``T(x1, x2)`` as ``[b, p, a, o]``: one vjp and one jvp per output entry of ``x2``.
+
+    With independent points (``per_point``) each vjp runs on its own point of ``x2`` (as
+    neural-tangents does under ``vmap_axes``); otherwise on all of ``x2`` with a one-hot cotangent.
+    """
+    n_out = jax.eval_shape(f, diff, x2[:1]).shape[1]
+    basis = jnp.eye(n_out, dtype=x2.dtype)
+
+    if per_point:
+        def column(xj, ct):
+            _, vjp_j = jax.vjp(lambda d: f(d, xj[None]), diff)
+            (tangent,) = vjp_j(ct[None])
+            return jax.jvp(lambda d: f(d, x1), (diff,), (tangent,))[1]  # (n1, O)
+
+        per_output = jax.vmap(column, in_axes=(None, 0))
+        return jax.vmap(per_output, in_axes=(0, None))(x2, basis)  # [b, p, a, o]
+
+    n2 = x2.shape[0]
+    _, vjp2 = jax.vjp(lambda d: f(d, x2), diff)
+    cts = (jnp.eye(n2, dtype=x2.dtype)[:, None, :, None] * basis[None, :, None, :])  # [b, p, n2, O]
 
     def column(ct):
         (tangent,) = vjp2(ct)
-        return jax.jvp(lambda d: f(d, x1), (diff,), (tangent,))[1]  # (n1, O)
+        return jax.jvp(lambda d: f(d, x1), (diff,), (tangent,))[1]
 
-    cols = jax.vmap(column)(basis).reshape(n2, n_out, x1.shape[0], n_out)  # [b, p, a, o]
+    return jax.vmap(jax.vmap(column))(cts)
+
+
+def _ntvp_block(f, diff, x1, x2, trace, per_point):
+    """``T(x1, x2)`` from NTK-vector products (never stores J)."""
+    cols = _ntvp_columns(f, diff, x1, x2, per_point)
     if trace:
-        return jnp.einsum("boao->ab", cols) / n_out
+        return jnp.einsum("boao->ab", cols) / cols.shape[1]
     return jnp.transpose(cols, (2, 0, 3, 1))
 
 
 def _ntvp_kernel(f, diff, x1, x2, trace, diagonal, per_point):
     if diagonal:
         if per_point:
-            one = lambda xi: _ntvp_block(f, diff, xi[None], xi[None], trace)[0, 0]  # noqa: E731
+            one = lambda xi: _ntvp_block(f, diff, xi[None], xi[None], trace, True)[0, 0]  # noqa: E731
             return jax.vmap(one)(x1)
-        full = _ntvp_block(f, diff, x1, x1, trace)
+        full = _ntvp_block(f, diff, x1, x1, trace, False)
         return jnp.diagonal(full) if trace else jnp.moveaxis(jnp.diagonal(full, axis1=0, axis2=1), -1, 0)
-    return _ntvp_block(f, diff, x1, x1 if x2 is None else x2, trace)
+    return _ntvp_block(f, diff, x1, x1 if x2 is None else x2, trace, per_point)
 
 
 def _layer_features(tapped, params, x):
