@@ -271,11 +271,12 @@ def test_ntk_command_writes_dataset_and_plot(tmp_path):
 
     out, png = tmp_path / "k.nc", tmp_path / "k.png"
     rc = main(["ntk", "--width", "8", "--depth", "2", "--n", "3", "--inputs", "hypercube:3", "--out", str(out),
-               "--plot", str(png), "--quiet", "--parameterization", "ntk", "--bias-var", "0.1"])
+               "--plot", str(png), "--quiet", "--bias-var", "0.1"])
     assert rc == 0 and png.stat().st_size > 1000
     ds = jb.load(out)
     x = np.asarray(jb.inputs.hypercube(3))
     net = jb.nets.from_config(jb.io.config_of(ds)["net"])
+    assert net.config["parameterization"] == "ntk"  # the command's default (width-independent limit)
     kernels = [empirical_ntk(net, net.init(jax.random.fold_in(jax.random.key(0), i), x), x) for i in range(3)]
     np.testing.assert_allclose(ds["ntk_mean"].values, np.mean(kernels, axis=0), rtol=1e-4, atol=1e-5)
     eigs = np.sort(np.linalg.eigvalsh(np.asarray(kernels, np.float64)), axis=1)[:, ::-1]

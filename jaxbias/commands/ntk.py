@@ -16,10 +16,15 @@ def register(sub) -> None:
         help="empirical NTK over inits and its spectrum, next to the infinite-width kernels",
         description="Compute the empirical NTK of n random networks on an input set (mean and spread), the "
                     "eigenvalues of each network's NTK (mean and 5-95%% band), and for MLPs the infinite-width "
-                    "NNGP and NTK with their spectra; save a netCDF Dataset and a log-log eigenvalue plot.",
+                    "NNGP and NTK with their spectra; save a netCDF Dataset and a log-log eigenvalue plot. "
+                    "The default parameterization here is ntk (weights N(0, 1) scaled in the forward pass): its "
+                    "NTK has a width-independent infinite-width limit that the finite-width mean converges to. "
+                    "With --parameterization standard the same networks' NTK grows linearly with the width, and "
+                    "the infinite-width kernel shown is its leading term at the given widths.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_net_options(s, defaults={"activation": ["relu"], "width": [256], "depth": [3]})
+    add_net_options(s, defaults={"activation": ["relu"], "width": [256], "depth": [3],
+                                  "parameterization": ["ntk"]})
     s.add_argument("--n", type=int, default=16, help="number of random networks")
     s.add_argument("--inputs", default="sphere:3:128",
                    help="grid:D:R, sphere:D:N, hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
