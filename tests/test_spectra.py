@@ -1,6 +1,7 @@
 """Spectra: eigen against numpy.linalg.eigh, Lanczos against eigh, summaries against closed forms,
 Walsh eigenvalues against the direct projection on explicit characters, detection of bad kernels."""
 
+import functools
 import itertools
 import math
 import warnings
@@ -13,6 +14,17 @@ import pytest
 import jaxbias as jb
 from jaxbias.kernels import spectra
 from jaxbias.kernels.spectra import KernelWarning
+
+
+XC = jb.inputs.hypercube(4)  # 16 points: one net and one point set for every finite-network test
+
+
+@functools.lru_cache(maxsize=None)
+def finite_case():
+    """A small ReLU net with 2 outputs, its parameters, and its empirical NTK on XC (float64)."""
+    net = jb.nets.mlp(16, 2, "relu", out=2, bias_var=0.1)
+    params = net.init(jax.random.key(0), XC)
+    return net, params, np.asarray(jb.kernels.empirical_ntk(net, params, XC), np.float64)
 
 
 def psd_matrix(n, decay=1.0, seed=0):
@@ -54,11 +66,9 @@ def test_eigen_switches_to_lanczos_beyond_dense_max(monkeypatch):
 
 
 def test_lanczos_on_ntk_vector_products_matches_dense_ntk():
-    net = jb.nets.mlp(16, 2, "relu", out=2, bias_var=0.1)
-    x = jb.inputs.sphere(4, 60, key=3)
-    params = net.init(jax.random.key(0), x)
-    dense = np.linalg.eigvalsh(np.asarray(jb.kernels.empirical_ntk(net, params, x), np.float64))[::-1]
-    s = jb.kernels.eigen(jb.kernels.ntk_matvec(net, params, x), n=60, top=3)
+    net, params, k = finite_case()
+    dense = np.linalg.eigvalsh(k)[::-1]
+    s = jb.kernels.eigen(jb.kernels.ntk_matvec(net, params, XC), n=16, top=3)
     np.testing.assert_allclose(s.values, dense[:3], rtol=1e-4)
 
 
@@ -144,11 +154,9 @@ def test_walsh_spectrum_of_hamming_kernel_matches_projection():
 
 
 def test_walsh_spectrum_of_finite_net_kernel():
-    x = jb.inputs.hypercube(4)
-    net = jb.nets.mlp(16, 2, "relu", bias_var=0.1)
-    k = np.asarray(jb.kernels.empirical_ntk(net, net.init(jax.random.key(0), x), x), np.float64)
-    w = jb.kernels.walsh_spectrum(k, x)
-    np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, np.asarray(x, int)), rtol=1e-9)
+    k = finite_case()[2]
+    w = jb.kernels.walsh_spectrum(k, XC)
+    np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, np.asarray(XC, int)), rtol=1e-9)
     assert w.off_diagonal > 0  # a finite network is not exactly invariant under bit flips
 
 
@@ -176,9 +184,7 @@ def test_bad_input(call, message):
 
 def test_ntk_spectrum_float32_roundoff_is_not_flagged():
     # an empirical NTK in float32 is PSD up to round-off: no warning at the default check
-    x = jb.inputs.sphere(3, 30)
-    net = jb.nets.mlp(32, 2, "tanh")
-    k = jb.kernels.empirical_ntk(net, net.init(jax.random.key(0), x), x)
+    k = finite_case()[2].astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         s = jb.kernels.eigen(jnp.asarray(k))
