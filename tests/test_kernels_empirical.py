@@ -144,6 +144,16 @@ def test_blocked_equals_reference():
         empirical_ntk(net, params, X, memory_budget=100)
 
 
+def test_jacobian_self_kernel_by_upper_blocks():
+    # 200 points: the Gram matrix J J^T is assembled from 3 uneven row blocks (67, 67, 66)
+    net = NETS["relu_d1"]()
+    x = np.asarray(jb.inputs.sphere(3, 200, key=4))
+    params = net.init(jax.random.key(0), x)
+    ref = traced(reference_ntk(net.apply, params, x, x))
+    np.testing.assert_allclose(empirical_ntk(net, params, x, method="jacobian"), ref, rtol=1e-4,
+                               atol=1e-5 * np.abs(ref).max())
+
+
 def test_block_size_from_budget_fits_it():
     from jaxbias.kernels.empirical import block_size_for, ntk_fn
     from jaxbias.memory import jaxpr_peak_bytes
@@ -191,13 +201,26 @@ def test_flax_linen_and_nnx():
         def __call__(self, x):
             return self.b(jnp.tanh(self.a(x)))
 
-    for net, methods in ((jb.nets.from_linen(Linen()), ("auto", "ntvp")), (jb.nets.from_nnx(Nnx), ("auto",))):
+    for net, methods in ((jb.nets.from_linen(Linen()), ("jacobian", "ntvp")), (jb.nets.from_nnx(Nnx), ("auto",))):
         params = net.init(jax.random.key(0), X)
         ref = traced(reference_ntk(net.apply, params, X, X2))
-        for method in methods:  # auto is jacobian here
+        for method in methods:
             np.testing.assert_allclose(empirical_ntk(net, params, X, X2, method=method), ref, rtol=1e-4, atol=1e-5)
         with pytest.raises(ValueError, match="method='structured'"):
             empirical_ntk(net, params, X, method="structured")
+
+
+def test_auto_method_by_cost():
+    x = np.asarray(jb.inputs.sphere(3, 16))
+    mlp = jb.nets.mlp(8, 2, "tanh", out=10)
+    params = mlp.init(jax.random.key(0), x)
+    assert jb.kernels.auto_method(mlp, params, x) == "structured"
+    # a dense net with 10 outputs: ~n^2 O F for the vector products against ~n^2 O^2 P for the contraction
+    assert jb.kernels.auto_method(mlp, params, x, wrt=lambda path, leaf: True) == "ntvp"
+    # a convolution reuses its 4 x 9 weights at 64 positions (F >> P), one output: the contraction
+    cnn = jb.nets.cnn([4], kernel_size=3)
+    images = np.ones((16, 8, 8, 1), np.float32)
+    assert jb.kernels.auto_method(cnn, cnn.init(jax.random.key(0), images), images) == "jacobian"
 
 
 def test_linen_batch_stats_are_not_differentiated():

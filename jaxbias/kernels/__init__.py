@@ -21,6 +21,7 @@ from jaxbias.kernels.gaussian import (
 # Empirical kernels, kernels over inits, spectra.
 from jaxbias.kernels import empirical, monte_carlo, spectra
 from jaxbias.kernels.empirical import empirical_ntk, ntk_fn, ntk_matvec
+from jaxbias.kernels.empirical import auto_method
 from jaxbias.kernels.monte_carlo import KernelMoments, nngp_monte_carlo, ntk_moments
 from jaxbias.kernels.spectra import (
     Spectrum,
@@ -56,6 +57,7 @@ __all__ = [
     "empirical_ntk",
     "ntk_fn",
     "ntk_matvec",
+    "auto_method",
     "KernelMoments",
     "ntk_moments",
     "nngp_monte_carlo",

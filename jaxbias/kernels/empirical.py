@@ -24,7 +24,11 @@ kernel", ICML 2022), all with public JAX transforms:
   vjp with respect to zero perturbations added to each layer's output; the inputs are returned by
   the same forward pass (:func:`jaxbias.nets.core.affine_taps`). Built-in MLPs only.
 
-``"auto"`` picks ``"structured"`` where the net exposes its layers, else ``"jacobian"``.
+``"auto"`` picks ``"structured"`` where the net exposes its layers; otherwise, when the kernel is
+traced for given shapes, ``"jacobian"`` or ``"ntvp"`` by estimated flops (:func:`auto_method`, the
+cost comparison of Novak et al. 2022, section 4): the Jacobian contraction costs ``~n1 n2 O^2 P``,
+the vector products ``~n1 n2 O F`` with ``F`` the forward flops of one point (``~2 P`` for dense
+layers, much more for convolutions, whose weights are shared over positions).
 
 Large point sets are computed in blocks of points whose size comes from a memory budget (the
 peak live bytes of the block program, read off its jaxpr without compiling).
@@ -49,7 +53,7 @@ import numpy as np
 from jaxbias.memory import jaxpr_peak_bytes
 from jaxbias.nets.core import Net, affine_taps
 
-__all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "default_wrt"]
+__all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "auto_method", "default_wrt"]
 
 METHODS = ("auto", "jacobian", "ntvp", "structured")
 _PER_POINT_ARCHS = ("mlp", "cnn", "transformer")
@@ -100,18 +104,33 @@ def _partition(params: Any, wrt: Callable) -> tuple[list, Callable[[list], Any]]
 # The three methods. Each returns (n1, n2, O, O) or, traced, (n1, n2); diagonal: (n1, O, O) / (n1,).
 
 
-def _contract(a: jax.Array, b: jax.Array, trace: bool, diagonal: bool) -> jax.Array:
-    """Contracts Jacobians ``(n1, O, P)`` and ``(n2, O, P)`` over parameters (see module docstring).
+def _gram(m: jax.Array) -> jax.Array:
+    """``m @ m.T`` for ``m (r, P)`` from the upper triangle of row blocks only (up to ~half the flops)."""
+    r = m.shape[0]
+    n_blocks = max(1, min(8, r // 64))
+    size = -(-r // n_blocks)
+    rows = [m[i:i + size] for i in range(0, r, size)]
+    upper = {(i, j): jnp.dot(rows[i], rows[j].T) for i in range(len(rows)) for j in range(i, len(rows))}
+    return jnp.block([[upper[i, j] if i <= j else upper[j, i].T for j in range(len(rows))] for i in range(len(rows))])
+
+
+def _contract(a: jax.Array, b: jax.Array | None, trace: bool, diagonal: bool) -> jax.Array:
+    """Contracts Jacobians ``(n1, O, P)`` and ``(n2, O, P)`` over parameters (see module docstring);
+    ``b=None`` for ``a`` against itself.
 
     The off-diagonal kernel is one plain matrix product of the flattened Jacobians
-    (``(n1 O, P) @ (P, n2 O)``, or ``(n1, O P) @ (O P, n2)`` traced), XLA's fastest contraction.
+    (``(n1 O, P) @ (P, n2 O)``, or ``(n1, O P) @ (O P, n2)`` traced), XLA's fastest contraction;
+    against itself only its upper triangle of blocks is computed (:func:`_gram`).
     """
-    n1, n_out, n2 = a.shape[0], a.shape[1], b.shape[0]
+    n1, n_out = a.shape[0], a.shape[1]
     if diagonal:
-        return jnp.einsum("aop,aop->a", a, b) / n_out if trace else jnp.einsum("aop,aqp->aoq", a, b)
+        return jnp.einsum("aop,aop->a", a, a) / n_out if trace else jnp.einsum("aop,aqp->aoq", a, a)
+    n2 = n1 if b is None else b.shape[0]
+    rows = (n1, -1) if trace else (n1 * n_out, -1)
+    cols = (n2, -1) if trace else (n2 * n_out, -1)
+    k = _gram(a.reshape(rows)) if b is None else jnp.dot(a.reshape(rows), b.reshape(cols).T)
     if trace:
-        return jnp.dot(a.reshape(n1, -1), b.reshape(n2, -1).T) / n_out
-    k = jnp.dot(a.reshape(n1 * n_out, -1), b.reshape(n2 * n_out, -1).T)
+        return k / n_out
     return jnp.transpose(k.reshape(n1, n_out, n2, n_out), (0, 2, 1, 3))
 
 
@@ -125,7 +144,7 @@ def _jacobian_kernel(f, diff, x1, x2, trace, diagonal, per_point):
         return [leaf.reshape(leaf.shape[0], leaf.shape[1], -1) for leaf in j]
 
     j1 = jac(x1)
-    j2 = j1 if x2 is None else jac(x2)
+    j2 = [None] * len(j1) if x2 is None else jac(x2)
     return sum(_contract(a, b, trace, diagonal) for a, b in zip(j1, j2))
 
 
@@ -216,7 +235,8 @@ def _structured_kernel(tapped, params, x1, x2, trace, diagonal):
 
 def choose_method(net: Net, method: str = "auto", wrt: Callable | None = None) -> str:
     """Resolves ``method`` for ``net``: "auto" -> "structured" where the net exposes its dense
-    layers (built-in MLPs, all parameters), else "jacobian".
+    layers (built-in MLPs, all parameters), else stays "auto" (jacobian or ntvp, chosen by cost
+    for the shapes at trace time: :func:`auto_method`).
 
     Raises:
       ValueError: an unknown method, or "structured" for a net without taps or with ``wrt``.
@@ -225,7 +245,7 @@ def choose_method(net: Net, method: str = "auto", wrt: Callable | None = None) -
         raise ValueError(f"method={method!r}: expected one of {', '.join(map(repr, METHODS))}")
     structured_ok = affine_taps(net) is not None and wrt is None
     if method == "auto":
-        return "structured" if structured_ok else "jacobian"
+        return "structured" if structured_ok else "auto"
     if method == "structured" and not structured_ok:
         arch = net.config.get("arch") if isinstance(net.config, dict) else None
         why = "wrt is given (it differentiates every parameter)" if affine_taps(net) is not None else (
@@ -254,10 +274,65 @@ def _ntk_fn(apply, tapped, method, trace, diagonal, wrt, per_point):
             return _structured_kernel(tapped, params, x1, x2, trace, diagonal)
         diff, rebuild = _partition(params, wrt)
         f = lambda d, x: apply(rebuild(d), x)  # noqa: E731
-        kernel = _jacobian_kernel if method == "jacobian" else _ntvp_kernel
+        chosen = _cheaper(apply, params, diff, x1, x2, diagonal, per_point) if method == "auto" else method
+        kernel = _jacobian_kernel if chosen == "jacobian" else _ntvp_kernel
         return kernel(f, diff, x1, x2, trace, diagonal, per_point)
 
     return fn
+
+
+def _forward_flops(apply, params, x) -> float | None:
+    """Flops of ``apply(params, x)`` from XLA's cost analysis of the lowered (not compiled) program."""
+    try:
+        cost = jax.jit(apply).lower(_abstract(params), _abstract(x)).cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        flops = float(cost.get("flops", 0.0))
+    except Exception:  # noqa: BLE001 - a backend without cost analysis: fall back to the dense estimate
+        return None
+    return flops if flops > 0 else None
+
+
+def _cheaper(apply, params, diff, x1, x2, diagonal, per_point) -> str:
+    """"jacobian" or "ntvp", whichever has fewer estimated flops for these shapes (see :func:`auto_method`)."""
+    n1 = x1.shape[0]
+    n2 = n1 if x2 is None else x2.shape[0]
+    n_params = sum(int(np.prod(jnp.shape(leaf))) for leaf in diff)
+    n_out = jax.eval_shape(apply, _abstract(params), _abstract(x1[:1])).shape[1]
+    per_vjp = 1 if per_point else n2  # points one vjp runs on (all of x2 when points are coupled)
+    measured = x1[:1] if per_point else x1
+    flops = _forward_flops(apply, params, measured)
+    point = 2.0 * n_params if flops is None else flops / measured.shape[0]  # forward flops of one point
+    if diagonal:  # n1 Jacobians and their squared norms, or per point O vjps and O jvps
+        jac = n1 * n_out * (3 * point + 2 * n_out * n_params)
+        ntvp = n1 * n_out * (3 * point * per_vjp + 2 * point)
+    else:
+        jac = 3 * point * n_out * (n1 + (0 if x2 is None else n2)) + 2.0 * n1 * n2 * n_out**2 * n_params
+        ntvp = n2 * n_out * (3 * point * per_vjp + 2 * point * n1)
+    return "ntvp" if ntvp < jac else "jacobian"
+
+
+def auto_method(net: Net, params: Any, x1: Any, x2: Any = None, *, diagonal: bool = False,
+                wrt: Callable | None = None, per_point: bool | None = None) -> str:
+    """The method ``method="auto"`` uses for these shapes: "structured" where available, else
+    "jacobian" or "ntvp" by estimated flops (Novak, Sohl-Dickstein & Schoenholz, ICML 2022):
+
+    * Jacobian contraction: ``3 F O (n1 + n2)`` to build the Jacobians (``O`` vjps per point) plus
+      ``2 n1 n2 O^2 P`` to contract them;
+    * NTK-vector products: per output entry of ``x2`` one vjp (``3 F``) and one jvp over ``x1``
+      (``2 F n1``): ``n2 O (3 F + 2 F n1)``;
+
+    with ``P`` the differentiated parameters and ``F`` the forward flops of one point (XLA's cost
+    analysis of the lowered forward pass; ``2 P`` if unavailable). Dense nets with several outputs
+    favour the vector products; convolutions (``F >> P``) the Jacobian.
+    """
+    method = choose_method(net, "auto", wrt)
+    if method != "auto":
+        return method
+    x1 = _check_points("x1", x1)
+    x2 = None if x2 is None else _check_points("x2", x2)
+    diff, _ = _partition(params, wrt if wrt is not None else default_wrt(net))
+    per_point = _independent_points(net) if per_point is None else bool(per_point)
+    return _cheaper(net.apply, params, diff, x1, x2, bool(diagonal), per_point)
 
 
 @functools.lru_cache(maxsize=128)
