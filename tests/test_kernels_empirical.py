@@ -73,7 +73,8 @@ def test_methods_agree_with_jacobian_by_hand(name):
             np.testing.assert_allclose(empirical_ntk(net, params, X, method=method), traced(ref_self), **tol)
             diag = empirical_ntk(net, params, X, method=method, diagonal=True, trace=False)
             np.testing.assert_allclose(diag, np.einsum("aaop->aop", ref_self), **tol)
-    np.testing.assert_allclose(empirical_ntk(net, params, X, X2), traced(ref_cross), **tol)  # auto
+    if name != DEFAULT_NET:  # auto (structured, traced, x2 given) on the default net: test_blocked_equals_reference
+        np.testing.assert_allclose(empirical_ntk(net, params, X, X2), traced(ref_cross), **tol)
 
 
 def test_jacobian_against_finite_differences():
