@@ -324,6 +324,14 @@ def auto_method(net: Net, params: Any, x1: Any, x2: Any = None, *, diagonal: boo
     with ``P`` the differentiated parameters and ``F`` the forward flops of one point (XLA's cost
     analysis of the lowered forward pass; ``2 P`` if unavailable). Dense nets with several outputs
     favour the vector products; convolutions (``F >> P``) the Jacobian.
+
+    Args:
+      net, params: the network and its parameters.
+      x1, x2: points ``(n1, ...)`` and ``(n2, ...)`` or None, as in :func:`empirical_ntk`.
+      diagonal, wrt, per_point: as in :func:`empirical_ntk`.
+
+    Returns:
+      "structured", "jacobian" or "ntvp".
     """
     method = choose_method(net, "auto", wrt)
     if method != "auto":
