@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from jaxbias import inputs, nets, summaries
+from jaxbias import theory
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -20,6 +21,7 @@ __all__ = [
     "nets",
     "inputs",
     "summaries",
+    "theory",
     "sample",
     "reduce",
     "summarize",
