@@ -1,0 +1,241 @@
+"""Infinite-width signal propagation for one input: the length map, its fixed point and criticality.
+
+For an MLP with ``W ~ N(0, C_W / fan_in)`` and ``b ~ N(0, C_b)`` the variance of a
+pre-activation follows the length map (Poole et al. 2016; Roberts, Yaida & Hanin 2022, ch. 5)
+
+    K(l+1) = F(K(l)) = C_b + C_W E[phi(z)^2],   z ~ N(0, K(l)).
+
+Two susceptibilities decide how perturbations grow with depth (RYH eq. 5.50-5.51):
+``chi_par(K) = dF/dK`` (of the length) and ``chi_perp(K) = C_W E[phi'(z)^2]`` (of a direction,
+Schoenholz et al. 2017's chi_1). Criticality is ``chi_par(K*) = chi_perp(K*) = 1`` at the fixed
+point ``K*``; closed forms (SCIENCE.md section 4):
+
+* scale-invariant ``phi`` (slopes a+ for z > 0, a- for z < 0: relu, leaky relu, abs, identity):
+  ``C_b = 0, C_W = 2 / (a+^2 + a-^2)``;
+* the ``K* = 0`` class (tanh, erf, sin): ``C_b = 0, C_W = 1 / phi'(0)^2``.
+
+Gaussian expectations come from :mod:`jaxbias.kernels.gaussian` (closed forms where they exist,
+2-D Gauss-Hermite otherwise); everything here is vectorized over arrays of ``(C_W, C_b)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbias.kernels.gaussian import dphi_dphi, phi_phi
+from jaxbias.nets.activations import Activation, get_activation
+
+__all__ = [
+    "length_map",
+    "fixed_point",
+    "chi_parallel",
+    "chi_perp",
+    "critical_weight_var",
+    "scale_invariant_slopes",
+    "gauss_phi_phi",
+    "gauss_dphi_dphi",
+]
+
+_ITERATIONS = 200  # plain iterations of the length map before the fixed point is bracketed
+_EXPANSIONS = 120  # doublings / halvings allowed while bracketing
+_BISECTIONS = 40
+_DIVERGED = 1e30
+
+
+def _check_var(name: str, value: Any) -> np.ndarray:
+    v = np.asarray(value, np.float64)
+    if v.dtype.kind not in "fiu" or not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise ValueError(f"{name}={value!r}: expected finite numbers >= 0")
+    return v
+
+
+def scale_invariant_slopes(activation: str | Callable | Activation) -> tuple[float, float] | None:
+    """(a+, a-) for a scale-invariant activation given by name (relu, leaky_relu(a), abs, identity), else None."""
+    phi = get_activation(activation)
+    if phi.name == "relu":
+        return 1.0, 0.0
+    if phi.name == "abs":
+        return 1.0, -1.0
+    if phi.name == "identity":
+        return 1.0, 1.0
+    if phi.name.startswith("leaky_relu("):
+        return 1.0, float(phi.name[len("leaky_relu("):-1])
+    return None
+
+
+def _phi(activation) -> Activation:
+    return get_activation(activation)
+
+
+def gauss_phi_phi(phi: Activation, k11, k12, k22):
+    """``E[phi(u) phi(v)]`` for broadcastable arrays of covariance entries (vectorized :func:`phi_phi`)."""
+    return jnp.vectorize(lambda a, b, c: phi_phi(phi, a, b, c))(k11, k12, k22)
+
+
+def gauss_dphi_dphi(phi: Activation, k11, k12, k22):
+    """``E[phi'(u) phi'(v)]`` for broadcastable arrays of covariance entries (vectorized :func:`dphi_dphi`)."""
+    return jnp.vectorize(lambda a, b, c: dphi_dphi(phi, a, b, c))(k11, k12, k22)
+
+
+def length_map(activation, weight_var, bias_var, q):
+    """``F(q) = C_b + C_W E[phi(z)^2]``, ``z ~ N(0, q)``; jax-traceable and differentiable in every argument."""
+    phi = _phi(activation)
+    q = jnp.asarray(q, jnp.float32)
+    return jnp.asarray(bias_var, jnp.float32) + jnp.asarray(weight_var, jnp.float32) * gauss_phi_phi(phi, q, q, q)
+
+
+def chi_parallel(activation, weight_var, bias_var, q):
+    """``chi_par(q) = dF/dq``, the length map's slope (RYH eq. 5.50), by ``jax.grad``; arrays broadcast."""
+    phi = _phi(activation)
+    grad = jax.grad(lambda qq, cw, cb: length_map(phi, cw, cb, qq))
+    q, cw, cb = jnp.broadcast_arrays(*(jnp.asarray(a, jnp.float32) for a in (q, weight_var, bias_var)))
+    f = grad
+    for _ in range(q.ndim):
+        f = jax.vmap(f)
+    return f(q, cw, cb)
+
+
+def chi_perp(activation, weight_var, bias_var, q):
+    """``chi_perp(q) = C_W E[phi'(z)^2]``, ``z ~ N(0, q)`` (Schoenholz et al.'s chi_1); arrays broadcast.
+
+    ``bias_var`` is unused (kept for a uniform signature).
+    """
+    del bias_var
+    phi = _phi(activation)
+    q = jnp.asarray(q, jnp.float32)
+    return jnp.asarray(weight_var, jnp.float32) * gauss_dphi_dphi(phi, q, q, q)
+
+
+def _fixed_point_scalar(phi: Activation, cw, cb, q0):
+    """Stable fixed point of the length map reached from ``q0``, for scalars; ``inf`` when K(l) diverges."""
+    def g(q):
+        return length_map(phi, cw, cb, q) - q
+
+    def iterate(_, q):
+        return jnp.minimum(length_map(phi, cw, cb, q), _DIVERGED)
+
+    q_prev = jax.lax.fori_loop(0, _ITERATIONS - 1, iterate, q0)
+    q = iterate(0, q_prev)
+    rising = g(q) > 0
+    # Bracket: the root lies above q when the map still pushes q up, below it otherwise.
+    def expand(_, state):
+        lo, hi, done = state
+        if_rising_hi = jnp.where(done, hi, hi * 2.0)
+        if_falling_lo = jnp.where(done, lo, lo * 0.5)
+        lo = jnp.where(rising, lo, if_falling_lo)
+        hi = jnp.where(rising, if_rising_hi, hi)
+        done = jnp.where(rising, g(hi) <= 0, g(lo) >= 0)
+        return lo, hi, done
+
+    start = jnp.maximum(q, 1e-30)
+    lo, hi, done = jax.lax.fori_loop(0, _EXPANSIONS, expand,
+                                     (jnp.where(rising, start, start * 0.5), jnp.where(rising, start * 2.0, start),
+                                      jnp.asarray(False)))
+
+    def bisect(_, state):
+        lo, hi = state
+        mid = 0.5 * (lo + hi)
+        up = g(mid) > 0
+        return jnp.where(up, mid, lo), jnp.where(up, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, _BISECTIONS, bisect, (lo, hi))
+    root = 0.5 * (lo + hi)
+    exact = g(q) == 0
+    diverged = (q >= _DIVERGED) | (rising & ~done)
+    vanished = ~rising & ~done  # the map pushes q to 0: K* = 0
+    return jnp.where(exact, q, jnp.where(diverged, jnp.inf, jnp.where(vanished, 0.0, root)))
+
+
+_FP_CACHE: dict = {}
+
+
+def _fixed_point_program(phi: Activation):
+    if phi not in _FP_CACHE:
+        _FP_CACHE[phi] = jax.jit(jax.vmap(lambda cw, cb, q0: _fixed_point_scalar(phi, cw, cb, q0)))
+    return _FP_CACHE[phi]
+
+
+def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
+    """The fixed point ``K*`` of the length map that the depth recursion reaches from ``K(1) = q0``.
+
+    Iterates the map, brackets the root of ``F(q) - q`` in the direction the iteration moves
+    and bisects it. ``inf`` when ``K(l)`` grows without bound (e.g. relu with ``C_W > 2``);
+    ``0`` when it decays to zero (e.g. tanh with ``C_W <= 1, C_b = 0``). For relu at ``C_W = 2,
+    C_b = 0`` every ``q`` is fixed and ``q0`` is returned.
+
+    Args:
+      activation: name or callable.
+      weight_var, bias_var: ``C_W``, ``C_b`` (numbers or broadcastable arrays, >= 0).
+      q0: the first layer's variance ``K(1)`` (> 0).
+
+    Returns:
+      ``K*`` with the broadcast shape of the arguments (float64 numpy array).
+
+    Example:
+      >>> round(float(fixed_point("relu", 1.0, 0.5)), 5)  # C_b / (1 - C_W / 2)
+      1.0
+    """
+    phi = _phi(activation)
+    cw, cb, q0v = np.broadcast_arrays(_check_var("weight_var", weight_var), _check_var("bias_var", bias_var),
+                                      _check_var("q0", q0))
+    if np.any(q0v <= 0):
+        raise ValueError(f"q0={q0!r}: expected a positive initial variance")
+    out = _fixed_point_program(phi)(*(jnp.asarray(a.ravel(), jnp.float32) for a in (cw, cb, q0v)))
+    return np.asarray(out, np.float64).reshape(cw.shape)
+
+
+def _chi1_at_fixed_point(phi: Activation, cw: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    q = fixed_point(phi, cw, cb)
+    finite = np.isfinite(q)
+    q_eval = np.where(finite, q, 1e6)
+    return np.asarray(chi_perp(phi, cw, cb, q_eval), np.float64)
+
+
+def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
+    """The weight variance ``C_W`` on the order/chaos line at bias variance ``C_b``: ``chi_1(q*) = 1``.
+
+    Closed forms where they exist (SCIENCE.md section 4): scale-invariant activations give
+    ``2 / (a+^2 + a-^2)`` (at every ``C_b``: with ``C_b > 0`` the fixed point ``q*`` runs to infinity
+    as ``C_W`` approaches it); tanh, erf and sin at ``C_b = 0`` give ``1 / phi'(0)^2``. Otherwise
+    the root of ``chi_1(q*(C_W), C_W) - 1`` is bracketed and bisected (Schoenholz et al. 2017,
+    Fig. 1: the critical line).
+
+    Args:
+      activation: name or callable.
+      bias_var: ``C_b``, a number or an array (>= 0).
+
+    Returns:
+      Critical ``C_W`` with the shape of ``bias_var`` (float64 numpy array); ``nan`` where
+      ``chi_1`` never crosses 1.
+
+    Example:
+      >>> float(critical_weight_var("relu")), float(critical_weight_var("tanh"))
+      (2.0, 1.0)
+    """
+    phi = _phi(activation)
+    cb = _check_var("bias_var", bias_var)
+    slopes = scale_invariant_slopes(phi)
+    if slopes is not None:
+        return np.full(cb.shape, 2.0 / (slopes[0] ** 2 + slopes[1] ** 2))
+    k0_class = {"tanh": 1.0, "sin": 1.0, "erf": 4.0 / math.pi}  # phi'(0)^2
+    if phi.name in k0_class and np.all(cb == 0):
+        return np.full(cb.shape, 1.0 / k0_class[phi.name])
+    flat = cb.ravel()
+    lo, hi = np.full_like(flat, 0.5), np.full_like(flat, 2.0)
+    for _ in range(40):  # widen until chi_1(lo) < 1 < chi_1(hi)
+        f_lo, f_hi = _chi1_at_fixed_point(phi, lo, flat) - 1, _chi1_at_fixed_point(phi, hi, flat) - 1
+        lo = np.where(f_lo >= 0, lo / 2, lo)
+        hi = np.where(f_hi <= 0, hi * 2, hi)
+        if np.all((f_lo < 0) & (f_hi > 0)):
+            break
+    ok = (_chi1_at_fixed_point(phi, lo, flat) < 1) & (_chi1_at_fixed_point(phi, hi, flat) > 1)
+    for _ in range(50):  # bisection in log C_W
+        mid = np.sqrt(lo * hi)
+        up = _chi1_at_fixed_point(phi, mid, flat) > 1
+        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+    return np.where(ok, np.sqrt(lo * hi), np.nan).reshape(cb.shape)
