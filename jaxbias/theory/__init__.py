@@ -12,3 +12,4 @@ from jaxbias.theory.order_chaos import (  # noqa: F401
 from jaxbias.theory.recursions import (  # noqa: F401
     chi_parallel, chi_perp, critical_weight_var, fixed_point, length_map,
 )
+from jaxbias.theory.catalogue import CATALOGUE, CheckReport, run_check, to_dataset  # noqa: F401
