@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from jaxbias import inputs, nets, summaries
+from jaxbias import kernels
 from jaxbias import theory
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
@@ -21,6 +22,7 @@ __all__ = [
     "nets",
     "inputs",
     "summaries",
+    "kernels",
     "theory",
     "sample",
     "reduce",

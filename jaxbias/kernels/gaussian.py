@@ -1,0 +1,500 @@
+"""Gaussian expectations of activations: the building block of every infinite-width kernel.
+
+For ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` this module computes ``E[f(u, v)]`` by 2-D
+quadrature (:func:`gauss_expect`), and the two expectations the NNGP and NTK
+recursions need (../shared/SCIENCE.md section 3; Neal 1996, Lee et al. ICLR 2018, Jacot et al.
+NeurIPS 2018):
+
+* :func:`phi_phi` ``E[phi(u) phi(v)]``,
+* :func:`dphi_dphi` ``E[phi'(u) phi'(v)]``,
+
+with closed forms where they exist (arc-cosine kernels of Cho & Saul, NeurIPS 2009, for relu and
+step and, as linear combinations, leaky_relu(a), abs and centred_relu; Williams, NeurIPS 1997, for
+erf; identity) and quadrature for every other activation of :mod:`jaxbias.nets.activations` or any
+elementwise callable.
+
+Every function is pure, broadcasts its kernel arguments against each other, runs under ``jit`` and
+is differentiable in the kernel arguments to any order (``jax.grad``, ``jax.jacfwd``,
+``jax.hessian``), in float32 or float64 (with ``jax_enable_x64``).
+
+Derivatives of the quadrature use Gaussian integration by parts (Price's theorem,
+``dE[f]/dk12 = E[f_uv]``, and ``dE[f]/dk11 = (E[u f_u] - k12 E[f_uv]) / (2 k11)``) through a
+``jax.custom_jvp``, never the derivative of the Cholesky factor: they stay finite at singular
+covariances (``k12^2 = k11 k22``, e.g. two equal inputs, where the theory of
+:mod:`jaxbias.theory` evaluates Jacobians and Hessians of the layer map). First derivatives need
+only ``f_u``, ``f_v`` and ``f_uv``, so they are right for activations with kinks (their a.e.
+derivatives carry no delta); second and higher derivatives of the quadrature need ``phi''`` and
+miss the delta of a kink (relu, leaky_relu, abs, step have closed forms that are exact; for
+``selu`` or a kinked callable, treat quadrature Hessians with care). At exactly zero variance
+(``k11 = 0``) the derivative in ``k11`` falls back to ``E[f_uu] / 2``.
+
+Conventions for activations that are not differentiable everywhere: ``phi'`` is the
+almost-everywhere derivative, the one ``jax.grad`` and gradient descent see. For ``step`` it is 0,
+so by default ``dphi_dphi("step", ...) = 0`` (the NTK of a step network gets no contribution
+through its activations, as for the empirical NTK of :mod:`jaxbias.kernels`); pass
+``distributional=True`` to get ``E[delta(u) delta(v)] = 1 / (2 pi sqrt(k11 k22 - k12^2))``
+instead (infinite at singular covariances). The arc-cosine closed forms take the correlation 0 when
+a variance is exactly 0 (the value of ``H(0) = 1/2``, jax's derivative of relu at 0), except that
+``phi_phi("step", ...)`` is 0 there since jaxbias' step has ``H(0) = 0``.
+
+>>> import jaxbias as jb
+>>> round(float(jb.kernels.phi_phi("relu", 1.0, 0.0, 1.0)), 6)  # 1 / (2 pi)
+0.159155
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpy.polynomial.legendre import leggauss
+
+from jaxbias.nets.activations import Activation, get_activation
+from jaxbias.validation import check_int
+
+__all__ = [
+    "DEFAULT_ORDER",
+    "CLOSED_FORMS",
+    "gauss_expect",
+    "phi_phi",
+    "dphi_dphi",
+    "phi_sq",
+    "dphi_sq",
+    "phi_mean",
+]
+
+DEFAULT_ORDER = 32
+"""Gauss-Legendre nodes per piece (64 x 64 = 4,096 evaluations of ``fn`` per kernel entry): float64
+relative error below ~1e-8 even for narrow integrands (``exp(-u^2)`` at near-singular covariance),
+~1e-13 for the relu family; 48 reaches machine precision on the tests' cases."""
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+# ---------------------------------------------------------------------------------------------
+# Argument handling
+
+
+def _float_dtype(*xs) -> jnp.dtype:
+    """The widest floating dtype among ``xs`` (the default float for Python numbers and ints)."""
+    default = jnp.result_type(float)
+    dtypes = [jnp.asarray(x).dtype for x in xs]
+    floats = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
+    if not floats:
+        return default
+    return max(floats, key=lambda d: jnp.dtype(d).itemsize)
+
+
+def _kernel_args(k11, k12, k22, names=("k11", "k12", "k22")):
+    """Checks (when concrete) and broadcasts the covariance entries to one float dtype and shape."""
+    dtype = _float_dtype(k11, k12, k22)
+    ks = [jnp.asarray(k).astype(dtype) for k in (k11, k12, k22)]
+    _check_covariance(ks, names)
+    try:
+        return tuple(jnp.broadcast_arrays(*ks))
+    except ValueError:
+        raise ValueError(
+            f"{names[0]}, {names[1]}, {names[2]} with shapes {[tuple(k.shape) for k in ks]}: "
+            "expected shapes that broadcast together"
+        ) from None
+
+
+def _concrete(x) -> np.ndarray | None:
+    """``x`` as a NumPy array, or None when it is traced (checks then happen only outside jit)."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x, dtype=np.float64)
+
+
+def _check_covariance(ks, names) -> None:
+    k11, k12, k22 = (_concrete(k) for k in ks)
+    for k, name in ((k11, names[0]), (k22, names[2])):
+        if k is not None and (np.any(k < 0) or not np.all(np.isfinite(k))):
+            bad = k[(k < 0) | ~np.isfinite(k)].ravel()[0]
+            raise ValueError(f"{name} contains {bad!r}: a variance must be finite and >= 0")
+    if k11 is not None and k12 is not None and k22 is not None:
+        try:
+            excess = np.abs(k12) - np.sqrt(k11 * k22)
+        except ValueError:
+            return  # shapes do not broadcast: reported by _kernel_args
+        slack = 1e-4 * np.sqrt(k11 * k22) + 1e-12
+        if np.any(excess > slack) or not np.all(np.isfinite(k12)):
+            raise ValueError(
+                f"{names[1]}: |k12| must not exceed sqrt(k11 k22) (a covariance matrix is positive "
+                f"semi-definite); largest excess {float(np.nanmax(np.where(np.isfinite(excess), excess, np.inf)))!r}"
+            )
+
+
+MAX_ORDER = 256
+"""Largest quadrature order accepted."""
+
+
+def _check_order(order) -> int:
+    return check_int("order", order, 1, MAX_ORDER)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quadrature
+
+
+_CUT = 10.0
+"""Integration range [-_CUT, _CUT] in standard-normal units (the Gaussian tail beyond is ~1e-23)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _nodes(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1]."""
+    return leggauss(order)
+
+
+def _partial(fn: Callable, arg: int) -> Callable:
+    """Elementwise partial derivative of an elementwise ``fn(u, v)`` in argument ``arg``."""
+
+    def d(u, v):
+        if arg == 0:
+            return jax.jvp(lambda s: fn(s, v), (u,), (jnp.ones_like(u),))[1]
+        return jax.jvp(lambda s: fn(u, s), (v,), (jnp.ones_like(v),))[1]
+
+    return d
+
+
+def _safe_div(num, den):
+    """``num / den`` where ``den != 0``, else 0 (no NaN in values or derivatives)."""
+    ok = den != 0
+    return jnp.where(ok, num / jnp.where(ok, den, 1), 0)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 4))
+def _expect(fn, k11, k12, k22, order):
+    x, w = _nodes(order)
+    dtype = k11.dtype
+    # (u, v) = (a z1, c z1 + r z2): the Cholesky factor, with c = r = 0 where k11 = 0.
+    a = jnp.sqrt(k11)
+    c = _safe_div(k12, a)
+    r = jnp.sqrt(jnp.maximum(k22 - c * c, 0))
+    # Outer z1 on [-L, 0] and [0, L] (u's kink at u = 0), m Gauss-Legendre nodes each, density folded
+    # into the weights.
+    z1 = np.concatenate([(x - 1) * _CUT / 2, (x + 1) * _CUT / 2])
+    w1 = np.concatenate([w, w]) * _CUT / 2 * np.exp(-z1 * z1 / 2) / math.sqrt(2 * math.pi)
+    xs = jnp.asarray(x, dtype).reshape((1,) * k11.ndim + x.shape)
+    ws = jnp.asarray(w, dtype).reshape((1,) * k11.ndim + w.shape)
+
+    def piece(lo, hi):
+        mid, half = ((lo + hi) / 2)[..., None], ((hi - lo) / 2)[..., None]
+        z2 = mid + half * xs
+        return z2, half * ws * jnp.exp(-z2 * z2 / 2) / math.sqrt(2 * math.pi)
+
+    def body(acc, node):
+        z1_, w1_ = node
+        # Inner z2 split where v = c z1 + r z2 crosses 0 (v's kink), clipped to [-L, L].
+        split = jnp.clip(_safe_div(-c * z1_, r), -_CUT, _CUT)
+        (za, wa), (zb, wb) = piece(jnp.full_like(split, -_CUT), split), piece(split, jnp.full_like(split, _CUT))
+        z2 = jnp.concatenate([za, zb], axis=-1)
+        w2 = jnp.concatenate([wa, wb], axis=-1)
+        u = (a * z1_)[..., None]
+        v = (c * z1_)[..., None] + r[..., None] * z2
+        f = jnp.broadcast_to(fn(u, v), v.shape).astype(dtype)
+        return acc + w1_ * jnp.sum(f * w2, axis=-1), None
+
+    nodes = (jnp.asarray(z1, dtype), jnp.asarray(w1, dtype))
+    acc, _ = jax.lax.scan(body, jnp.zeros(k11.shape, dtype), nodes)
+    return acc
+
+
+@_expect.defjvp
+def _expect_jvp(fn, order, primals, tangents):
+    k11, k12, k22 = primals
+    d11, d12, d22 = tangents
+    out = _expect(fn, k11, k12, k22, order)
+    f_u, f_v = _partial(fn, 0), _partial(fn, 1)
+    f_uv = _partial(f_u, 1)
+    e_uv = _expect(f_uv, k11, k12, k22, order)
+
+    def diagonal(k, f_x, x_index, f_xx):
+        # dE/dk11 = (E[u f_u] - k12 E[f_uv]) / (2 k11) (scale and correlation moves, Price's theorem
+        # for the correlation); where k11 = 0 it is E[f_uu] / 2 (Price).
+        moment = _expect(lambda u, v: f_x(u, v) * (u if x_index == 0 else v), k11, k12, k22, order)
+        second = _expect(f_xx, k11, k12, k22, order)
+        return jnp.where(k > 0, _safe_div(moment - k12 * e_uv, 2 * k), second / 2)
+
+    e11 = diagonal(k11, f_u, 0, _partial(f_u, 0))
+    e22 = diagonal(k22, f_v, 1, _partial(f_v, 1))
+    return out, e11 * d11 + e_uv * d12 + e22 * d22
+
+
+def gauss_expect(fn: Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> jax.Array:
+    """``E[fn(u, v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` by 2-D quadrature.
+
+    The pair is written ``u = a z1``, ``v = c z1 + r z2`` with ``z1, z2`` independent standard normals
+    (``a = sqrt(k11)``, ``c = k12 / a``, ``r = sqrt(k22 - c^2)``), so singular covariances
+    (``k12^2 = k11 k22``, or zero variances) need no special case. The Gaussian integral over
+    ``[-10, 10]^2`` (the tail beyond is ~1e-23) is a product Gauss-Legendre rule on pieces that
+    break where ``u = 0`` (``z1 = 0``) and, for each ``z1`` node, where ``v = 0``: activations with a
+    kink or a jump at 0 (relu, abs, selu, elu, step, ...) are smooth on every piece, so the rule
+    converges exponentially for them too (plain Gauss-Hermite converges like ``1/order`` there,
+    and slowly for steep functions such as tanh at large variance). See :data:`DEFAULT_ORDER` for accuracy. Derivatives: see the module docstring.
+
+    Args:
+      fn: elementwise ``fn(u, v) -> array`` (jnp operations; it is called on broadcast arrays).
+      k11, k12, k22: covariance entries, arrays that broadcast together (any shape ``S``).
+      order: Gauss-Legendre nodes per piece (4 pieces: ``4 order^2`` evaluations of ``fn``).
+
+    Returns:
+      ``E[fn(u, v)]`` of the broadcast shape ``S``, in the widest float dtype of the arguments.
+
+    Raises:
+      ValueError: (concrete arguments) a negative or non-finite variance, ``|k12| > sqrt(k11 k22)``,
+        shapes that do not broadcast, or an invalid ``order``.
+
+    Example:
+      >>> import jaxbias as jb
+      >>> round(float(jb.kernels.gauss_expect(lambda u, v: u * u * v * v, 2.0, 1.0, 3.0)), 4)
+      8.0
+    """
+    if not callable(fn):
+        raise TypeError(f"fn={fn!r}: expected a callable fn(u, v)")
+    order = _check_order(order)
+    k11, k12, k22 = _kernel_args(k11, k12, k22)
+    return _expect(fn, k11, k12, k22, order)
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed forms
+
+
+@jax.custom_jvp
+def _j1(rho):
+    """Arc-cosine kernel of degree 1 over 2 pi: ``(sqrt(1 - rho^2) + (pi - arccos rho) rho) / (2 pi)``.
+
+    ``E[relu(u) relu(v)] = sqrt(k11 k22) _j1(rho)`` (Cho & Saul 2009). Its derivative is
+    :func:`_j0`, finite at ``rho = +-1`` (written out so autodiff does not form ``inf - inf``).
+    """
+    return (jnp.sqrt(jnp.maximum(1 - rho * rho, 0)) + (jnp.pi - jnp.arccos(rho)) * rho) / (2 * jnp.pi)
+
+
+@_j1.defjvp
+def _j1_jvp(primals, tangents):
+    (rho,), (drho,) = primals, tangents
+    return _j1(rho), _j0(rho) * drho
+
+
+def _j0(rho):
+    """``P(u > 0, v > 0) = E[step(u) step(v)] = (pi - arccos rho) / (2 pi)`` (Sheppard; Cho & Saul)."""
+    return (jnp.pi - jnp.arccos(rho)) / (2 * jnp.pi)
+
+
+def _norm_corr(k11, k12, k22):
+    """``s = sqrt(k11 k22)`` and the correlation ``k12 / s`` clipped to [-1, 1] (0 where s = 0)."""
+    s2 = k11 * k22
+    s = jnp.where(s2 > 0, jnp.sqrt(jnp.where(s2 > 0, s2, 1)), 0)
+    rho = _safe_div(k12, s)
+    # where (not clip): at rho == 1 exactly the derivative passes unchanged.
+    rho = jnp.where(rho > 1, 1, jnp.where(rho < -1, -1, rho))
+    return s, rho
+
+
+def _safe_sqrt(k):
+    return jnp.where(k > 0, jnp.sqrt(jnp.where(k > 0, k, 1)), 0)
+
+
+def _relu_pp(k11, k12, k22):
+    s, rho = _norm_corr(k11, k12, k22)
+    return s * _j1(rho)
+
+
+def _relu_dd(k11, k12, k22):
+    return _j0(_norm_corr(k11, k12, k22)[1])
+
+
+def _leaky_pp(a):
+    # leaky_a(x) = a x + (1 - a) relu(x); E[u relu(v)] = k12 / 2.
+    return lambda k11, k12, k22: a * k12 + (1 - a) ** 2 * _relu_pp(k11, k12, k22)
+
+
+def _leaky_dd(a):
+    # leaky_a' = a + (1 - a) H; E[H(v)] = 1/2.
+    return lambda k11, k12, k22: a + (1 - a) ** 2 * _relu_dd(k11, k12, k22)
+
+
+def _step_pp(k11, k12, k22):
+    return jnp.where((k11 > 0) & (k22 > 0), _relu_dd(k11, k12, k22), 0)
+
+
+def _step_dd(k11, k12, k22):
+    return jnp.zeros_like(k12)
+
+
+def _step_dd_distributional(k11, k12, k22):
+    # E[delta(u) delta(v)]: the bivariate normal density at the origin.
+    det = jnp.maximum(k11 * k22 - k12 * k12, 0)
+    return 1 / (2 * jnp.pi * jnp.sqrt(det))
+
+
+def _centred_relu_pp(k11, k12, k22):
+    # (relu(u) - c)(relu(v) - c) with c = 1/sqrt(2 pi), E[relu(u)] = sqrt(k11) / sqrt(2 pi).
+    c = _INV_SQRT_2PI
+    return _relu_pp(k11, k12, k22) - c * c * (_safe_sqrt(k11) + _safe_sqrt(k22)) + c * c
+
+
+def _erf_pp(k11, k12, k22):
+    # Williams 1997: (2/pi) arcsin(2 k12 / sqrt((1 + 2 k11)(1 + 2 k22))).
+    return 2 / jnp.pi * jnp.arcsin(2 * k12 / jnp.sqrt((1 + 2 * k11) * (1 + 2 * k22)))
+
+
+def _erf_dd(k11, k12, k22):
+    # erf'(x) = 2/sqrt(pi) exp(-x^2); E[exp(-u^2 - v^2)] = det(I + 2 Sigma)^(-1/2).
+    return 4 / jnp.pi / jnp.sqrt((1 + 2 * k11) * (1 + 2 * k22) - 4 * k12 * k12)
+
+
+def _identity_pp(k11, k12, k22):
+    return k12
+
+
+def _identity_dd(k11, k12, k22):
+    return jnp.ones_like(k12)
+
+
+def _closed_form(name: str):
+    """``(phi_phi, dphi_dphi)`` closed forms for a canonical activation name, or None."""
+    m = re.fullmatch(r"leaky_relu\((.+)\)", name)
+    if m:
+        a = float(m.group(1))
+        return _leaky_pp(a), _leaky_dd(a)
+    return _CLOSED.get(name)
+
+
+_CLOSED = {
+    "relu": (_relu_pp, _relu_dd),
+    "step": (_step_pp, _step_dd),
+    "abs": (_leaky_pp(-1.0), _leaky_dd(-1.0)),
+    "centred_relu": (_centred_relu_pp, _relu_dd),
+    "erf": (_erf_pp, _erf_dd),
+    "identity": (_identity_pp, _identity_dd),
+}
+
+CLOSED_FORMS: tuple[str, ...] = tuple(sorted(_CLOSED)) + ("leaky_relu(a)",)
+"""Activations with closed-form kernels; every other one uses :func:`gauss_expect`."""
+
+
+def _resolve(activation: str | Callable | Activation) -> tuple[Activation, tuple | None]:
+    """The activation and its closed forms (None for callables and quadrature activations).
+
+    Closed forms are chosen by name: for a string or an :class:`Activation` (whose name is trusted),
+    never for a bare callable, which might merely share a name with a library activation.
+    """
+    act = get_activation(activation)
+    if isinstance(activation, (str, Activation)):
+        return act, _closed_form(act.name)
+    return act, None
+
+
+def _derivative(phi: Callable) -> Callable:
+    """Elementwise a.e. derivative of an elementwise ``phi`` (jax's derivative)."""
+    return lambda x: jax.jvp(phi, (x,), (jnp.ones_like(x),))[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Public expectations
+
+
+def phi_phi(activation: str | Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> jax.Array:
+    """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])``: the NNGP layer map.
+
+    Closed forms (module docstring) for relu, step, leaky_relu(a), abs, centred_relu, erf and
+    identity; :func:`gauss_expect` otherwise.
+
+    Args:
+      activation: name (see :mod:`jaxbias.nets.activations`), :class:`Activation` or elementwise callable.
+      k11, k12, k22: covariance entries, broadcasting together (shape ``S``).
+      order: quadrature order (activations without closed form, see :func:`gauss_expect`).
+
+    Returns:
+      Array of shape ``S``.
+
+    Example:
+      >>> import jaxbias as jb
+      >>> round(float(jb.kernels.phi_phi("erf", 1.0, 1.0, 1.0)), 6)  # (2/pi) arcsin(2/3)
+      0.464559
+    """
+    order = _check_order(order)
+    act, closed = _resolve(activation)
+    k11, k12, k22 = _kernel_args(k11, k12, k22)
+    if closed is not None:
+        return closed[0](k11, k12, k22)
+    phi = act.fn
+    return _expect(lambda u, v: phi(u) * phi(v), k11, k12, k22, order)
+
+
+def dphi_dphi(
+    activation: str | Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER, distributional: bool = False
+) -> jax.Array:
+    """``E[phi'(u) phi'(v)]``: the factor multiplying the previous NTK in the NTK recursion.
+
+    ``phi'`` is the almost-everywhere derivative (what ``jax.grad`` computes); for ``step`` that is 0.
+    With ``distributional=True``, ``step`` uses its distributional derivative, the Dirac delta:
+    ``E[delta(u) delta(v)] = 1 / (2 pi sqrt(k11 k22 - k12^2))`` (infinite when singular).
+
+    Args:
+      activation: name, :class:`Activation` or elementwise callable.
+      k11, k12, k22: covariance entries, broadcasting together (shape ``S``).
+      order: quadrature order (activations without closed form, see :func:`gauss_expect`).
+      distributional: see above (only changes ``step``).
+
+    Returns:
+      Array of shape ``S``.
+
+    Example:
+      >>> import jaxbias as jb
+      >>> round(float(jb.kernels.dphi_dphi("relu", 1.0, 0.0, 1.0)), 6)  # P(u > 0, v > 0) = 1/4
+      0.25
+    """
+    order = _check_order(order)
+    act, closed = _resolve(activation)
+    k11, k12, k22 = _kernel_args(k11, k12, k22)
+    if closed is not None:
+        if distributional and act.name == "step":
+            return _step_dd_distributional(k11, k12, k22)
+        return closed[1](k11, k12, k22)
+    dphi = _derivative(act.fn)
+    return _expect(lambda u, v: dphi(u) * dphi(v), k11, k12, k22, order)
+
+
+def phi_sq(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> jax.Array:
+    """``E[phi(u)^2]`` for ``u ~ N(0, k)``: :func:`phi_phi` at ``(k, k, k)`` (the length map)."""
+    return phi_phi(activation, k, k, k, order=order)
+
+
+def dphi_sq(activation: str | Callable, k, *, order: int = DEFAULT_ORDER, distributional: bool = False) -> jax.Array:
+    """``E[phi'(u)^2]`` for ``u ~ N(0, k)``: :func:`dphi_dphi` at ``(k, k, k)`` (``chi_perp / C_W``)."""
+    return dphi_dphi(activation, k, k, k, order=order, distributional=distributional)
+
+
+def phi_mean(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> jax.Array:
+    """``E[phi(u)]`` for ``u ~ N(0, k)`` (needed by residual connections and layer norm after phi).
+
+    Closed forms for the relu family (``E[relu(u)] = sqrt(k / (2 pi))``), step (1/2 for k > 0) and the
+    odd activations erf and identity (0); quadrature otherwise.
+    """
+    order = _check_order(order)
+    act, closed = _resolve(activation)
+    k, _, _ = _kernel_args(k, k, k, names=("k", "k", "k"))
+    name = act.name if closed is not None else None
+    if name in ("relu", "abs", "centred_relu") or (name or "").startswith("leaky_relu("):
+        m = _safe_sqrt(k) * _INV_SQRT_2PI
+        if name == "relu":
+            return m
+        if name == "abs":
+            return 2 * m
+        if name == "centred_relu":
+            return m - _INV_SQRT_2PI
+        return (1 - float(name[len("leaky_relu(") : -1])) * m
+    if name == "step":
+        return jnp.where(k > 0, 0.5, 0).astype(k.dtype)
+    if name in ("erf", "identity"):
+        return jnp.zeros_like(k)
+    phi = act.fn
+    return _expect(lambda u, v: phi(u), k, k, k, order)
