@@ -189,11 +189,41 @@ def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
     return np.asarray(out, np.float64).reshape(cw.shape)
 
 
-def _chi1_at_fixed_point(phi: Activation, cw: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    q = fixed_point(phi, cw, cb)
-    finite = np.isfinite(q)
-    q_eval = np.where(finite, q, 1e6)
-    return np.asarray(chi_perp(phi, cw, cb, q_eval), np.float64)
+_LINE_CACHE: dict = {}
+
+
+def _line_program(phi: Activation):
+    """Jitted, vectorized: C_b -> critical C_W along the line parametrized by the fixed point q.
+
+    On the critical line ``chi_1(q*) = 1`` and ``q* = F(q*)``, so for each ``q`` the line passes
+    through ``C_W(q) = 1 / E[phi'(sqrt(q) z)^2]``, ``C_b(q) = q - C_W(q) E[phi(sqrt(q) z)^2]``. The
+    ``q`` with ``C_b(q)`` equal to the requested bias variance is bisected in ``log q``.
+    """
+    if phi not in _LINE_CACHE:
+        def cw_of(q):
+            return 1.0 / gauss_dphi_dphi(phi, q, q, q)
+
+        def cb_of(q):
+            return q - cw_of(q) * gauss_phi_phi(phi, q, q, q)
+
+        def solve(cb):
+            lo, hi = jnp.float32(-16.0), jnp.float32(5.0)  # log q in [1e-7, 150]
+
+            def bisect(_, state):
+                lo, hi = state
+                mid = 0.5 * (lo + hi)
+                below = cb_of(jnp.exp(mid)) < cb
+                return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+
+            start = cb_of(jnp.exp(lo))
+            ok = cb_of(jnp.exp(hi)) >= cb
+            lo, hi = jax.lax.fori_loop(0, 50, bisect, (lo, hi))
+            # C_b at or below the line's start (q* -> 0): the K* = 0 critical point 1 / phi'(0)^2
+            cw = jnp.where(cb <= start, cw_of(jnp.float32(1e-7)), cw_of(jnp.exp(0.5 * (lo + hi))))
+            return jnp.where(ok, cw, jnp.nan)
+
+        _LINE_CACHE[phi] = jax.jit(jax.vmap(solve))
+    return _LINE_CACHE[phi]
 
 
 def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
@@ -202,8 +232,10 @@ def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
     Closed forms where they exist (SCIENCE.md section 4): scale-invariant activations give
     ``2 / (a+^2 + a-^2)`` (at every ``C_b``: with ``C_b > 0`` the fixed point ``q*`` runs to infinity
     as ``C_W`` approaches it); tanh, erf and sin at ``C_b = 0`` give ``1 / phi'(0)^2``. Otherwise
-    the root of ``chi_1(q*(C_W), C_W) - 1`` is bracketed and bisected (Schoenholz et al. 2017,
-    Fig. 1: the critical line).
+    the line is followed through its parametrization by the fixed point ``q*`` (on it
+    ``C_W = 1 / E[phi'^2]`` and ``C_b = q* - C_W E[phi^2]``), bisecting ``q*`` for the requested
+    ``C_b`` (Schoenholz et al. 2017, Fig. 1: the critical line). This assumes ``C_b(q*)`` increases
+    along the line, as for tanh and other bounded sigmoids.
 
     Args:
       activation: name or callable.
@@ -225,17 +257,5 @@ def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
     k0_class = {"tanh": 1.0, "sin": 1.0, "erf": 4.0 / math.pi}  # phi'(0)^2
     if phi.name in k0_class and np.all(cb == 0):
         return np.full(cb.shape, 1.0 / k0_class[phi.name])
-    flat = cb.ravel()
-    lo, hi = np.full_like(flat, 0.5), np.full_like(flat, 2.0)
-    for _ in range(40):  # widen until chi_1(lo) < 1 < chi_1(hi)
-        f_lo, f_hi = _chi1_at_fixed_point(phi, lo, flat) - 1, _chi1_at_fixed_point(phi, hi, flat) - 1
-        lo = np.where(f_lo >= 0, lo / 2, lo)
-        hi = np.where(f_hi <= 0, hi * 2, hi)
-        if np.all((f_lo < 0) & (f_hi > 0)):
-            break
-    ok = (_chi1_at_fixed_point(phi, lo, flat) < 1) & (_chi1_at_fixed_point(phi, hi, flat) > 1)
-    for _ in range(50):  # bisection in log C_W
-        mid = np.sqrt(lo * hi)
-        up = _chi1_at_fixed_point(phi, mid, flat) > 1
-        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
-    return np.where(ok, np.sqrt(lo * hi), np.nan).reshape(cb.shape)
+    out = _line_program(phi)(jnp.asarray(cb.ravel(), jnp.float32))
+    return np.asarray(out, np.float64).reshape(cb.shape)
