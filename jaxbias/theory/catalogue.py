@@ -284,7 +284,7 @@ CATALOGUE: dict[str, Entry] = {
                "depths": (1, 2, 4)}, _oc_predict, _oc_measure),
         Entry("weight-laws", "non-iid weights (orthogonal, sparse, low-rank) share the iid infinite-width "
               "kernel (Nait Saada et al.)",
-              {**_COMMON, "weight_law": "orthogonal", "width": 256, "depths": (1, 3)}, _law_predict, _law_measure),
+              {**_COMMON, "weight_law": "orthogonal", "width": 64, "n": 1000, "depths": (1, 3)}, _law_predict, _law_measure),
         Entry("weight-law-vertex", "measured excess kurtosis under a weight law next to the iid 1/n prediction "
               "(a difference is a finding, not a bug)",
               {**_COMMON, "weight_law": "orthogonal", "width": 32, "n": 20000, "depths": (1, 2)},
