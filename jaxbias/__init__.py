@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from jaxbias import inputs, nets, summaries
 from jaxbias import kernels
-from jaxbias import theory
+from jaxbias import measures, theory
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -23,6 +23,7 @@ __all__ = [
     "inputs",
     "summaries",
     "kernels",
+    "measures",
     "theory",
     "sample",
     "reduce",

@@ -259,7 +259,7 @@ def gauss_expect(fn: Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> 
         raise TypeError(f"fn={fn!r}: expected a callable fn(u, v)")
     order = _check_order(order)
     k11, k12, k22 = _kernel_args(k11, k12, k22)
-    return _expect(fn, k11, k12, k22, order)
+    return _expect_jit(fn, k11, k12, k22, order)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,6 +392,20 @@ def _resolve(activation: str | Callable | Activation) -> tuple[Activation, tuple
     return act, None
 
 
+@functools.lru_cache(maxsize=512)
+def _integrand(phi: Callable, kind: str) -> Callable:
+    """One stable ``f(u, v)`` per activation function and kind, so jit caches are reused across calls."""
+    if kind == "pp":
+        return lambda u, v: phi(u) * phi(v)
+    if kind == "dd":
+        dphi = _derivative(phi)
+        return lambda u, v: dphi(u) * dphi(v)
+    return lambda u, v: phi(u)  # "mean"
+
+
+_expect_jit = jax.jit(_expect, static_argnums=(0, 4))
+
+
 def _derivative(phi: Callable) -> Callable:
     """Elementwise a.e. derivative of an elementwise ``phi`` (jax's derivative)."""
     return lambda x: jax.jvp(phi, (x,), (jnp.ones_like(x),))[1]
@@ -425,8 +439,7 @@ def phi_phi(activation: str | Callable, k11, k12, k22, *, order: int = DEFAULT_O
     k11, k12, k22 = _kernel_args(k11, k12, k22)
     if closed is not None:
         return closed[0](k11, k12, k22)
-    phi = act.fn
-    return _expect(lambda u, v: phi(u) * phi(v), k11, k12, k22, order)
+    return _expect_jit(_integrand(act.fn, "pp"), k11, k12, k22, order)
 
 
 def dphi_dphi(
@@ -459,8 +472,7 @@ def dphi_dphi(
         if distributional and act.name == "step":
             return _step_dd_distributional(k11, k12, k22)
         return closed[1](k11, k12, k22)
-    dphi = _derivative(act.fn)
-    return _expect(lambda u, v: dphi(u) * dphi(v), k11, k12, k22, order)
+    return _expect_jit(_integrand(act.fn, "dd"), k11, k12, k22, order)
 
 
 def phi_sq(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> jax.Array:
@@ -496,5 +508,4 @@ def phi_mean(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> ja
         return jnp.where(k > 0, 0.5, 0).astype(k.dtype)
     if name in ("erf", "identity"):
         return jnp.zeros_like(k)
-    phi = act.fn
-    return _expect(lambda u, v: phi(u), k, k, k, order)
+    return _expect_jit(_integrand(act.fn, "mean"), k, k, k, order)

@@ -6,6 +6,8 @@
 * residual connections ``h_(l+1) = h_l + alpha * phi(z_(l+1))`` where shapes allow (every hidden
   layer after the first);
 * layer norm before the activation (``"pre"``: ``phi(LN(z))``) or after it (``"post"``: ``LN(phi(z))``);
+* batch norm, placed the same way, with the statistics of each unit taken over the input set
+  (the points of ``x``: the whole input set is one batch at init, gain 1 and shift 0);
 * 1-D max or average pooling over hidden units after each activation, windows of ``pool_size``
   (the pooling of Francazi et al., ICML 2024, for initial guessing bias).
 
@@ -35,6 +37,7 @@ from jaxbias.nets.core import (
     layer_norm,
     per_layer,
 )
+from jaxbias.nets.resnet import batch_norm
 from jaxbias.nets.weight_laws import get_weight_law
 
 __all__ = ["mlp"]
@@ -62,6 +65,7 @@ def mlp(
     residual: bool = False,
     residual_scale: float = 1.0,
     layer_norm_position: str | None = None,
+    batch_norm_position: str | None = None,
     pooling: str | None = None,
     pool_size: int = 2,
     in_dim: int | None = None,
@@ -82,6 +86,9 @@ def mlp(
       residual: skip connections around hidden layers 2..depth.
       residual_scale: multiplier alpha on the residual branch.
       layer_norm_position: None, "pre" (before the activation) or "post" (after it).
+      batch_norm_position: None, "pre" or "post": batch norm over the input points (each unit
+        standardized over the points of ``x``), before or after the activation; exclusive with
+        ``layer_norm_position``. A network's output on one point then depends on the whole input set.
       pooling: None, "max" or "avg": 1-D pooling over hidden units after each activation.
       pool_size: pooling window (must divide each hidden width).
       in_dim: declared input dimension; if given, inputs of another dimension raise ValueError.
@@ -109,6 +116,11 @@ def mlp(
     cbs = per_layer("bias_var", bias_var, depth + 1)
     if layer_norm_position not in (None, "pre", "post"):
         raise ValueError(f"layer_norm_position={layer_norm_position!r}: expected None, 'pre' or 'post'")
+    if batch_norm_position not in (None, "pre", "post"):
+        raise ValueError(f"batch_norm_position={batch_norm_position!r}: expected None, 'pre' or 'post'")
+    if batch_norm_position is not None and layer_norm_position is not None:
+        raise ValueError(f"layer_norm_position={layer_norm_position!r} and batch_norm_position="
+                         f"{batch_norm_position!r}: choose one normalization")
     if pooling not in (None, "max", "avg"):
         raise ValueError(f"pooling={pooling!r}: expected None, 'max' or 'avg'")
     if pooling is not None:
@@ -147,9 +159,13 @@ def mlp(
     def hidden_act(z):
         if layer_norm_position == "pre":
             z = layer_norm(z)
+        elif batch_norm_position == "pre":
+            z = batch_norm(z)
         h = phi.fn(z)
         if layer_norm_position == "post":
             h = layer_norm(h)
+        elif batch_norm_position == "post":
+            h = batch_norm(h)
         return _pool(h, pooling, pool) if pool > 1 else h
 
     def apply(params, x):
@@ -157,6 +173,9 @@ def mlp(
         first = params["layers"][0] if "layers" in params else params["first"]
         d0 = first["w"].shape[0]
         check_input_shape(x, (d0,), "mlp")
+        if batch_norm_position is not None and x.shape[0] < 2:
+            raise ValueError(f"x with shape {tuple(x.shape)}: batch_norm_position={batch_norm_position!r} "
+                             "standardizes over the input points and needs at least 2")
         layers = layers_for(d0)
         if depth == 0:
             return affine_apply(first, x, layers[0])
@@ -195,6 +214,7 @@ def mlp(
         "residual": residual,
         "residual_scale": residual_scale,
         "layer_norm_position": layer_norm_position,
+        "batch_norm_position": batch_norm_position,
         "pooling": pooling,
         "pool_size": pool if pooling else None,
         "in_dim": in_dim,

@@ -1,10 +1,36 @@
-"""Theory: predictions for random networks and checks of them against Monte Carlo (SCIENCE.md section 4)."""
+"""Theory: predictions for random networks and checks of them against Monte Carlo (SCIENCE.md sections 2-4).
 
+Two functions share the name ``phase_diagram``: ``jaxbias.theory.phase_diagram`` is the order/chaos
+diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are
+``jaxbias.theory.guessing.phase_diagram``.
+"""
+
+from jaxbias.theory import guessing
 from jaxbias.theory.checks import (  # noqa: F401
     CheckResult, DistributionResult, Estimator, check, check_distribution, compare, critical_z, merge,
 )
 from jaxbias.theory.finite_width import (  # noqa: F401
     FiniteWidth, excess_kurtosis, finite_width, mlp_finite_width, square_covariance,
+)
+from jaxbias.theory.guessing import (  # noqa: F401
+    REGIMES,
+    Estimate,
+    KSResult,
+    Prediction,
+    estimate_g0_var,
+    estimate_gamma,
+    estimate_max_fraction,
+    expected_max_fraction,
+    fractions_given_centres,
+    g0_cdf,
+    g0_pdf,
+    g0_pmf,
+    g0_var,
+    gamma_from_kernel,
+    gaussian_input_moments,
+    input_moments,
+    ks_test,
+    predict_gamma,
 )
 from jaxbias.theory.order_chaos import (  # noqa: F401
     OrderChaos, PhaseDiagram, correlation_map, critical_line, order_chaos, phase_diagram,

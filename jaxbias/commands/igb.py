@@ -1,0 +1,101 @@
+"""``jaxbias igb``: initial guessing bias, measured over random networks and predicted by theory."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from jaxbias.commands.common import add_distributed_options
+
+__all__ = ["register", "run"]
+
+
+def register(sub) -> None:
+    """Add the ``igb`` subcommand to the subparsers ``sub``."""
+    s = sub.add_parser(
+        "igb",
+        help="initial guessing bias: class fractions of random classifiers, gamma with CIs, theory",
+        description="Measure initial guessing bias (Francazi et al., ICML 2024) over n random networks per cell "
+                    "and set the NNGP-recursion theory beside it. Options marked (sweepable) take several "
+                    "values: every combination is a cell. Writes a netCDF Dataset with per-network class "
+                    "fractions and per-cell gamma, Var(G_0), E[max G] with bootstrap CIs, a KS test and the "
+                    "theory values.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument("--activation", nargs="+", default=["relu"], help="activation names (sweepable)")
+    s.add_argument("--depth", nargs="+", type=int, default=[1], help="hidden layers (sweepable)")
+    s.add_argument("--pooling", nargs="+", default=["none"], choices=["none", "max", "avg"],
+                   help="pooling after each activation, window --pool-size (sweepable)")
+    s.add_argument("--norm", nargs="+", default=["none"],
+                   choices=["none", "layer_pre", "layer_post", "batch_pre", "batch_post"],
+                   help="normalization before (pre) or after (post) the activation (sweepable)")
+    s.add_argument("--input-mean", nargs="+", type=float, default=[0.0],
+                   help="blobs: every input coordinate has this mean, so |m|^2 / tr S = mean^2 (sweepable)")
+    s.add_argument("--weight-var", nargs="+", type=float, default=[1.0], help="C_W (sweepable)")
+    s.add_argument("--bias-var", nargs="+", type=float, default=[0.0], help="C_b (sweepable)")
+    s.add_argument("--width", type=int, default=256, help="hidden width")
+    s.add_argument("--out-dim", type=int, default=1, help="outputs (classes; 1 = sign, two classes)")
+    s.add_argument("--n", type=int, default=1000, help="networks per cell")
+    s.add_argument("--inputs", default="blobs", help="blobs, digits (all ten classes) or digits:0,1")
+    s.add_argument("--points", type=int, default=1000, help="blobs: number of inputs")
+    s.add_argument("--dim", type=int, default=64, help="blobs: input dimension")
+    s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    s.add_argument("--key", type=int, default=0, help="random seed (networks and inputs)")
+    s.add_argument("--out", default="igb.nc", help="netCDF results file (written atomically)")
+    s.add_argument("--plot", default=None, help="G_0 histograms with the predicted density (e.g. igb.png)")
+    s.add_argument("--phase", default=None,
+                   help="also draw the (C_W, C_b) phase diagram for tanh and ReLU at the first --depth (e.g. phase.png)")
+    s.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    add_distributed_options(s)
+    s.set_defaults(run=run)
+
+
+SWEPT = ("activation", "depth", "pooling", "norm", "input_mean", "weight_var", "bias_var")
+
+
+def run(args) -> int:
+    """Sweep, save, plot, print a table; returns the exit status."""
+    from jaxbias.experiments import igb
+    from jaxbias.io import check_writable
+
+    for name, value in (("--n", args.n), ("--points", args.points), ("--dim", args.dim), ("--width", args.width)):
+        if value < 1:
+            raise ValueError(f"{name} {value}: expected a positive integer")
+    if args.n < 2:
+        raise ValueError(f"--n {args.n}: gamma needs at least 2 networks")
+    check_writable(args.out)
+    for path in (args.plot, args.phase):
+        if path:
+            check_writable(path)
+    values = {name: list(getattr(args, name)) for name in SWEPT}
+    for name, vals in values.items():
+        if len(set(vals)) != len(vals):
+            raise ValueError(f"--{name.replace('_', '-')} {' '.join(map(str, vals))}: values repeat")
+    grid = {k: v for k, v in values.items() if len(v) > 1}
+    fixed = {k: v[0] for k, v in values.items() if len(v) == 1}
+    ds = igb.run_igb(args.out, grid, n=args.n, width=args.width, n_points=args.points, dim=args.dim,
+                     inputs=args.inputs, out=args.out_dim, key=args.key, n_boot=args.n_boot, resume=args.resume,
+                     progress=not args.quiet, fixed=fixed)
+    if args.plot:
+        igb.plot_g0_histograms(ds, args.plot)
+    if args.phase:
+        igb.plot_phase(igb.phase_dataset(depth=args.depth[0], n=min(args.n, 500), width=args.width, key=args.key,
+                                         n_boot=min(args.n_boot, 300)), args.phase)
+    if not args.quiet:
+        _print_table(ds, list(grid))
+    return 0
+
+
+def _print_table(ds, swept: list[str]) -> None:
+    cells = ds.stack(cell=swept) if swept else ds.expand_dims(cell=[0])
+    print(f"jaxbias igb: {ds.sizes['net']} networks per cell")
+    print(f"{'cell':<40} {'gamma [95% CI]':<26} {'theory':>8} {'Var(G0)':>8} {'theory':>8} {'KS p':>7}")
+    for i in range(cells.sizes["cell"]):
+        c = cells.isel(cell=i)
+        label = ", ".join(f"{d}={c[d].item()}" for d in swept) or "-"
+        ci = f"{float(c['gamma']):.3g} [{float(c['gamma_low']):.3g}, {float(c['gamma_high']):.3g}]"
+        theory = float(c["gamma_theory"])
+        print(f"{label:<40} {ci:<26} {theory:>8.3g} {float(c['var_g0']):>8.3g} {float(c['var_g0_theory']):>8.3g} "
+              f"{float(c['ks_pvalue']):>7.2g}" if not math.isnan(theory) else
+              f"{label:<40} {ci:<26} {'-':>8} {float(c['var_g0']):>8.3g} {'-':>8} {'-':>7}")

@@ -1,0 +1,5 @@
+"""Named recipes used by the CLI and the notebooks, each returning an ``xarray.Dataset``."""
+
+from jaxbias.experiments import igb
+
+__all__ = ["igb"]

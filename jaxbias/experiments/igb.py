@@ -1,0 +1,342 @@
+"""Initial guessing bias, measured and predicted side by side (Francazi et al., ICML 2024).
+
+One *cell* is a network configuration (activation, depth, pooling, normalization placement, input
+mean, ``C_W``, ``C_b``) evaluated on one input set by ``n`` random networks. Per network it keeps the
+class fractions and the output mean and variance over the inputs (:func:`jaxbias.measures.guessing_stats`,
+computed inside the engine's compiled program); per cell it adds the finite-``n`` corrected
+``gamma`` with a bootstrap interval, ``Var(G_0)`` and ``E[max G]`` with intervals, a KS test of
+``G_0`` against the predicted law, and the theory values from the NNGP recursion
+(:func:`jaxbias.theory.predict_gamma`; NaN where the theory does not cover the configuration).
+
+:func:`run_igb` sweeps cells (resumable, via :func:`jaxbias.run_sweep`); :func:`phase_dataset`
+puts the predicted ``gamma`` and regimes over ``(C_W, C_b)`` beside measured points;
+:func:`plot_g0_histograms` and :func:`plot_phase` draw them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+import jaxbias as jb
+from jaxbias.measures.guessing import guessing_stats, n_classes
+from jaxbias.theory import guessing as th
+from jaxbias.validation import check_int
+
+__all__ = ["NORMS", "POOLINGS", "igb_inputs", "igb_net", "igb_cell", "run_igb", "phase_dataset",
+           "plot_g0_histograms", "plot_phase"]
+
+NORMS = ("none", "layer_pre", "layer_post", "batch_pre", "batch_post")
+"""Normalization placements: none, layer or batch norm before (pre) or after (post) the activation."""
+POOLINGS = ("none", "max", "avg")
+HIST_BINS = 20
+"""Bins of the stored histogram of ``G_0`` over networks (``g0_hist``, bin centres ``g0_bin``)."""
+
+
+def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input_mean: float = 0.0,
+               key: Any = 0) -> np.ndarray:
+    """The input set of an IGB run, ``(n_points, dim)`` float32.
+
+    Args:
+      inputs: ``"blobs"``: ``n_points`` points from ``N(input_mean * 1, I_dim)`` (so ``|m|^2 / tr S =
+        input_mean^2``); ``"digits"`` (all ten classes) or ``"digits:0,1"`` (scikit-learn digits,
+        standardized; ``n_points``, ``dim`` and ``input_mean`` are then unused).
+      key: seed of the blob sample.
+    """
+    if inputs == "blobs":
+        mean = float(input_mean)
+        if not math.isfinite(mean):
+            raise ValueError(f"input_mean={input_mean!r}: expected a finite number")
+        x, _ = jb.inputs.gaussian_blobs(n_points, means=[[mean] * check_int("dim", dim, 1)], key=key)
+        return np.asarray(x)
+    if isinstance(inputs, str) and inputs.startswith("digits"):
+        x, _ = jb.inputs.parse_inputs(inputs)
+        return np.asarray(x)
+    raise ValueError(f"inputs={inputs!r}: expected 'blobs', 'digits' or 'digits:c1,c2,...'")
+
+
+def igb_net(*, activation: str, depth: int, width: int, pooling: str = "none", norm: str = "none",
+            weight_var: float = 1.0, bias_var: float = 0.0, out: int = 1, pool_size: int = 2,
+            arch: str = "mlp", **kwargs) -> jb.nets.Net:
+    """The network of one cell: an MLP (or a CNN on 8x8 images with ``arch="cnn"``, no normalization)."""
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling={pooling!r}: expected one of {', '.join(POOLINGS)}")
+    pool = None if pooling == "none" else pooling
+    if arch == "cnn":
+        if norm != "none":
+            raise ValueError(f"norm={norm!r}: the cnn family has no normalization option; use arch='mlp'")
+        return jb.nets.cnn([width] * depth, activation=activation, out=out, pooling=pool, pool_size=pool_size,
+                           weight_var=weight_var, bias_var=bias_var, **kwargs)
+    if arch != "mlp":
+        raise ValueError(f"arch={arch!r}: expected 'mlp' or 'cnn'")
+    kind, _, position = norm.partition("_")
+    return jb.nets.mlp(width, depth, activation, out=out, weight_var=weight_var, bias_var=bias_var,
+                       pooling=pool, pool_size=pool_size,
+                       layer_norm_position=position if kind == "layer" else None,
+                       batch_norm_position=position if kind == "batch" else None, **kwargs)
+
+
+def _theory(net, x, classes: int) -> dict:
+    """Theory values of a cell, NaN where the recursion does not cover the network."""
+    try:
+        pred = th.predict_gamma(net, x)
+    except NotImplementedError:
+        return {"gamma_theory": math.nan, "var_g0_theory": math.nan, "max_g_theory": math.nan}
+    # A finite input sample can make the average pair kernel slightly negative: the law then uses 0.
+    gamma = max(pred.gamma, 0.0)
+    finite = math.isfinite(gamma) or classes == 2
+    return {
+        "gamma_theory": pred.gamma,
+        "var_g0_theory": th.g0_var(gamma, classes) if finite else math.nan,
+        "max_g_theory": th.expected_max_fraction(gamma, classes) if finite else math.nan,
+    }
+
+
+def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95, chunk_size: int | None = None,
+             progress: bool | None = False, **net_options) -> xr.Dataset:
+    """Measures one cell and sets the theory beside it.
+
+    Args:
+      x: inputs ``(n_points, d)`` (``(n_points, 8, 8, 1)`` images for ``arch="cnn"``).
+      n: networks.
+      key: run seed; network ``i`` is ``fold_in(key, i)``.
+      n_boot, level: bootstrap resamples and confidence level of the intervals.
+      **net_options: :func:`igb_net` arguments.
+
+    Returns:
+      Dataset with per-network ``fractions (net, class)``, ``g0 (net)``, ``max_fraction (net)``,
+      ``sorted_fractions (net, class)``, ``out_mean (net, out)``, ``out_var (net, out)``, the histogram
+      ``g0_hist (g0_bin)`` of ``G_0`` over networks (counts, 20 bins on [0, 1]) and per-cell
+      ``gamma``, ``gamma_low``, ``gamma_high``, ``var_g0`` (binomial noise removed), ``var_g0_low/high``,
+      ``max_g``, ``max_g_low/high``, ``ks_stat``, ``ks_pvalue``, ``gamma_theory``, ``var_g0_theory``,
+      ``max_g_theory``.
+    """
+    net = igb_net(**net_options)
+    x = np.asarray(x, np.float32)
+    stats = jb.reduce(net, x, n, key=key, stat=guessing_stats, chunk_size=chunk_size, progress=progress)
+    n_points = x.shape[0]
+    classes = n_classes(stats.mean.shape[-1])
+    gamma = th.estimate_gamma(stats.mean, stats.var, n_points, n_boot=n_boot, level=level)
+    var = th.estimate_g0_var(stats.g0, n_points, n_boot=n_boot, level=level)
+    mx = th.estimate_max_fraction(stats.max_fraction, n_boot=n_boot, level=level)
+    flat = x.reshape(n_points, -1)
+    theory = _theory(net, flat, classes)
+    ks = (th.ks_test(stats.g0, max(theory["gamma_theory"], 0.0), n_points) if classes == 2 and not math.isnan(
+        theory["gamma_theory"]) else th.KSResult(math.nan, math.nan, n))
+    per_cell = {
+        "gamma": gamma.value, "gamma_low": gamma.low, "gamma_high": gamma.high,
+        "var_g0": var.value, "var_g0_low": var.low, "var_g0_high": var.high,
+        "max_g": mx.value, "max_g_low": mx.low, "max_g_high": mx.high,
+        "ks_stat": ks.statistic, "ks_pvalue": ks.pvalue, **theory,
+    }
+    ds = xr.Dataset(
+        {
+            "fractions": (("net", "class"), stats.fractions),
+            "g0": (("net",), stats.g0),
+            "max_fraction": (("net",), stats.max_fraction),
+            "sorted_fractions": (("net", "class"), stats.sorted_fractions),
+            "out_mean": (("net", "out"), stats.mean),
+            "out_var": (("net", "out"), stats.var),
+            "g0_hist": (("g0_bin",), np.histogram(stats.g0, bins=HIST_BINS, range=(0.0, 1.0))[0]),
+            **{k: ((), np.float64(v)) for k, v in per_cell.items()},
+        },
+        coords={"net": np.arange(n), "class": np.arange(classes),
+                "g0_bin": (np.arange(HIST_BINS) + 0.5) / HIST_BINS},
+    )
+    ds.attrs["n_points"] = n_points
+    return ds
+
+
+SWEEPABLE = ("activation", "depth", "pooling", "norm", "input_mean", "weight_var", "bias_var")
+
+
+def run_igb(path, grid: dict, *, n: int = 1000, width: int = 256, n_points: int = 1000, dim: int = 64,
+            inputs: str = "blobs", out: int = 1, key: int = 0, n_boot: int = 1000, resume: bool = False,
+            progress: bool = True, fixed: dict | None = None) -> xr.Dataset:
+    """Sweeps IGB cells over ``grid`` (resumable) and saves the Dataset at ``path``.
+
+    Args:
+      path: netCDF result file.
+      grid: swept parameter -> values, parameters from ``SWEEPABLE``; unswept ones come from ``fixed``
+        (defaults: relu, depth 1, no pooling, no norm, input mean 0, ``C_W = 1``, ``C_b = 0``).
+      n: networks per cell; width, n_points, dim, inputs, out: the network and input set.
+      key: seed of networks and inputs. The inputs depend only on ``input_mean``.
+
+    Returns:
+      The Dataset with one dimension per swept parameter (see :func:`igb_cell` for variables).
+    """
+    defaults = {"activation": "relu", "depth": 1, "pooling": "none", "norm": "none", "input_mean": 0.0,
+                "weight_var": 1.0, "bias_var": 0.0}
+    fixed = {**defaults, **(fixed or {})}
+    unknown = set(grid) - set(SWEEPABLE) or set(fixed) - set(SWEEPABLE)
+    if unknown:
+        raise ValueError(f"grid/fixed parameters {sorted(unknown)}: expected some of {', '.join(SWEEPABLE)}")
+    for values in itertools.product(*grid.values()):  # every net is built first: bad options fail early
+        c = {**fixed, **dict(zip(grid, values))}
+        igb_net(width=width, out=out, **{k: v for k, v in c.items() if k != "input_mean"})
+    config = {"n": n, "width": width, "n_points": n_points, "dim": dim, "inputs": inputs, "out": out,
+              "n_boot": n_boot, "fixed": {k: v for k, v in fixed.items() if k not in grid}}
+
+    def cell_fn(cell: dict) -> xr.Dataset:
+        c = {**fixed, **cell}
+        x = igb_inputs(inputs, n_points, dim, c["input_mean"], key=key)
+        options = {k: v for k, v in c.items() if k != "input_mean"}
+        return igb_cell(x, n, key=key, n_boot=n_boot, width=width, out=out, **options)
+
+    attrs = jb.io.result_attrs(config, key)
+    attrs["n_points"] = int(igb_inputs(inputs, n_points, dim, 0.0, key=key).shape[0])
+    if not grid:
+        ds = cell_fn({})
+        ds.attrs.update(attrs)
+        jb.save(ds, path)
+        return ds
+    return jb.run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
+
+
+def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None, *, depth: int = 3,
+                  measured_weight_vars=(0.5, 1.5, 3.0), measured_bias_vars=(0.0, 0.3, 1.0), n: int = 200,
+                  width: int = 256, n_points: int = 200, dim: int = 64, key: int = 0, n_boot: int = 300,
+                  progress: bool | None = False) -> xr.Dataset:
+    """Phase diagram of IGB over ``(C_W, C_b)``: theory on a fine grid, measured ``gamma`` at a few points.
+
+    Args:
+      activations: activations, one panel each (the published diagram uses tanh and ReLU).
+      weight_vars, bias_vars: theory grid (default 40 x 40 over ``[0.25, 4] x [0, 2]``).
+      depth: hidden layers of the measured networks and of the reported ``gamma``.
+      measured_weight_vars, measured_bias_vars: where networks are sampled (``n`` each, ``n_points``
+        centred Gaussian inputs in ``dim`` dimensions, width ``width``).
+
+    Returns:
+      Dataset with ``gamma_theory (activation, weight_var, bias_var)``, ``regime`` (index into
+      :data:`jaxbias.theory.REGIMES`), ``c_deep``, and ``gamma``, ``gamma_low``, ``gamma_high``,
+      ``gamma_point_theory`` over ``(activation, measured_weight_var, measured_bias_var)``.
+    """
+    weight_vars = np.linspace(0.25, 4.0, 40) if weight_vars is None else np.asarray(weight_vars, np.float64)
+    bias_vars = np.linspace(0.0, 2.0, 40) if bias_vars is None else np.asarray(bias_vars, np.float64)
+    x = igb_inputs("blobs", n_points, dim, 0.0, key=key)
+    moments = th.input_moments(x)
+    theory, measured = [], []
+    for act in activations:
+        pd = th.phase_diagram(act, weight_vars, bias_vars, depth, moments=moments)
+        theory.append(pd)
+        rows = []
+        for cw in measured_weight_vars:
+            row = []
+            for cb in measured_bias_vars:
+                net = igb_net(activation=act, depth=depth, width=width, weight_var=float(cw), bias_var=float(cb))
+                st = jb.reduce(net, x, n, key=key, stat=guessing_stats, progress=progress)
+                est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
+                row.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
+            rows.append(row)
+        measured.append(rows)
+    m = np.asarray(measured, np.float64)  # (act, mw, mb, 4)
+    dims = ("activation", "weight_var", "bias_var")
+    mdims = ("activation", "measured_weight_var", "measured_bias_var")
+    ds = xr.Dataset(
+        {
+            "gamma_theory": (dims, np.stack([t["gamma"] for t in theory])),
+            "c_deep": (dims, np.stack([t["c_deep"] for t in theory])),
+            "regime": (dims, np.stack([t["regime"] for t in theory]).astype(np.int32)),
+            "gamma": (mdims, m[..., 0]), "gamma_low": (mdims, m[..., 1]), "gamma_high": (mdims, m[..., 2]),
+            "gamma_point_theory": (mdims, m[..., 3]),
+        },
+        coords={"activation": list(activations), "weight_var": weight_vars, "bias_var": bias_vars,
+                "measured_weight_var": np.asarray(measured_weight_vars, np.float64),
+                "measured_bias_var": np.asarray(measured_bias_vars, np.float64)},
+    )
+    ds.attrs.update(jb.io.result_attrs({"depth": depth, "n": n, "width": width, "n_points": n_points, "dim": dim,
+                                        "regimes": list(th.REGIMES)}, key))
+    ds.attrs["depth"] = depth
+    return ds
+
+
+def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int = 40):
+    """Histograms of ``G_0`` per cell with the predicted density (``n_points -> inf``) and the predicted
+    law at the run's number of inputs (binomial noise included) overlaid.
+
+    Args:
+      ds: a Dataset from :func:`run_igb` or :func:`igb_cell` (``attrs["n_points"]``: inputs per network).
+      path: image path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxbias.plot import save_figure
+
+    swept = [d for d in ds["g0"].dims if d != "net"]
+    if swept:
+        stacked = ds.stack(cell=swept)
+        cells = [(", ".join(f"{d}={v}" for d, v in zip(swept, np.atleast_1d(c))), stacked.isel(cell=i))
+                 for i, c in enumerate(stacked["cell"].values[:max_cells])]
+    else:
+        cells = [("", ds)]
+    cols = min(4, len(cells))
+    rows = -(-len(cells) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, constrained_layout=True)
+    g = np.linspace(0.0005, 0.9995, 400)
+    for ax, (label, cell) in zip(axes.ravel(), cells):
+        ax.hist(np.asarray(cell["g0"]), bins=bins, range=(0, 1), density=True, color="0.7", label="measured")
+        gamma = float(cell["gamma_theory"])
+        if math.isfinite(gamma) and gamma > 0:
+            ax.plot(g, th.g0_pdf(g, gamma), "C3", lw=1.5, label=f"theory, gamma={gamma:.3g}")
+        if math.isfinite(gamma):  # the law at this number of inputs (binomial noise included)
+            n_points = int(ds.attrs["n_points"])
+            k = np.arange(n_points + 1) / n_points
+            prob, edges = np.histogram(k, bins=bins, range=(0, 1), weights=th.g0_pmf(max(gamma, 0.0), n_points))
+            ax.stairs(prob * bins, edges, color="C0", lw=1, label=f"theory, {n_points} inputs")
+        ax.set_title(f"{label}\nmeasured gamma={float(cell['gamma']):.3g} "
+                     f"[{float(cell['gamma_low']):.3g}, {float(cell['gamma_high']):.3g}]", fontsize=7)
+        ax.set_xlabel("G_0", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(cells):]:
+        ax.axis("off")
+    fig.suptitle("Initial guessing bias: fraction of inputs in class 0 over random networks", fontsize=9)
+    return save_figure(fig, path)
+
+
+def plot_phase(ds: xr.Dataset, path):
+    """Phase diagram: regimes (neutral / prejudiced / deep prejudice) and ``gamma`` contours from theory
+    over ``(C_W, C_b)``, with measured ``gamma`` as points coloured on the same scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap, LogNorm
+
+    from jaxbias.plot import save_figure
+
+    acts = list(ds["activation"].values)
+    fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.8), squeeze=False, constrained_layout=True)
+    cw, cb = ds["weight_var"].values, ds["bias_var"].values
+    cmap = ListedColormap(["#d9ecd0", "#fbe3b5", "#f4b6b6"])
+    norm = LogNorm(1e-2, 1e2)
+    for ax, act in zip(axes[0], acts):
+        reg = ds["regime"].sel(activation=act).values
+        ax.pcolormesh(cb, cw, reg, cmap=cmap, vmin=-0.5, vmax=2.5, shading="nearest")
+        gam = np.clip(ds["gamma_theory"].sel(activation=act).values, 1e-3, 1e3)
+        cs = ax.contour(cb, cw, gam, levels=[0.1, 0.3, 1, 3, 10], colors="k", linewidths=0.6)
+        ax.clabel(cs, fontsize=6, fmt="%g")
+        mw, mb = np.meshgrid(ds["measured_weight_var"].values, ds["measured_bias_var"].values, indexing="ij")
+        meas = ds["gamma"].sel(activation=act).values
+        sc = ax.scatter(mb.ravel(), mw.ravel(), c=np.clip(meas.ravel(), 1e-2, 1e2), cmap="viridis", norm=norm,
+                        edgecolors="k", s=50, zorder=3)
+        for b, w, v in zip(mb.ravel(), mw.ravel(), meas.ravel()):
+            ax.annotate(f"{v:.2g}", (b, w), textcoords="offset points", xytext=(5, 4), fontsize=6)
+        ax.set_xlabel("C_b (bias variance)")
+        ax.set_ylabel("C_W (weight variance)")
+        ax.set_title(f"{act}, depth {ds.attrs.get('depth', '')}".rstrip(", "), fontsize=9)
+    fig.colorbar(sc, ax=axes[0].tolist(), label="measured gamma (points)", shrink=0.8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(3)]
+    fig.legend(handles, list(th.REGIMES), loc="outside lower center", ncol=3, fontsize=7)
+    fig.suptitle("IGB phase diagram: regimes from the NNGP recursion (depth -> inf), contours of gamma at the "
+                 "given depth, measured gamma as points", fontsize=8)
+    return save_figure(fig, path)
