@@ -301,6 +301,22 @@ def test_infinite_relu_matches_slow_recursion(x64):
     np.testing.assert_allclose(layers.nngp[-1], got.nngp[:, :2], rtol=1e-12)
 
 
+def test_infinite_relu_float32_diagonal_exact_correlation():
+    """x2=None: a point's correlation with itself is exactly 1, so the float32 relu NTK diagonal
+    follows the exact rho = 1 recursion K <- C_b + C_W K / 2, T <- K + C_W T / 2 (float64 here)
+    to float32 rounding, over 10 layers (arccos of a rounded correlation drifted ~1e-3)."""
+    x = np.asarray(jax.random.normal(jax.random.key(3), (64, 16)), np.float32)
+    got = jb.kernels.infinite(jb.nets.mlp(64, 10, "relu", weight_var=2.0, bias_var=0.01, parameterization="ntk"), x)
+    assert got.ntk.dtype == np.float32
+    k = 0.01 + 2.0 * np.sum(x.astype(np.float64) ** 2, axis=1) / 16
+    t = k.copy()
+    for _ in range(10):
+        k = 0.01 + 2.0 * k / 2
+        t = k + 2.0 * t / 2
+    np.testing.assert_allclose(np.diag(got.nngp), k, rtol=2e-6)
+    np.testing.assert_allclose(np.diag(got.ntk), t, rtol=2e-6)
+
+
 def _mc_nngp(net, x, n, key):
     """Output covariance over n networks, averaged over output units: mean and standard error."""
     y = jb.sample(net, x, n, key=key, progress=False).astype(np.float64)  # (n, P, O)

@@ -18,6 +18,24 @@ from jaxbias.kernels.gaussian import (
     phi_sq,
 )
 
+# Empirical kernels, kernels over inits, spectra.
+from jaxbias.kernels import empirical, monte_carlo, spectra
+from jaxbias.kernels.empirical import empirical_ntk, ntk_fn, ntk_matvec
+from jaxbias.kernels.empirical import auto_method
+from jaxbias.kernels.monte_carlo import KernelMoments, nngp_monte_carlo, ntk_moments
+from jaxbias.kernels.spectra import (
+    Spectrum,
+    WalshSpectrum,
+    condition_number,
+    effective_rank,
+    eigen,
+    kernel_alignment,
+    lanczos,
+    power_law_fit,
+    target_alignment,
+    walsh_spectrum,
+)
+
 __all__ = [
     "Kernels",
     "infinite",
@@ -32,4 +50,25 @@ __all__ = [
     "phi_mean",
     "CLOSED_FORMS",
     "DEFAULT_ORDER",
+    # empirical kernels, kernels over inits, spectra
+    "empirical",
+    "monte_carlo",
+    "spectra",
+    "empirical_ntk",
+    "ntk_fn",
+    "ntk_matvec",
+    "auto_method",
+    "KernelMoments",
+    "ntk_moments",
+    "nngp_monte_carlo",
+    "Spectrum",
+    "WalshSpectrum",
+    "eigen",
+    "lanczos",
+    "effective_rank",
+    "condition_number",
+    "power_law_fit",
+    "target_alignment",
+    "kernel_alignment",
+    "walsh_spectrum",
 ]

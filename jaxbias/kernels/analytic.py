@@ -252,16 +252,29 @@ def _branch(spec: _Spec, k: _Pair, t: jax.Array):
     return pp, (ma, mb), theta
 
 
-def _recursion(spec: _Spec, x1: jax.Array, x2: jax.Array):
-    """Per-layer NNGP and NTK cross blocks ``(depth + 1, P1, P2)`` (see :func:`infinite`)."""
+def _recursion(spec: _Spec, x1: jax.Array, x2: jax.Array, symmetric: bool = False, per_layer: bool = True):
+    """Per-layer NNGP and NTK cross blocks ``(depth + 1, P1, P2)`` (see :func:`infinite`), or only
+    the output layer's ``(P1, P2)`` without ``per_layer``.
+
+    ``symmetric`` (``x2`` is ``x1``): the variances are read off the diagonal of the cross block,
+    so that the correlation of a point with itself is exactly 1 in floating point. Otherwise its
+    rounding error ``delta`` (~1e-7 in float32) enters ``arccos`` as ``sqrt(2 delta)`` (~5e-4)
+    and the relu NTK's diagonal drifts by ~1e-4 per layer.
+    """
+    def tie(pair: _Pair) -> _Pair:
+        if not symmetric:
+            return pair
+        diag = jnp.diagonal(pair.ab)
+        return _Pair(diag, pair.ab, diag)
+
     d0 = x1.shape[1]
     std = spec.parameterization == "standard"
     bias_term = 1.0 if spec.bias else 0.0
     cb = [v if spec.bias else 0.0 for v in spec.bias_var]
     cw = spec.weight_var
     # Layer 1: the input "kernel" x.x'/d0 plays the role of E[phi phi].
-    h = _Pair(jnp.sum(x1 * x1, axis=1) / d0, x1 @ x2.T / d0, jnp.sum(x2 * x2, axis=1) / d0)
-    k = h.map(lambda v: cb[0] + cw[0] * v)
+    h = tie(_Pair(jnp.sum(x1 * x1, axis=1) / d0, x1 @ x2.T / d0, jnp.sum(x2 * x2, axis=1) / d0))
+    k = tie(h.map(lambda v: cb[0] + cw[0] * v))
     t = d0 * h.ab + bias_term if std else k.ab
     ks, ts = [k.ab], [t]
     mean = theta_h = None
@@ -282,14 +295,14 @@ def _recursion(spec: _Spec, x1: jax.Array, x2: jax.Array):
         else:
             h, mean, theta_h = pp, (ma, mb), theta
         fan_in = spec.widths[layer - 1] // spec.pool
-        k = h.map(lambda v, layer=layer: cb[layer] + cw[layer] * v)
+        k = tie(h.map(lambda v, layer=layer: cb[layer] + cw[layer] * v))
         t = (fan_in * h.ab + bias_term if std else k.ab) + cw[layer] * theta_h
         ks.append(k.ab)
         ts.append(t)
-    return jnp.stack(ks), jnp.stack(ts)
+    return (jnp.stack(ks), jnp.stack(ts)) if per_layer else (ks[-1], ts[-1])
 
 
-_recursion_jit = jax.jit(_recursion, static_argnums=0)
+_recursion_jit = jax.jit(_recursion, static_argnums=(0, 3, 4))
 
 
 def _check_points(name: str, x, d0: int | None = None) -> jax.Array:
@@ -400,13 +413,14 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None,
     order = check_int("order", order, 1)
     spec = _spec_from_config(net.config, activation, order)
     x1 = _check_points("x1", x1)
+    symmetric = x2 is None
     x2 = x1 if x2 is None else _check_points("x2", x2, x1.shape[1])
     in_dim = net.config.get("in_dim")
     if in_dim is not None and x1.shape[1] != in_dim:
         raise ValueError(f"x1 with shape {tuple(x1.shape)}: the net expects inputs of dimension {in_dim}")
     dtype = _float_dtype(x1, x2)
-    ks, ts = _recursion_jit(spec, x1.astype(dtype), x2.astype(dtype))
-    return Kernels(ks, ts) if per_layer else Kernels(ks[-1], ts[-1])
+    per_layer = bool(per_layer)
+    return Kernels(*_recursion_jit(spec, x1.astype(dtype), x2.astype(dtype), symmetric, per_layer))
 
 
 def infinite_kernels(

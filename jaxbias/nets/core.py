@@ -19,6 +19,7 @@ in the forward pass (Jacot et al. 2018). For the same key both give the same fun
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
@@ -46,6 +47,9 @@ __all__ = [
     "stacked_scales",
     "affine_apply_scaled",
     "conv_apply",
+    "AffineTap",
+    "register_affine_taps",
+    "affine_taps",
 ]
 
 PARAMETERIZATIONS = ("standard", "ntk")
@@ -328,3 +332,47 @@ def scale_config(cws, cbs, bias: bool, parameterization: str, law: WeightLaw, in
         "weight_law": law.label,
         "in_shape": None if in_shape is None else list(in_shape),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-layer taps, read by the structured empirical NTK (jaxbias.kernels.empirical).
+
+
+class AffineTap(NamedTuple):
+    """What one group of dense layers ``z = w_scale * (h @ W) + b_scale * b`` saw in a forward pass.
+
+    A group is one layer (leading axis of size 1) or layers stacked for ``lax.scan``.
+
+    Attributes:
+      inputs: layer inputs ``h``, ``(n_layers, n_points, fan_in)``.
+      outputs: layer outputs ``z`` (perturbation included), ``(n_layers, n_points, fan_out)``.
+      w_scale: forward-pass weight multipliers ``(n_layers,)`` (1 under "standard").
+      b_scale: forward-pass bias multipliers ``(n_layers,)``; 0 for layers without bias.
+    """
+
+    inputs: jax.Array
+    outputs: jax.Array
+    w_scale: jax.Array
+    b_scale: jax.Array
+
+
+_AFFINE_TAPS: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()
+
+
+def register_affine_taps(apply: Callable, tapped: Callable) -> None:
+    """Declares that every parameter of ``apply`` sits in a dense layer that ``tapped`` exposes.
+
+    ``tapped(params, x, perturbations) -> (y, taps)`` computes ``apply(params, x)`` with
+    ``perturbations[g]`` (shape of ``taps[g].outputs``, or None for none) added to the outputs of
+    group ``g`` and returns one :class:`AffineTap` per group; every point's output must depend on
+    that point alone. The structured NTK (Novak et al., ICML 2022) is built from these.
+    """
+    _AFFINE_TAPS[apply] = tapped
+
+
+def affine_taps(net: Net) -> Callable | None:
+    """The tapped forward pass registered for ``net.apply`` (see :func:`register_affine_taps`), or None."""
+    try:
+        return _AFFINE_TAPS.get(net.apply)
+    except TypeError:  # not weak-referenceable
+        return None

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
     Affine,
+    AffineTap,
     Net,
     affine_apply,
     affine_scales,
@@ -36,6 +37,7 @@ from jaxbias.nets.core import (
     init_groups,
     layer_norm,
     per_layer,
+    register_affine_taps,
 )
 from jaxbias.nets.resnet import batch_norm
 from jaxbias.nets.weight_laws import get_weight_law
@@ -168,7 +170,22 @@ def mlp(
             h = batch_norm(h)
         return _pool(h, pooling, pool) if pool > 1 else h
 
-    def apply(params, x):
+    def tap(z, h, layer: Affine, eps, record):
+        """Adds the perturbation to ``z`` and, if ``record``, describes the layer (a group of one)."""
+        if eps is not None:
+            z = z + eps[0]
+        if not record:
+            return z, None
+        ws, bs = affine_scales(layer)
+        return z, AffineTap(h[None], z[None], jnp.full((1,), ws, z.dtype),
+                            jnp.full((1,), bs if layer.bias else 0.0, z.dtype))
+
+    def forward(params, x, perturbations=None, record=False):
+        """``apply`` with per-layer output perturbations (None: none); returns ``(y, taps)``.
+
+        ``taps`` holds one AffineTap per group (first layer, stacked hidden layers under scan, ...,
+        readout); the scan stacks layer inputs and outputs only when ``record``.
+        """
         x = jnp.asarray(x)
         first = params["layers"][0] if "layers" in params else params["first"]
         d0 = first["w"].shape[0]
@@ -177,28 +194,47 @@ def mlp(
             raise ValueError(f"x with shape {tuple(x.shape)}: batch_norm_position={batch_norm_position!r} "
                              "standardizes over the input points and needs at least 2")
         layers = layers_for(d0)
+        eps = (lambda g: None) if perturbations is None else (lambda g: perturbations[g])
+        taps = []
+        z, t = tap(affine_apply(first, x, layers[0]), x, layers[0], eps(0), record)
+        taps.append(t)
         if depth == 0:
-            return affine_apply(first, x, layers[0])
-        h = hidden_act(affine_apply(first, x, layers[0]))
+            return z, taps
+        h = hidden_act(z)
         if not scan:
             for i in range(1, depth):
-                branch = hidden_act(affine_apply(params["layers"][i], h, layers[i]))
+                z, t = tap(affine_apply(params["layers"][i], h, layers[i]), h, layers[i], eps(i), record)
+                taps.append(t)
+                branch = hidden_act(z)
                 h = h + residual_scale * branch if residual else branch
-            return affine_apply(params["layers"][depth], h, layers[depth])
+            y, t = tap(affine_apply(params["layers"][depth], h, layers[depth]), h, layers[depth], eps(depth), record)
+            return y, taps + [t]
 
         mids = layers[1:depth]
         scales = jnp.asarray([affine_scales(lay) for lay in mids], jnp.float32)
 
         def step(h, layer_in):
-            p, (ws, bs) = layer_in
+            p, (ws, bs), e = layer_in
             z = (h @ p["w"]) * ws
             if bias:
                 z = z + expand_bias(p["b"] * bs, z.ndim)
+            if e is not None:
+                z = z + e
             branch = hidden_act(z)
-            return (h + residual_scale * branch if residual else branch), None
+            return (h + residual_scale * branch if residual else branch), ((h, z) if record else None)
 
-        h, _ = jax.lax.scan(step, h, (params["hidden"], (scales[:, 0], scales[:, 1])))
-        return affine_apply(params["last"], h, layers[depth])
+        h_out, seen = jax.lax.scan(step, h, (params["hidden"], (scales[:, 0], scales[:, 1]), eps(1)))
+        if record:
+            b_scales = scales[:, 1] if bias else jnp.zeros_like(scales[:, 1])
+            taps.append(AffineTap(seen[0], seen[1], scales[:, 0], b_scales))
+        y, t = tap(affine_apply(params["last"], h_out, layers[depth]), h_out, layers[depth], eps(2), record)
+        return y, taps + [t]
+
+    def apply(params, x):
+        return forward(params, x)[0]
+
+    def tapped(params, x, perturbations):
+        return forward(params, x, perturbations, record=True)
 
     config = {
         "arch": "mlp",
@@ -219,4 +255,5 @@ def mlp(
         "pool_size": pool if pooling else None,
         "in_dim": in_dim,
     }
+    register_affine_taps(apply, tapped)
     return Net(init, apply, config)

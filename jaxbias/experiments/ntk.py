@@ -1,0 +1,165 @@
+"""NTK and its spectrum at finite width (mean and band over inits) next to infinite width.
+
+For a network and an input set: the empirical NTK of ``n`` random networks (its mean and standard
+deviation entry by entry, :func:`jaxbias.kernels.ntk_moments`), the eigenvalues of each network's
+NTK (their mean and a 5-95 % band over networks, rank by rank), the eigenvalues of the mean
+kernel, and for built-in MLPs the infinite-width NNGP and NTK (:func:`jaxbias.kernels.infinite`)
+with their spectra; plus summaries (effective rank, condition number, power-law exponent).
+On the Boolean hypercube, the eigenvalue of each Walsh degree too (SCIENCE.md section 3).
+
+>>> import jaxbias as jb
+>>> from jaxbias.experiments.ntk import ntk_spectrum
+>>> ds = ntk_spectrum(jb.nets.mlp(32, 2, "relu"), jb.inputs.sphere(3, 16), n=4, progress=False)
+>>> ds["eig_mean_kernel"].dims
+('rank',)
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from jaxbias.engine import reduce
+from jaxbias.io import result_attrs
+from jaxbias.kernels import spectra
+from jaxbias.kernels.analytic import infinite
+from jaxbias.kernels.empirical import _independent_points, _ntk_fn, choose_method, default_wrt
+from jaxbias.kernels.monte_carlo import ntk_moments
+from jaxbias.nets.core import Net, affine_taps
+
+__all__ = ["ntk_spectrum", "plot_ntk_spectrum"]
+
+_BAND = (0.05, 0.95)
+
+
+@functools.lru_cache(maxsize=32)
+def _eig_apply(kernel):
+    """``apply(params, x)`` returning the eigenvalues of the network's NTK on ``x``, descending."""
+
+    def apply(params, x):
+        return jnp.linalg.eigvalsh(kernel(params, x))[::-1]
+
+    return apply
+
+
+def _summaries(values: np.ndarray, prefix: str) -> dict:
+    positive = values[values > 0]
+    out = {f"{prefix}_effective_rank": spectra.effective_rank(values),
+           f"{prefix}_condition_number": spectra.condition_number(values)}
+    if positive.size >= 3:
+        out[f"{prefix}_power_law_exponent"] = spectra.power_law_fit(positive).exponent
+    return out
+
+
+def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "auto", with_infinite: bool | None = None,
+                 hypercube: bool | None = None, config: dict | None = None, progress: bool | None = None) -> xr.Dataset:
+    """Finite-width NTK over ``n`` inits and its spectrum, next to the infinite-width kernels.
+
+    Args:
+      net: a :class:`~jaxbias.nets.Net`.
+      x: points ``(n_points, d)``.
+      n: number of random networks.
+      key: seed; network ``i`` is ``net.init(fold_in(key, i), x)``.
+      method: empirical NTK method (see :func:`jaxbias.kernels.empirical_ntk`).
+      with_infinite: add the infinite-width kernels; default: when ``net`` is a built-in MLP.
+      hypercube: add Walsh-degree eigenvalues; default: when ``x`` is a whole hypercube.
+      config: extra entries stored in the result's config (e.g. the input spec).
+      progress: progress bars (see :func:`jaxbias.reduce`).
+
+    Returns:
+      Dataset with ``x (point, feature)``, ``ntk_mean``, ``ntk_std`` ``(point, point_b)``,
+      ``eig_mean_kernel``, ``eig_init_mean``, ``eig_init_lo``, ``eig_init_hi`` ``(rank,)``; with
+      infinite width ``ntk_infinite``, ``nngp_infinite`` and ``eig_infinite_ntk``,
+      ``eig_infinite_nngp``; on the cube ``walsh_finite``, ``walsh_infinite`` ``(degree,)``.
+      Summaries are in ``attrs``.
+    """
+    x = jnp.asarray(x, jnp.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x with shape {tuple(x.shape)}: expected points (n_points, d)")
+    arch = net.config.get("arch") if isinstance(net.config, dict) else None
+    with_infinite = arch == "mlp" if with_infinite is None else bool(with_infinite)
+    moments = ntk_moments(net, x, n=n, key=key, method=method, progress=progress)
+    method = choose_method(net, method)
+    kernel = _ntk_fn(net.apply, affine_taps(net) if method == "structured" else None, method, True, False,
+                     default_wrt(net), _independent_points(net))
+    eigs = reduce(Net(net.init, _eig_apply(kernel), net.config), x, n, key, progress=progress).astype(np.float64)
+    lo, hi = np.quantile(eigs, _BAND, axis=0)
+    mean_spec = spectra.eigen(moments.mean, vectors=False, check="ignore").values
+    n_points = x.shape[0]
+    data = {
+        "x": (("point", "feature"), np.asarray(x)),
+        "ntk_mean": (("point", "point_b"), moments.mean),
+        "ntk_std": (("point", "point_b"), moments.std),
+        "eig_mean_kernel": (("rank",), mean_spec),
+        "eig_init_mean": (("rank",), eigs.mean(axis=0)),
+        "eig_init_lo": (("rank",), lo),
+        "eig_init_hi": (("rank",), hi),
+    }
+    summary = {"n_nets": int(n), "method": method, **_summaries(mean_spec, "finite")}
+    if with_infinite:
+        kernels = infinite(net, x)
+        ntk_inf, nngp_inf = np.asarray(kernels.ntk, np.float64), np.asarray(kernels.nngp, np.float64)
+        inf_spec = spectra.eigen(ntk_inf, vectors=False, check="ignore").values
+        data.update({
+            "ntk_infinite": (("point", "point_b"), ntk_inf),
+            "nngp_infinite": (("point", "point_b"), nngp_inf),
+            "eig_infinite_ntk": (("rank",), inf_spec),
+            "eig_infinite_nngp": (("rank",), spectra.eigen(nngp_inf, vectors=False, check="ignore").values),
+        })
+        rel = np.linalg.norm(moments.mean - ntk_inf) / np.linalg.norm(ntk_inf)
+        summary.update({"relative_distance_mean_to_infinite": float(rel), **_summaries(inf_spec, "infinite")})
+    cube = _is_hypercube(np.asarray(x)) if hypercube is None else bool(hypercube)
+    if cube:
+        data["walsh_finite"] = (("degree",), spectra.walsh_spectrum(moments.mean, x).eigenvalue)
+        if with_infinite:
+            data["walsh_infinite"] = (("degree",), spectra.walsh_spectrum(data["ntk_infinite"][1], x).eigenvalue)
+    coords = {"point": np.arange(n_points), "point_b": np.arange(n_points), "rank": np.arange(1, n_points + 1)}
+    if cube:
+        coords["degree"] = np.arange(x.shape[1] + 1)
+    run = {"net": net.config, "n": int(n), "method": method, **(config or {})}
+    attrs = result_attrs(run, key)
+    attrs.update({k: v for k, v in summary.items() if k not in ("n_nets", "method")})
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _is_hypercube(x: np.ndarray) -> bool:
+    n_bits = x.shape[1]
+    if n_bits > 20 or x.shape[0] != 2**n_bits:
+        return False
+    values = set(np.unique(x).tolist())
+    if not (values <= {0.0, 1.0} or values <= {-1.0, 1.0}):
+        return False
+    return np.unique(x, axis=0).shape[0] == x.shape[0]
+
+
+def plot_ntk_spectrum(ds: xr.Dataset, path) -> Any:
+    """Log-log eigenvalues against rank: finite width (per-init mean, 5-95 % band, mean kernel) and infinite width."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxbias.plot import save_figure
+
+    rank = ds["rank"].values
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    floor = 1e-12 * float(ds["eig_init_hi"].max())
+    clip = lambda v: np.clip(np.asarray(v), floor, None)  # noqa: E731
+    ax.fill_between(rank, clip(ds["eig_init_lo"]), clip(ds["eig_init_hi"]), alpha=0.3, color="C0",
+                    label="finite width, 5-95 % over inits")
+    ax.plot(rank, clip(ds["eig_init_mean"]), color="C0", label="finite width, mean over inits")
+    ax.plot(rank, clip(ds["eig_mean_kernel"]), color="C0", ls="--", label="finite width, mean kernel")
+    if "eig_infinite_ntk" in ds:
+        ax.plot(rank, clip(ds["eig_infinite_ntk"]), color="C3", label="infinite width NTK")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rank k")
+    ax.set_ylabel("eigenvalue")
+    ax.legend(fontsize=8)
+    ax.set_title(f"NTK spectrum ({ds.sizes['point']} points)")
+    fig.tight_layout()
+    return save_figure(fig, path)

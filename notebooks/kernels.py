@@ -1,0 +1,120 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Kernels: empirical and infinite-width NTK, their spectra
+#
+# 1. The empirical NTK `T(x, x') = J(x) J(x')^T` three ways (Novak et al., ICML 2022): Jacobian
+#    contraction, NTK-vector products and the structured method, which for dense layers needs one
+#    vjp and the layer inputs.
+# 2. Averaged over random inits, it approaches the infinite-width NTK as the width grows
+#    (Jacot et al. 2018), with a spread over inits that shrinks like `1/sqrt(width)`.
+# 3. On the Boolean cube an MLP kernel is diagonal in the Walsh basis and its eigenvalues fall with
+#    the degree: the spectral bias towards simple (low-degree) functions.
+#
+# `N` (networks per average) is small so that the tests can run this notebook; raise it for real work.
+
+# %%
+import os
+import time
+
+import jax
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import jaxbias as jb  # noqa: E402
+
+N = int(os.environ.get("JAXBIAS_NOTEBOOK_N", "128"))
+
+# %% [markdown]
+# ## Three methods, one kernel
+
+# %%
+x = jb.inputs.sphere(8, 64, key=0)
+net = jb.nets.mlp(256, 3, "relu", out=4, weight_var=2.0, bias_var=0.05, parameterization="ntk")
+params = net.init(jax.random.key(1), x)
+kernels = {}
+for method in ("structured", "jacobian", "ntvp"):
+    start = time.perf_counter()
+    kernels[method] = jb.kernels.empirical_ntk(net, params, x, method=method)
+    print(f"{method:>10}: {1e3 * (time.perf_counter() - start):7.1f} ms (first call: includes compilation)")
+for method in ("jacobian", "ntvp"):
+    diff = np.abs(kernels[method] - kernels["structured"]).max() / np.abs(kernels["structured"]).max()
+    print(f"max relative difference structured vs {method}: {diff:.1e}")
+
+# %% [markdown]
+# ## Finite width towards infinite width
+# Mean and spread of the NTK over `N` inits at growing width, against `jb.kernels.infinite`.
+
+# %%
+xs = jb.inputs.sphere(4, 16, key=2)
+widths = [16, 64, 256]
+distance, spread = [], []
+for width in widths:
+    wnet = jb.nets.mlp(width, 2, "relu", weight_var=2.0, bias_var=0.05, parameterization="ntk")
+    m = jb.kernels.ntk_moments(wnet, xs, n=N, key=3, progress=False)
+    inf = np.asarray(jb.kernels.infinite(wnet, xs).ntk)
+    distance.append(np.linalg.norm(m.mean - inf) / np.linalg.norm(inf))
+    spread.append(np.linalg.norm(m.std) / np.linalg.norm(inf))
+    print(f"width {width:4d}: |mean - infinite| / |infinite| = {distance[-1]:.3f}, "
+          f"|std over inits| / |infinite| = {spread[-1]:.3f}")
+fig, ax = plt.subplots(figsize=(4.5, 3.2))
+ax.loglog(widths, distance, "o-", label="mean NTK to infinite NTK")
+ax.loglog(widths, spread, "s-", label="spread over inits")
+ax.loglog(widths, spread[0] * np.sqrt(widths[0] / np.asarray(widths)), "k:", label="1/sqrt(width)")
+ax.set_xlabel("width")
+ax.set_ylabel("relative Frobenius norm")
+ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Spectrum on the hypercube: eigenvalue per Walsh degree
+
+# %%
+cube = jb.inputs.hypercube(7)
+cnet = jb.nets.mlp(512, 3, "relu", weight_var=2.0, bias_var=0.05, parameterization="ntk")
+inf = jb.kernels.infinite(cnet, cube)
+walsh_ntk = jb.kernels.walsh_spectrum(np.asarray(inf.ntk), cube)
+walsh_nngp = jb.kernels.walsh_spectrum(np.asarray(inf.nngp), cube)
+finite = jb.kernels.ntk_moments(cnet, cube, n=max(4, N // 8), key=0, progress=False)
+walsh_finite = jb.kernels.walsh_spectrum(finite.mean, cube)
+print("off-diagonal Walsh mass, infinite NTK:", f"{walsh_ntk.off_diagonal:.1e}",
+      "; finite-width mean NTK:", f"{walsh_finite.off_diagonal:.2f}")
+fig, ax = plt.subplots(figsize=(4.5, 3.2))
+ax.semilogy(walsh_ntk.degree, walsh_ntk.eigenvalue, "o-", label="infinite NTK")
+ax.semilogy(walsh_nngp.degree, walsh_nngp.eigenvalue, "s-", label="infinite NNGP")
+ax.semilogy(walsh_finite.degree, walsh_finite.eigenvalue, "^--", label="finite width, mean NTK")
+ax.set_xlabel("Walsh degree |S|")
+ax.set_ylabel("eigenvalue")
+ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Spectrum summaries, and Lanczos without forming the kernel
+
+# %%
+spec = jb.kernels.eigen(np.asarray(inf.ntk))
+fit = jb.kernels.power_law_fit(spec.values, k_min=2, k_max=64)
+print(f"effective rank {jb.kernels.effective_rank(spec.values):.2f}, "
+      f"condition number {jb.kernels.condition_number(spec.values):.3g}, power-law exponent {fit.exponent:.2f}")
+parity = np.prod(2 * np.asarray(cube) - 1, axis=1)  # the degree-7 character
+first_bit = 2 * np.asarray(cube)[:, 0] - 1  # a degree-1 character
+for name, y in (("first bit", first_bit), ("parity", parity)):
+    frac = jb.kernels.target_alignment(spec.vectors, y)
+    print(f"{name:>9}: {frac[:8].sum():.2f} of its energy on the top 8 eigenvectors")
+cparams = cnet.init(jax.random.key(0), cube)
+lz = jb.kernels.eigen(jb.kernels.ntk_matvec(cnet, cparams, cube), n=cube.shape[0], top=4)
+dense = jb.kernels.eigen(jb.kernels.empirical_ntk(cnet, cparams, cube), top=4, vectors=False)
+print("Lanczos top-4:", np.round(lz.values, 3), " dense eigh:", np.round(dense.values, 3))

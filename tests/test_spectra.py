@@ -1,0 +1,191 @@
+"""Spectra: eigen against numpy.linalg.eigh, Lanczos against eigh, summaries against closed forms,
+Walsh eigenvalues against the direct projection on explicit characters, detection of bad kernels."""
+
+import functools
+import itertools
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxbias as jb
+from jaxbias.kernels import spectra
+from jaxbias.kernels.spectra import KernelWarning
+
+
+XC = jb.inputs.hypercube(4)  # 16 points: one net and one point set for every finite-network test
+
+
+@functools.lru_cache(maxsize=None)
+def finite_case():
+    """A small ReLU net with 2 outputs, its parameters, and its empirical NTK on XC (float64)."""
+    net = jb.nets.mlp(16, 2, "relu", out=2, bias_var=0.1)
+    params = net.init(jax.random.key(0), XC)
+    return net, params, np.asarray(jb.kernels.empirical_ntk(net, params, XC), np.float64)
+
+
+def psd_matrix(n, decay=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    values = (1.0 + np.arange(n)) ** -decay
+    return (q * values) @ q.T, values
+
+
+def test_eigen_matches_numpy_eigh():
+    k, _ = psd_matrix(40)
+    ref_values, ref_vectors = np.linalg.eigh(k)
+    s = jb.kernels.eigen(k)
+    np.testing.assert_allclose(s.values, ref_values[::-1], rtol=1e-10, atol=1e-12)
+    overlap = np.abs(s.vectors.T @ ref_vectors[:, ::-1])  # eigenvectors up to sign (distinct eigenvalues)
+    np.testing.assert_allclose(overlap, np.eye(40), atol=1e-8)
+    top = jb.kernels.eigen(k.astype(np.float32), top=5, vectors=False)
+    np.testing.assert_allclose(top.values, ref_values[::-1][:5], rtol=1e-5)
+    assert top.vectors is None and top.check.psd and top.check.symmetric
+
+
+def test_lanczos_matches_eigh():
+    k, values = psd_matrix(300, decay=1.5, seed=1)
+    s = jb.kernels.lanczos(lambda v: k @ v, 300, 6, eps=1e-16)
+    np.testing.assert_allclose(s.values, values[:6], rtol=1e-9)
+    ref = np.linalg.eigh(k)[1][:, ::-1][:, :6]
+    np.testing.assert_allclose(np.abs(np.sum(s.vectors * ref, axis=0)), 1.0, atol=1e-6)
+    assert np.all(s.residuals < 1e-6)
+
+
+def test_eigen_switches_to_lanczos_beyond_dense_max(monkeypatch):
+    monkeypatch.setattr(spectra, "DENSE_MAX", 50)
+    k, values = psd_matrix(120, decay=2.0)
+    s = jb.kernels.eigen(k, top=4)
+    assert s.residuals is not None  # the Lanczos path
+    np.testing.assert_allclose(s.values, values[:4], rtol=1e-7)
+    with pytest.raises(ValueError, match="needs top"):
+        jb.kernels.eigen(k)
+
+
+def test_lanczos_on_ntk_vector_products_matches_dense_ntk():
+    net, params, k = finite_case()
+    dense = np.linalg.eigvalsh(k)[::-1]
+    s = jb.kernels.eigen(jb.kernels.ntk_matvec(net, params, XC), n=16, top=3)
+    np.testing.assert_allclose(s.values, dense[:3], rtol=1e-4)
+
+
+def test_not_psd_asymmetric_and_ill_conditioned_are_reported():
+    k, _ = psd_matrix(10)
+    bad = k - 0.5 * np.eye(10)  # smallest eigenvalue 0.1 - 0.5 < 0
+    with pytest.warns(KernelWarning, match="not positive semi-definite"):
+        s = jb.kernels.eigen(bad)
+    assert not s.check.psd and s.check.min_eigenvalue == pytest.approx(0.1 - 0.5)
+    with pytest.raises(ValueError, match="not positive semi-definite.*jitter"):
+        jb.kernels.eigen(bad, check="raise")
+    asym = k.copy()
+    asym[0, 1] += 0.1
+    with pytest.warns(KernelWarning, match="asymmetric"):
+        jb.kernels.eigen(asym)
+    v = np.random.default_rng(0).standard_normal((10, 3))
+    low_rank = v @ v.T  # rank 3: zero eigenvalues, condition number huge
+    with pytest.warns(KernelWarning, match="ill-conditioned"):
+        jb.kernels.eigen(low_rank)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = jb.kernels.eigen(low_rank, jitter=1e-3)  # jitter regularizes it: no warning
+    assert s.jitter == 1e-3 and s.values[-1] == pytest.approx(1e-3, rel=1e-6)
+    assert not spectra.check_kernel(low_rank.astype(np.float32)).well_conditioned
+
+
+def test_effective_rank_condition_number_power_law():
+    assert jb.kernels.effective_rank(np.ones(7)) == pytest.approx(7.0)
+    assert jb.kernels.effective_rank([5.0, 0.0, 0.0]) == pytest.approx(1.0)
+    p = 0.3
+    assert jb.kernels.effective_rank([p, 1 - p]) == pytest.approx(math.exp(-p * math.log(p) - (1 - p) * math.log(1 - p)))
+    assert jb.kernels.condition_number([4.0, 2.0, 0.5]) == pytest.approx(8.0)
+    assert jb.kernels.condition_number([1.0, 0.0]) == math.inf
+    ranks = np.arange(1, 51)
+    fit = jb.kernels.power_law_fit(3.0 * ranks**-1.5)
+    assert fit.exponent == pytest.approx(1.5) and fit.amplitude == pytest.approx(3.0) and fit.r2 == pytest.approx(1.0)
+    fit = jb.kernels.power_law_fit(np.where(ranks <= 10, 2.0 * ranks**-0.7, 1e-9 * ranks), k_min=1, k_max=10)
+    assert fit.exponent == pytest.approx(0.7) and fit.k_max == 10
+
+
+def test_target_and_kernel_alignment():
+    k, _ = psd_matrix(12, seed=2)
+    s = jb.kernels.eigen(k)
+    y = np.random.default_rng(1).standard_normal(12)
+    frac = jb.kernels.target_alignment(s.vectors, y)
+    assert frac.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(jb.kernels.target_alignment(s.vectors, s.vectors[:, 3]), np.eye(12)[3], atol=1e-12)
+    assert jb.kernels.kernel_alignment(np.outer(y, y), y) == pytest.approx(1.0)
+    assert jb.kernels.kernel_alignment(np.eye(12), y) == pytest.approx(1 / math.sqrt(12))
+
+
+def characters(bits):
+    """chi_S(x) = (-1)^(sum_{i in S} x_i) for every subset S, written out: (2^n subsets, 2^n points)."""
+    n = bits.shape[1]
+    subsets = [s for d in range(n + 1) for s in itertools.combinations(range(n), d)]
+    chi = np.array([[(-1) ** int(sum(b[i] for i in s)) for b in bits] for s in subsets], np.float64)
+    return subsets, chi
+
+
+def direct_walsh(k, bits):
+    subsets, chi = characters(bits)
+    values = np.einsum("sx,xy,sy->s", chi, k, chi) / bits.shape[0]
+    n = bits.shape[1]
+    return np.array([np.mean([v for s, v in zip(subsets, values) if len(s) == d]) for d in range(n + 1)])
+
+
+def test_walsh_spectrum_of_hamming_kernel_matches_projection():
+    n = 5
+    x = np.asarray(jb.inputs.hypercube(n), np.float64)
+    perm = np.random.default_rng(0).permutation(2**n)  # any order of the points
+    x = x[perm]
+    hamming = np.abs(x[:, None, :] - x[None, :, :]).sum(-1)
+    profile = np.random.default_rng(1).random(n + 1)
+    k = np.exp(-hamming / 2.0) + profile[hamming.astype(int)] * 0.1
+    w = jb.kernels.walsh_spectrum(k, x)
+    np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, x.astype(int)), rtol=1e-10)
+    assert w.off_diagonal < 1e-12 and np.all(w.spread < 1e-10)
+    np.testing.assert_array_equal(w.multiplicity, [1, 5, 10, 10, 5, 1])
+    # the eigenvalues with their multiplicities are the whole spectrum of k
+    np.testing.assert_allclose(np.sort(np.repeat(w.eigenvalue, w.multiplicity)), np.linalg.eigvalsh(k), atol=1e-10)
+    w_pm1 = jb.kernels.walsh_spectrum(k, 2 * x - 1)
+    np.testing.assert_allclose(w_pm1.eigenvalue, w.eigenvalue, rtol=1e-12)
+
+
+def test_walsh_spectrum_of_finite_net_kernel():
+    k = finite_case()[2]
+    w = jb.kernels.walsh_spectrum(k, XC)
+    np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, np.asarray(XC, int)), rtol=1e-9)
+    assert w.off_diagonal > 0  # a finite network is not exactly invariant under bit flips
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: jb.kernels.eigen(np.ones((3, 4))), "square"),
+        (lambda: jb.kernels.eigen(np.array([[1.0, np.nan], [np.nan, 1.0]])), "non-finite"),
+        (lambda: jb.kernels.eigen(np.eye(3), jitter=-1.0), "jitter=-1.0"),
+        (lambda: jb.kernels.eigen(np.eye(3), top=4), "top=4"),
+        (lambda: jb.kernels.eigen(np.eye(3), check="loud"), "check='loud'"),
+        (lambda: jb.kernels.eigen(lambda v: v), "pass n"),
+        (lambda: jb.kernels.power_law_fit([1.0, 0.5], k_min=2), "k_min=2"),
+        (lambda: jb.kernels.effective_rank([0.0, 0.0]), "no positive"),
+        (lambda: jb.kernels.walsh_spectrum(np.eye(4), np.ones((4, 2))), "repeat"),
+        (lambda: jb.kernels.walsh_spectrum(np.eye(3), np.ones((3, 2))), "all 2\\*\\*2"),
+        (lambda: jb.kernels.walsh_spectrum(np.eye(4), np.full((4, 2), 0.5)), "expected \\{0, 1\\}"),
+        (lambda: jb.kernels.target_alignment(np.eye(3), np.zeros(3)), "zero"),
+    ],
+)
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_ntk_spectrum_float32_roundoff_is_not_flagged():
+    # an empirical NTK in float32 is PSD up to round-off: no warning at the default check
+    k = finite_case()[2].astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = jb.kernels.eigen(jnp.asarray(k))
+    assert s.check.psd
