@@ -78,3 +78,15 @@ def test_weight_law_vertex_iid_passes_orthogonal_differs():
     np.testing.assert_allclose(iid, kurt)
     report = confront("weight-law-vertex", o2, [iid], orth)
     assert not report.passed and report.rows[0].estimate[0] < 9 / 18 < iid[0]
+
+
+def test_guessing_bias_gamma():
+    # relu at C_W = 2, inputs at overlap 1/4: gamma from the NNGP recursion (jaxbias.theory.predict_gamma)
+    o, [gamma], measured = _run("guessing-bias", width=64, depths=(2,), n=2000)
+    assert 1.0 < gamma[0] < 2.0
+    assert confront("guessing-bias", o, [gamma], measured).passed
+    # no bias (a centred answer), a 20% error, and the answer for centred inputs (overlap 0) are rejected
+    centred = CATALOGUE["guessing-bias"].predict(check_options("guessing-bias", depths=(2,), overlap=0.0))[0]
+    assert centred[0] < 0.8 * gamma[0]
+    for wrong in (0 * gamma, 0.8 * gamma, centred):
+        assert not confront("guessing-bias", o, [wrong], measured).passed

@@ -280,6 +280,57 @@ def _vertex_measure(o):
     return _fw_measure(o)[:1]
 
 
+# -- guessing-bias gamma: between-network over within-network variance of the outputs -------
+
+def _igb_inputs(o: dict) -> np.ndarray:
+    """``points`` inputs ``x_i = m + s e_i`` with ``|x|^2 = in_dim`` and ``x_i . x_j = in_dim * overlap`` for i != j.
+
+    Equal norms and equal overlaps make the mean-field kernel the same for every pair, so the
+    ratio of expectations of the estimator below equals ``q_ab / (q_aa - q_ab)`` at any number of inputs.
+    """
+    d, p, c = o["in_dim"], o["points"], o["overlap"]
+    if p + 1 > d:
+        raise ValueError(f"points={p}, in_dim={d}: the guessing-bias inputs need in_dim >= points + 1")
+    x = np.zeros((p, d), np.float32)
+    x[:, 0] = math.sqrt(d * c)
+    x[np.arange(p), 1 + np.arange(p)] = math.sqrt(d * (1.0 - c))
+    return x
+
+
+def _igb_stat(y):  # y (points, out): unit-averaged mean_x f, (mean_x f)^2 and unbiased var_x f
+    m = jnp.mean(y, axis=0)
+    return jnp.stack([jnp.mean(m), jnp.mean(m ** 2), jnp.mean(jnp.var(y, axis=0, ddof=1))])
+
+
+def _igb_gamma(points: int):
+    def combine(mu):  # gamma_hat = (Var_chi(mean_x f) - E[var_x f] / P) / E[var_x f], per depth
+        return (mu[:, 1] - mu[:, 0] ** 2 - mu[:, 2] / points) / mu[:, 2]
+
+    return combine
+
+
+def _igb_predict(o):
+    from jaxbias.theory.guessing import predict_gamma
+
+    x = _igb_inputs(o)
+    return [np.array([predict_gamma(_net(o, d), x).gamma for d in o["depths"]])]
+
+
+def _igb_shift(o: dict, depth: int) -> float:
+    """First-order 1/n shift of ``q_ab / (q_aa - q_ab)`` from the mean shift ``E G - K`` of the output Gram."""
+    cw, cb, c = o["weight_var"], o["bias_var"], o["overlap"]
+    fw = finite_width(o["activation"], [o["width"]] * depth, [cb + cw, cb + cw * c, cb + cw], cw, cb)
+    (aa, ab, _), (saa, sab, _) = fw.kernel[-1], fw.mean_shift[-1]
+    return float((sab * aa - ab * saa) / (aa - ab) ** 2)
+
+
+def _igb_measure(o):
+    x = _igb_inputs(o)
+    vals = np.stack([_sample(o, _net(o, d), x, _igb_stat, offset=i) for i, d in enumerate(o["depths"])], 1)
+    tol = np.array([abs(_igb_shift(o, d)) for d in o["depths"]])
+    return [Measurement("guessing-bias gamma", vals, _igb_gamma(o["points"]), tolerance=tol)]
+
+
 CATALOGUE: dict[str, Entry] = {
     e.name: e for e in [
         Entry("nngp", "NNGP recursion at large width: E z_a z_b of two inputs and the law of z_a against "
@@ -302,6 +353,10 @@ CATALOGUE: dict[str, Entry] = {
               "(a difference is a finding, not a bug)",
               {**_COMMON, "weight_law": "orthogonal", "width": 32, "n": 20000, "depths": (1, 2)},
               _vertex_predict, _vertex_measure),
+        Entry("guessing-bias", "initial guessing bias gamma = Var_chi(mean_x f) / E var_x f (finite-n corrected) "
+              "against q_ab / (q_aa - q_ab) from the NNGP recursion (Francazi et al. 2024)",
+              {**_COMMON, "width": 256, "depths": (1, 3), "in_dim": 32, "points": 16, "overlap": 0.25},
+              _igb_predict, _igb_measure),
     ]
 }
 
