@@ -100,3 +100,26 @@ def test_bad_input():
         rec.fixed_point("tanh", -1, 0.0)
     with pytest.raises(ValueError, match="activation='nope'"):
         jb.theory.order_chaos("nope", 1.0, 0.0)
+
+
+def test_gelu_critical_line_against_scipy():
+    # gelu(x) = x Phi(x), gelu'(x) = Phi(x) + x phi(x): at the returned C_W the attracting fixed point
+    # q* of the length map has chi_1 = C_W E[gelu'(sqrt(q*) z)^2] = 1
+    from scipy import stats as st
+
+    gelu = lambda u: u * st.norm.cdf(u)  # noqa: E731
+    dgelu = lambda u: st.norm.cdf(u) + u * st.norm.pdf(u)  # noqa: E731
+    cb = 0.3
+    cw = float(rec.critical_weight_var("gelu", cb))
+    gap = lambda q: cb + cw * _e(lambda u: gelu(u) ** 2, q) - q  # noqa: E731
+    q = optimize.brentq(gap, 1.0, 30.0)  # the attracting fixed point: F(q) - q goes from + to -
+    assert gap(0.5) > 0 > gap(60.0)
+    assert cw * _e(lambda u: dgelu(u) ** 2, q) == pytest.approx(1.0, abs=2e-3)
+    # C_b = 0.05: the q* with chi_1 = 1 (C_W = 2.30, q* = 0.73) repels (F(q) - q goes from - to +);
+    # networks settle at q = 0.17 with chi_1 = 0.77: no critical initialization, nan
+    assert np.isnan(rec.critical_weight_var("gelu", 0.05))
+    g = lambda q: 0.05 + 2.30 * _e(lambda u: gelu(u) ** 2, q) - q  # noqa: E731
+    assert g(0.4) < 0 < g(1.0)
+    assert np.isnan(rec.critical_weight_var("softplus", 0.1))  # chi_1 never reaches 1 on a fixed point
+    with pytest.raises(ValueError, match="no critical weight variance"):
+        jb.theory.catalogue.check_options("criticality", activation="softplus", bias_var=0.1)

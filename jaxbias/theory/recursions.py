@@ -243,7 +243,7 @@ def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
 
     Returns:
       Critical ``C_W`` with the shape of ``bias_var`` (float64 numpy array); ``nan`` where
-      ``chi_1`` never crosses 1.
+      ``chi_1`` never crosses 1 on a fixed point, or where that fixed point repels (``chi_parallel > 1``).
 
     Example:
       >>> float(critical_weight_var("relu")), float(critical_weight_var("tanh"))
@@ -257,5 +257,43 @@ def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
     k0_class = {"tanh": 1.0, "sin": 1.0, "erf": 4.0 / math.pi}  # phi'(0)^2
     if phi.name in k0_class and np.all(cb == 0):
         return np.full(cb.shape, 1.0 / k0_class[phi.name])
-    out = _line_program(phi)(jnp.asarray(cb.ravel(), jnp.float32))
-    return np.asarray(out, np.float64).reshape(cb.shape)
+    unstable = _line_checks(phi, cb)
+    out = np.asarray(_line_program(phi)(jnp.asarray(cb.ravel(), jnp.float32)), np.float64).reshape(cb.shape)
+    return np.where(unstable, np.nan, out)
+
+
+def _line_checks(phi: Activation, cb: np.ndarray) -> np.ndarray:
+    """Where the line's fixed point is unstable (bool, shape of ``cb``); ValueError where it is ambiguous.
+
+    On a grid of ``q*`` in [1e-7, 150]: several crossings of a requested ``C_b`` mean several critical
+    ``C_W`` (bisection would silently pick one): ValueError. A crossing where the length map's slope
+    ``chi_parallel = C_W dE[phi^2]/dq`` exceeds 1 is a repelling fixed point: networks flow away
+    from it (gelu at ``C_b = 0.05``: ``C_W = 2.30`` has ``q* = 0.73`` with ``chi_1 = 1`` but the signal
+    settles at ``q = 0.17`` with ``chi_1 = 0.77``), so there is no critical initialization there.
+    """
+    if phi not in _GRID_CACHE:
+        def both(q):
+            cw = 1.0 / gauss_dphi_dphi(phi, q, q, q)
+            return cw, gauss_phi_phi(phi, q, q, q)
+
+        q = np.exp(np.linspace(-16.0, 5.0, 400))
+        cw, m2 = (np.asarray(a, np.float64) for a in jax.jit(both)(jnp.asarray(q, jnp.float32)))
+        slope = cw * np.gradient(m2, q)  # chi_parallel at each point of the line
+        _GRID_CACHE[phi] = (cw, q - cw * m2, slope)
+    cw, cbq, slope = _GRID_CACHE[phi]
+    unstable = np.zeros(cb.shape, bool)
+    for value in np.unique(cb):
+        diff = cbq - value
+        side = np.sign(np.where(np.abs(diff) <= 1e-6 * (1.0 + abs(value)), 0.0, diff))
+        nonzero = np.flatnonzero(side)
+        changes = nonzero[np.flatnonzero(side[nonzero][1:] != side[nonzero][:-1])]
+        if changes.size > 1:
+            values = ", ".join(f"{cw[i]:.4g}" for i in changes)
+            raise ValueError(f"activation={phi.name!r}, bias_var={value:g}: the order/chaos line crosses this C_b "
+                             f"{changes.size} times (critical C_W ~ {values}); pass weight_var explicitly")
+        if changes.size == 1 and value > 0 and slope[changes[0]] > 1.0 + 1e-2:
+            unstable |= cb == value
+    return unstable
+
+
+_GRID_CACHE: dict = {}
