@@ -1,7 +1,18 @@
-"""Theory: predictions to set beside what the sampled networks measure."""
+"""Theory: predictions for random networks and checks of them against Monte Carlo (SCIENCE.md sections 2-4).
+
+Two functions share the name ``phase_diagram``: ``jaxbias.theory.phase_diagram`` is the order/chaos
+diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are
+``jaxbias.theory.guessing.phase_diagram``.
+"""
 
 from jaxbias.theory import guessing
-from jaxbias.theory.guessing import (
+from jaxbias.theory.checks import (  # noqa: F401
+    CheckResult, DistributionResult, Estimator, check, check_distribution, compare, critical_z, merge,
+)
+from jaxbias.theory.finite_width import (  # noqa: F401
+    FiniteWidth, excess_kurtosis, finite_width, mlp_finite_width, square_covariance,
+)
+from jaxbias.theory.guessing import (  # noqa: F401
     REGIMES,
     Estimate,
     KSResult,
@@ -19,29 +30,12 @@ from jaxbias.theory.guessing import (
     gaussian_input_moments,
     input_moments,
     ks_test,
-    phase_diagram,
     predict_gamma,
 )
-
-__all__ = [
-    "guessing",
-    "gamma_from_kernel",
-    "g0_cdf",
-    "g0_pdf",
-    "g0_pmf",
-    "g0_var",
-    "expected_max_fraction",
-    "fractions_given_centres",
-    "Estimate",
-    "estimate_gamma",
-    "estimate_g0_var",
-    "estimate_max_fraction",
-    "ks_test",
-    "KSResult",
-    "Prediction",
-    "input_moments",
-    "gaussian_input_moments",
-    "predict_gamma",
-    "phase_diagram",
-    "REGIMES",
-]
+from jaxbias.theory.order_chaos import (  # noqa: F401
+    OrderChaos, PhaseDiagram, correlation_map, critical_line, order_chaos, phase_diagram,
+)
+from jaxbias.theory.recursions import (  # noqa: F401
+    chi_parallel, chi_perp, critical_weight_var, fixed_point, length_map,
+)
+from jaxbias.theory.catalogue import CATALOGUE, CheckReport, run_check, to_dataset  # noqa: F401

@@ -1,0 +1,424 @@
+"""Named theory checks: each one a prediction, a Monte Carlo measurement and a verdict.
+
+Every entry has ``predict(options) -> list of predictions`` and ``measure(options) -> list of
+Measurement`` (per-network values and how to combine them), so the same measurement can be
+confronted with any prediction (the tests feed deliberately wrong ones and see them rejected).
+:func:`run_check` joins them into rows of :class:`~jaxbias.theory.checks.CheckResult` (moments)
+and :class:`~jaxbias.theory.checks.DistributionResult` (laws); the overall verdict holds at the
+stated confidence (Bonferroni over the rows). :func:`to_dataset` labels the rows for saving.
+
+>>> sorted(CATALOGUE)[:2]
+['criticality', 'finite-width']
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbias.theory.checks import CheckResult, DistributionResult, check_distribution, compare
+from jaxbias.nets.activations import get_activation
+from jaxbias.theory.finite_width import _layer_map, finite_width
+from jaxbias.theory.recursions import chi_perp, critical_weight_var
+
+__all__ = ["CATALOGUE", "Entry", "Measurement", "CheckReport", "run_check", "to_dataset", "check_options"]
+
+
+class Measurement(NamedTuple):
+    """Monte Carlo values of one row: per-network ``values (n, k, ...)``, reduced by ``combine`` (None: mean).
+
+    A row whose prediction is a law (a frozen ``scipy.stats`` distribution, anything with ``cdf``) is a
+    distribution row: its ``values (n,)`` are tested against that law by Kolmogorov-Smirnov.
+    """
+
+    label: str
+    values: np.ndarray
+    combine: Callable | None = None
+    tolerance: Any = 0.0
+
+
+class Entry(NamedTuple):
+    """A named check: description, default options, ``predict`` and ``measure``."""
+
+    name: str
+    description: str
+    defaults: dict
+    predict: Callable[[dict], list]
+    measure: Callable[[dict], list]
+
+
+class CheckReport(NamedTuple):
+    """Rows of one catalogue check and the overall verdict."""
+
+    name: str
+    options: dict
+    rows: list
+    confidence: float
+    passed: bool
+
+
+_COMMON = dict(activation="relu", weight_var=None, bias_var=0.0, width=64, depths=(1, 2, 3), n=2000, key=0,
+               weight_law="normal", out=4, in_dim=8, confidence=0.99)
+
+
+def check_options(name: str, **options) -> dict:
+    """The options of catalogue check ``name``: its defaults updated with ``options`` (ValueError on unknown ones)."""
+    if name not in CATALOGUE:
+        raise ValueError(f"check {name!r}: unknown; expected one of {', '.join(sorted(CATALOGUE))}")
+    entry = CATALOGUE[name]
+    opts = dict(entry.defaults)
+    for k, v in options.items():
+        if k not in opts:
+            raise ValueError(f"option {k}={v!r}: check {name!r} takes {', '.join(sorted(opts))}")
+        if v is not None:
+            opts[k] = v
+    if opts.get("weight_var") is None:
+        opts["weight_var"] = float(critical_weight_var(opts["activation"], opts["bias_var"]))
+        if not math.isfinite(opts["weight_var"]):
+            raise ValueError(f"activation={opts['activation']!r}, bias_var={opts['bias_var']}: no critical weight "
+                             "variance; pass weight_var")
+    opts["depths"] = tuple(int(d) for d in np.atleast_1d(opts["depths"]))
+    if any(d < 0 for d in opts["depths"]):
+        raise ValueError(f"depths={opts['depths']}: expected non-negative numbers of hidden layers")
+    return opts
+
+
+def _net(o: dict, depth: int, width=None, out=None, law=None):
+    from jaxbias.nets import mlp
+
+    return mlp(o["width"] if width is None else width, depth, o["activation"], out=o["out"] if out is None else out,
+               weight_var=o["weight_var"], bias_var=o["bias_var"], weight_law=law or o["weight_law"])
+
+
+def _inputs(o: dict, n_points: int = 1) -> np.ndarray:
+    """``n_points`` fixed inputs of squared norm ``in_dim`` (so ``K1 = C_b + C_W``); the second at correlation 0.5."""
+    d = o["in_dim"]
+    x = np.zeros((n_points, d), np.float32)
+    x[0, 0] = math.sqrt(d)
+    if n_points > 1:
+        x[1, 0], x[1, 1] = math.sqrt(d) * 0.5, math.sqrt(d) * math.sqrt(0.75)
+    return x
+
+
+def _k1(o: dict, n_points: int) -> list:
+    k = o["bias_var"] + o["weight_var"]
+    return [k] if n_points == 1 else [k, o["bias_var"] + o["weight_var"] * 0.5, k]
+
+
+def _recursion(o: dict, depth: int, n_points: int = 1, width=None):
+    w = o["width"] if width is None else width
+    return finite_width(o["activation"], [w] * depth, _k1(o, n_points), o["weight_var"], o["bias_var"])
+
+
+def _kernel(o: dict, depth: int, n_points: int = 1) -> np.ndarray:
+    """Infinite-width kernel entries at the output of a ``depth``-hidden-layer net: ``(aa,)`` or ``(aa, ab, bb)``."""
+    k = np.asarray(_k1(o, n_points), np.float64)
+    for _ in range(depth):
+        k = np.asarray(_layer_map(get_activation(o["activation"]), jnp.float32(o["weight_var"]),
+                                  jnp.float32(o["bias_var"]), jnp.asarray(k, jnp.float32)), np.float64)
+    return k
+
+
+def _sample(o: dict, net, x, stat, offset: int = 0) -> np.ndarray:
+    from jaxbias.engine import reduce
+
+    return reduce(net, x, o["n"], o["key"] + offset, stat, progress=False)
+
+
+# -- nngp: the infinite-width kernel at large width ------------------------------------------
+
+def _second_moments(y):  # y (2, out): (E z_a^2, E z_a z_b, E z_b^2) over units
+    return jnp.stack([jnp.mean(y[0] ** 2), jnp.mean(y[0] * y[1]), jnp.mean(y[1] ** 2)])
+
+
+def _nngp_predict(o):
+    from scipy import stats
+
+    k = _kernel(o, o["depths"][-1], 2)
+    return [k, stats.norm(0.0, math.sqrt(k[0]))]
+
+
+def _nngp_measure(o):
+    depth = o["depths"][-1]
+    fw = _recursion(o, depth, 2)
+    values = _sample(o, _net(o, depth), _inputs(o, 2), lambda y: (_second_moments(y), y[0, 0]))
+    # E G = K + K1/n: the 1/n mean shift is the admitted systematic error of the infinite-width kernel
+    return [Measurement("E z_a z_b (aa, ab, bb)", values[0], tolerance=np.abs(fw.mean_shift[-1])),
+            Measurement("law of z_a", values[1])]
+
+
+# -- finite-width: kurtosis and Cov(z_i^2, z_j^2) over depth -------------------------------
+
+def _fourth_moments(y):  # y (1, out): E z^2, E z^4, E z_1^2 z_2^2 over units (pairs of distinct units)
+    z = y[0]
+    z2 = z ** 2
+    pairs = (jnp.sum(z2) ** 2 - jnp.sum(z2 ** 2)) / (z.shape[0] * (z.shape[0] - 1))
+    return jnp.stack([jnp.mean(z2), jnp.mean(z2 ** 2), pairs])
+
+
+def _kurtosis(m):
+    return m[1] / m[0] ** 2 - 3.0
+
+
+def _square_cov(m):
+    return m[2] - m[0] ** 2
+
+
+def _fw_predict(o):
+    kurt, cov = [], []
+    for d in o["depths"]:
+        fw = _recursion(o, d)
+        kurt.append(3.0 * fw.covariance[-1, 0, 0] / fw.kernel[-1, 0] ** 2)
+        cov.append(fw.covariance[-1, 0, 0])
+    return [np.array(kurt), np.array(cov)]
+
+
+def _fw_measure(o):
+    if o["out"] < 2:
+        raise ValueError(f"out={o['out']}: finite-width needs >= 2 output units (for Cov(z_i^2, z_j^2))")
+    kurt, cov = _fw_predict(o)
+    shift = np.array([abs(_recursion(o, d).mean_shift[-1, 0] / _recursion(o, d).kernel[-1, 0]) for d in o["depths"]])
+    vals = [_sample(o, _net(o, d), _inputs(o), _fourth_moments, offset=i) for i, d in enumerate(o["depths"])]
+    stacked = np.stack(vals, axis=1)  # (n, depths, 3): independent samples per depth, one combine over all
+    # The measured kurtosis is exactly 3 Var G / (E G)^2 (z | G is Gaussian). Its O(1/n^2) remainder:
+    # E G = K (1 + K1/(nK)) moves it by 2 |K1/(nK)| kurt, and Var G = V/n + O(1/n^2) by at most kurt^2 / 2
+    # (relu, exact 3((1 + 5/n)^L - 1): the remainder is (L-1)/(6L) kurt^2 <= kurt^2 / 6).
+    return [Measurement("excess kurtosis 3V/(nK^2)", stacked, lambda m: jax.vmap(_kurtosis)(m),
+                        tolerance=kurt * (2.0 * shift + kurt / 2.0)),
+            Measurement("Cov(z_i^2, z_j^2) = V/n", stacked, lambda m: jax.vmap(_square_cov)(m),
+                        tolerance=np.abs(cov * kurt) / 2.0)]
+
+
+# -- criticality: signal and gradient norms over depth ---------------------------------------
+
+def _gradient_net(net):
+    """A Net whose output at each point is ``|d f / d x|^2`` of ``net``'s first output unit."""
+    from jaxbias.nets.core import Net
+
+    def apply(params, x):
+        g = jax.vmap(jax.grad(lambda xi: net.apply(params, xi[None])[0, 0]))(x)
+        return jnp.sum(g ** 2, axis=1, keepdims=True)
+
+    return Net(net.init, apply, net.config)
+
+
+def _crit_predict(o):
+    signal, grad = [], []
+    for d in o["depths"]:
+        ks = [_kernel(o, l)[0] for l in range(d + 1)]
+        signal.append(ks[-1])
+        # E|df/dx|^2 = C_W prod_{l=1..d} chi_perp(K(l)) (Schoenholz et al. 2017, gradient independence)
+        chis = [float(chi_perp(o["activation"], o["weight_var"], o["bias_var"], k)) for k in ks[:-1]]
+        grad.append(o["weight_var"] * math.prod(chis))
+    return [np.array(signal), np.array(grad)]
+
+
+def _crit_measure(o):
+    x = _inputs(o)
+    sig = np.stack([_sample(o, _net(o, d), x, lambda y: jnp.mean(y ** 2), offset=i)
+                    for i, d in enumerate(o["depths"])], 1)
+    grad = np.stack([_sample(o, _gradient_net(_net(o, d, out=1)), x, lambda y: y[0, 0], offset=100 + i)
+                     for i, d in enumerate(o["depths"])], 1)
+    signal_pred, grad_pred = _crit_predict(o)
+    rel = np.array([d / o["width"] for d in o["depths"]])
+    return [Measurement("signal E z^2", sig, tolerance=0.0),
+            Measurement("gradient E|df/dx|^2", grad, tolerance=grad_pred * rel * 0.5)]
+
+
+# -- order-chaos: correlation of two inputs over depth --------------------------------------
+
+def _corr(m):
+    return m[1] / jnp.sqrt(m[0] * m[2])
+
+
+def _oc_predict(o):
+    out = []
+    for d in o["depths"]:
+        k = _kernel(o, d, 2)
+        out.append(k[1] / math.sqrt(k[0] * k[2]))
+    return [np.array(out)]
+
+
+def _corr_shift(o, depth: int) -> float:
+    """First-order 1/n shift of the measured correlation ``E G_ab / sqrt(E G_aa E G_bb)`` from the mean shift K1/n."""
+    fw = _recursion(o, depth, 2)
+    (aa, ab, bb), (saa, sab, sbb) = fw.kernel[-1], fw.mean_shift[-1]
+    c = ab / math.sqrt(aa * bb)
+    return float(sab / math.sqrt(aa * bb) - c * (saa / (2 * aa) + sbb / (2 * bb)))
+
+
+def _oc_measure(o):
+    x = _inputs(o, 2)
+    vals = np.stack([_sample(o, _net(o, d), x, _second_moments, offset=i) for i, d in enumerate(o["depths"])], 1)
+    tol = np.array([abs(_corr_shift(o, d)) for d in o["depths"]])
+    return [Measurement("correlation c(l) of two inputs", vals, lambda m: jax.vmap(_corr)(m), tolerance=tol)]
+
+
+# -- weight laws: shared infinite-width limit; vertex next to the iid prediction -----------
+
+def _law_predict(o):
+    return [np.array([_kernel(o, d)[0] for d in o["depths"]])]
+
+
+def _law_measure(o):
+    x = _inputs(o)
+    vals = np.stack([_sample(o, _net(o, d), x, lambda y: jnp.mean(y ** 2), offset=i)
+                     for i, d in enumerate(o["depths"])], 1)
+    tol = np.array([abs(_recursion(o, d).mean_shift[-1, 0]) for d in o["depths"]])
+    return [Measurement(f"E z^2 under {o['weight_law']} weights", vals, tolerance=tol)]
+
+
+def _vertex_predict(o):
+    return _fw_predict(o)[:1]
+
+
+def _vertex_measure(o):
+    return _fw_measure(o)[:1]
+
+
+# -- guessing-bias gamma: between-network over within-network variance of the outputs -------
+
+def _igb_inputs(o: dict) -> np.ndarray:
+    """``points`` inputs ``x_i = m + s e_i`` with ``|x|^2 = in_dim`` and ``x_i . x_j = in_dim * overlap`` for i != j.
+
+    Equal norms and equal overlaps make the mean-field kernel the same for every pair, so the
+    ratio of expectations of the estimator below equals ``q_ab / (q_aa - q_ab)`` at any number of inputs.
+    """
+    d, p, c = o["in_dim"], o["points"], o["overlap"]
+    if p + 1 > d:
+        raise ValueError(f"points={p}, in_dim={d}: the guessing-bias inputs need in_dim >= points + 1")
+    x = np.zeros((p, d), np.float32)
+    x[:, 0] = math.sqrt(d * c)
+    x[np.arange(p), 1 + np.arange(p)] = math.sqrt(d * (1.0 - c))
+    return x
+
+
+def _igb_stat(y):  # y (points, out): unit-averaged mean_x f, (mean_x f)^2 and unbiased var_x f
+    m = jnp.mean(y, axis=0)
+    return jnp.stack([jnp.mean(m), jnp.mean(m ** 2), jnp.mean(jnp.var(y, axis=0, ddof=1))])
+
+
+def _igb_gamma(points: int):
+    def combine(mu):  # gamma_hat = (Var_chi(mean_x f) - E[var_x f] / P) / E[var_x f], per depth
+        return (mu[:, 1] - mu[:, 0] ** 2 - mu[:, 2] / points) / mu[:, 2]
+
+    return combine
+
+
+def _igb_predict(o):
+    from jaxbias.theory.guessing import predict_gamma
+
+    x = _igb_inputs(o)
+    return [np.array([predict_gamma(_net(o, d), x).gamma for d in o["depths"]])]
+
+
+def _igb_shift(o: dict, depth: int) -> float:
+    """First-order 1/n shift of ``q_ab / (q_aa - q_ab)`` from the mean shift ``E G - K`` of the output Gram."""
+    cw, cb, c = o["weight_var"], o["bias_var"], o["overlap"]
+    fw = finite_width(o["activation"], [o["width"]] * depth, [cb + cw, cb + cw * c, cb + cw], cw, cb)
+    (aa, ab, _), (saa, sab, _) = fw.kernel[-1], fw.mean_shift[-1]
+    return float((sab * aa - ab * saa) / (aa - ab) ** 2)
+
+
+def _igb_measure(o):
+    x = _igb_inputs(o)
+    vals = np.stack([_sample(o, _net(o, d), x, _igb_stat, offset=i) for i, d in enumerate(o["depths"])], 1)
+    tol = np.array([abs(_igb_shift(o, d)) for d in o["depths"]])
+    return [Measurement("guessing-bias gamma", vals, _igb_gamma(o["points"]), tolerance=tol)]
+
+
+CATALOGUE: dict[str, Entry] = {
+    e.name: e for e in [
+        Entry("nngp", "NNGP recursion at large width: E z_a z_b of two inputs and the law of z_a against "
+              "the infinite-width kernel (Neal 1996; Lee et al. 2018)",
+              {**_COMMON, "activation": "tanh", "weight_var": 1.5, "bias_var": 0.05, "width": 512, "depths": (3,)},
+              _nngp_predict, _nngp_measure),
+        Entry("finite-width", "1/n moments at small width: excess kurtosis 3V/(nK^2) and Cov(z_i^2, z_j^2) = V/n "
+              "over depth (Roberts, Yaida & Hanin 2022, ch. 4-5)",
+              {**_COMMON, "width": 32, "n": 20000, "depths": (1, 2, 3)}, _fw_predict, _fw_measure),
+        Entry("criticality", "signal E z^2 and gradient E|df/dx|^2 over depth: flat at the critical init, "
+              "geometric away from it (Schoenholz et al. 2017; RYH ch. 5)",
+              {**_COMMON, "width": 256, "depths": (1, 2, 4)}, _crit_predict, _crit_measure),
+        Entry("order-chaos", "correlation of two inputs across depth against the c-map (Poole et al. 2016)",
+              {**_COMMON, "activation": "tanh", "weight_var": 4.0, "bias_var": 0.05, "width": 256,
+               "depths": (1, 2, 4)}, _oc_predict, _oc_measure),
+        Entry("weight-laws", "non-iid weights (orthogonal, sparse, low-rank) share the iid infinite-width "
+              "kernel (Nait Saada et al.)",
+              {**_COMMON, "weight_law": "orthogonal", "width": 64, "n": 1000, "depths": (1, 3)}, _law_predict, _law_measure),
+        Entry("weight-law-vertex", "measured excess kurtosis under a weight law next to the iid 1/n prediction "
+              "(a difference is a finding, not a bug)",
+              {**_COMMON, "weight_law": "orthogonal", "width": 32, "n": 20000, "depths": (1, 2)},
+              _vertex_predict, _vertex_measure),
+        Entry("guessing-bias", "initial guessing bias gamma = Var_chi(mean_x f) / E var_x f (finite-n corrected) "
+              "against q_ab / (q_aa - q_ab) from the NNGP recursion (Francazi et al. 2024)",
+              {**_COMMON, "width": 256, "depths": (1, 3), "in_dim": 32, "points": 16, "overlap": 0.25},
+              _igb_predict, _igb_measure),
+    ]
+}
+
+
+def run_check(name: str, **options) -> CheckReport:
+    """Runs catalogue check ``name``; options override its defaults (see ``CATALOGUE[name].defaults``).
+
+    Returns:
+      :class:`CheckReport`; each row is tested at ``1 - (1 - confidence) / rows`` so that the overall
+      verdict holds at ``confidence``.
+    """
+    o = check_options(name, **options)
+    entry = CATALOGUE[name]
+    predictions = entry.predict(o)
+    measurements = entry.measure(o)
+    return confront(name, o, predictions, measurements)
+
+
+def confront(name: str, o: dict, predictions: list, measurements: list) -> CheckReport:
+    """Rows of a report from predictions and measurements (row ``i`` pairs ``predictions[i]`` with ``measurements[i]``)."""
+    conf = 1.0 - (1.0 - o["confidence"]) / len(measurements)
+    rows = []
+    for pred, m in zip(predictions, measurements):
+        if hasattr(pred, "cdf"):
+            rows.append(check_distribution(m.values, pred, confidence=conf, name=m.label, key=o["key"]))
+        else:
+            rows.append(compare(pred, m.values, m.combine, confidence=conf, tolerance=m.tolerance, name=m.label))
+    return CheckReport(name, o, rows, o["confidence"], all(r.passed for r in rows))
+
+
+def to_dataset(report: CheckReport):
+    """The report as an ``xarray.Dataset`` with one entry per (row, component) along dim ``row``."""
+    import xarray as xr
+
+    from jaxbias.io import result_attrs
+
+    cols: dict[str, list] = {k: [] for k in ("check", "component", "kind", "prediction", "estimate", "stderr",
+                                             "ci_low", "ci_high", "z", "tolerance", "p_value", "passed")}
+    depths = report.options["depths"]
+    for r in report.rows:
+        if isinstance(r, DistributionResult):
+            vals = dict(check=r.name, component="law", kind=r.method, prediction=np.nan, estimate=r.statistic,
+                        stderr=np.nan, ci_low=0.0, ci_high=r.threshold, z=np.nan, tolerance=0.0, p_value=r.p_value,
+                        passed=r.passed)
+            for k, v in vals.items():
+                cols[k].append(v)
+            continue
+        m = r.prediction.size
+        comps = [f"depth={d}" for d in depths] if m == len(depths) else [str(i) for i in range(m)]
+        for i in range(m):
+            for k in ("prediction", "estimate", "stderr", "ci_low", "ci_high", "z", "tolerance"):
+                cols[k].append(float(np.ravel(getattr(r, k))[i]))
+            cols["check"].append(r.name)
+            cols["component"].append(comps[i])
+            cols["kind"].append("moment")
+            cols["p_value"].append(r.p_value)
+            cols["passed"].append(r.passed)
+    data = {k: ("row", np.asarray(v)) for k, v in cols.items()}
+    attrs = result_attrs({"check": report.name, "options": dict(report.options)}, report.options["key"])
+    attrs.update(verdict="consistent" if report.passed else "rejected", confidence=report.confidence,
+                 n=report.options["n"])
+    return xr.Dataset(data, attrs=attrs)
+
+
+__all__ += ["confront"]

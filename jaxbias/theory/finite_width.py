@@ -1,0 +1,223 @@
+"""Leading finite-width corrections: the four-point vertex and the 1/n mean shift of an MLP.
+
+Roberts, Yaida & Hanin, "The Principles of Deep Learning Theory" (2022), ch. 4-5; SCIENCE.md
+section 4. Given layer ``l``, the pre-activations of layer ``l+1`` are exactly Gaussian and iid
+over units, with the random Gram matrix
+
+    G(l+1)_ab = C_b + (C_W / n_l) sum_j phi(z(l)_j;a) phi(z(l)_j;b),
+
+``n_l`` the width of layer ``l``. Its mean and covariance, to leading order in ``1/n``, follow
+from the infinite-width layer map ``F(K) = C_b + C_W E_K[phi phi]`` (its Jacobian ``J`` and
+Hessian ``H`` taken by ``jax.jacfwd`` and ``jax.hessian``):
+
+    Cov G(l+1) = (C_W^2 / n_l) Cov_K(l)[phi_a phi_b, phi_c phi_d] + J Cov G(l) J^T,
+    E G(l+1) - K(l+1) = J (E G(l) - K(l)) + 1/2 H : Cov G(l),
+
+starting from ``Cov G(1) = 0`` and ``E G(1) = K(1)`` (the first layer is exactly Gaussian). With
+equal widths ``n`` these are ``V(l)/n`` (the four-point vertex) and ``K1(l)/n``; the unequal-width
+form above keeps each layer's own ``1/n_l``. Measurable consequences, with ``z | G ~ N(0, G)``:
+
+* excess kurtosis of one unit at input ``a``: ``E z^4 / (E z^2)^2 - 3 = 3 Var G_aa / (E G_aa)^2``,
+  to leading order ``3 V / (n K^2)``;
+* ``Cov(z_i;a^2, z_j;b^2) = Cov(G_aa, G_bb)`` for two different units ``i != j``;
+* ``E z_a z_b = K_ab + K1_ab / n``.
+
+The neglected terms are O(1/n^2): e.g. for relu at criticality the exact kurtosis is
+``3((1 + 5/n)^L - 1)`` against the leading ``15 L / n``.
+
+State vectors hold the independent Gram entries: ``(aa,)`` for one input, ``(aa, ab, bb)`` for two.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbias.kernels.gaussian import gauss_expect, phi_phi
+from jaxbias.nets.activations import Activation, get_activation
+from jaxbias.nets.core import Net, per_layer
+from jaxbias.theory.recursions import scale_invariant_slopes
+from jaxbias.validation import check_int
+
+__all__ = ["FiniteWidth", "finite_width", "mlp_finite_width", "excess_kurtosis", "square_covariance"]
+
+
+class FiniteWidth(NamedTuple):
+    """Layer-by-layer Gram statistics to leading order in 1/width, for layers ``l = 1 .. L+1``.
+
+    Attributes:
+      kernel: ``(L+1, M)`` infinite-width kernel entries ``K(l)`` (``M = 1``: ``(aa,)``; ``M = 3``: ``(aa, ab, bb)``).
+      covariance: ``(L+1, M, M)`` covariance of the Gram entries, ``V(l) / n`` for equal widths.
+      mean_shift: ``(L+1, M)`` ``E G(l) - K(l)``, ``K1(l) / n`` for equal widths.
+    """
+
+    kernel: np.ndarray
+    covariance: np.ndarray
+    mean_shift: np.ndarray
+
+
+def _phi_sq(phi: Activation, k):
+    """``E[phi(u)^2]``, ``u ~ N(0, k)``, with clean derivatives of every order in ``k``.
+
+    Closed forms written as functions of the correlation are singular at correlation 1 (their
+    second derivative there is ``inf * 0``); positively homogeneous activations avoid that:
+    ``E[phi(sqrt(k) z)^2] = k E[phi(z)^2]`` (degree 1: relu, leaky relu, abs, identity), constant
+    for the step.
+    """
+    one = jnp.ones_like(k)
+    if scale_invariant_slopes(phi) is not None:
+        return k * phi_phi(phi, one, one, one)
+    if phi.name == "step":
+        return phi_phi(phi, one, one, one) * (k > 0)
+    return phi_phi(phi, k, k, k)
+
+
+def _layer_map(phi: Activation, cw, cb, k):
+    """``F(K)`` for a state vector ``k`` of Gram entries ``(aa,)`` or ``(aa, ab, bb)``."""
+    if k.shape[0] == 1:
+        return cb + cw * _phi_sq(phi, k[0])[None]
+    aa, ab, bb = k[0], k[1], k[2]
+    return cb + cw * jnp.stack([_phi_sq(phi, aa), phi_phi(phi, aa, ab, bb), _phi_sq(phi, bb)])
+
+
+def _product_covariance(phi: Activation, k):
+    """``Cov_K[phi_a phi_b, phi_c phi_d]`` over the state's index pairs: ``(M, M)``."""
+    if k.shape[0] == 1:
+        q = k[0]
+        m2 = gauss_expect(lambda u, v: phi.fn(u) ** 2, q, q, q)
+        m4 = gauss_expect(lambda u, v: phi.fn(u) ** 4, q, q, q)
+        return (m4 - m2 ** 2)[None, None]
+    aa, ab, bb = k[0], k[1], k[2]
+    # moments E[phi(u)^i phi(v)^j]; index pairs (aa, ab, bb) hold (2, 0), (1, 1), (0, 2) powers of (u, v)
+    powers = [(2, 0), (1, 1), (0, 2)]
+
+    def moment(i, j):
+        return gauss_expect(lambda u, v: phi.fn(u) ** i * phi.fn(v) ** j, aa, ab, bb)
+
+    fourth = {s: moment(s, 4 - s) for s in range(5)}
+    second = jnp.stack([moment(i, j) for i, j in powers])
+    rows = [[fourth[p[0] + r[0]] for r in powers] for p in powers]
+    return jnp.stack([jnp.stack(row) for row in rows]) - second[:, None] * second[None, :]
+
+
+@functools.lru_cache(maxsize=32)
+def _step_program(phi: Activation):
+    """One layer of the recursion, jitted: (K, Cov, shift, C_W, C_b, n) -> next (K, Cov, shift)."""
+
+    def step(k, cov, shift, cw, cb, n):
+        f = functools.partial(_layer_map, phi, cw, cb)
+        jac = jax.jacfwd(f)(k)  # (M, M)
+        hess = jax.hessian(f)(k)  # (M, M, M)
+        k_next = f(k)
+        cov_next = cw ** 2 * _product_covariance(phi, k) / n + jac @ cov @ jac.T
+        shift_next = jac @ shift + 0.5 * jnp.einsum("mpr,pr->m", hess, cov)
+        return k_next, cov_next, shift_next
+
+    return jax.jit(step)
+
+
+def finite_width(activation, widths: Sequence[int], kernel1, weight_var, bias_var) -> FiniteWidth:
+    """Runs the finite-width recursion from the first layer's kernel.
+
+    Args:
+      activation: name or callable.
+      widths: hidden widths ``(n_1, ..., n_L)`` (``L >= 0``).
+      kernel1: first-layer kernel entries ``K(1)``: ``(aa,)`` or ``(aa, ab, bb)``.
+      weight_var, bias_var: ``C_W``, ``C_b`` of layers ``2 .. L+1`` (a number or ``L`` values).
+
+    Returns:
+      :class:`FiniteWidth` over layers ``1 .. L+1``.
+    """
+    phi = get_activation(activation)
+    widths = tuple(check_int("width", w, 1) for w in widths)
+    depth = len(widths)
+    cws = per_layer("weight_var", weight_var, depth) if depth else ()
+    cbs = per_layer("bias_var", bias_var, depth) if depth else ()
+    k = jnp.asarray(np.asarray(kernel1, np.float64), jnp.float32).reshape(-1)
+    if k.shape[0] not in (1, 3):
+        raise ValueError(f"kernel1 with {k.shape[0]} entries: expected (aa,) or (aa, ab, bb)")
+    m = k.shape[0]
+    cov, shift = jnp.zeros((m, m), jnp.float32), jnp.zeros((m,), jnp.float32)
+    ks, covs, shifts = [k], [cov], [shift]
+    step = _step_program(phi)
+    for n, cw, cb in zip(widths, cws, cbs):
+        k, cov, shift = step(k, cov, shift, jnp.float32(cw), jnp.float32(cb), jnp.float32(n))
+        ks.append(k)
+        covs.append(cov)
+        shifts.append(shift)
+    out = FiniteWidth(*(np.asarray(jnp.stack(a), np.float64) for a in (ks, covs, shifts)))
+    if not all(np.all(np.isfinite(a)) for a in out):
+        raise ValueError(f"finite-width recursion for {phi.name} overflowed or hit NaN (C_W={weight_var}, "
+                         f"C_b={bias_var}, widths={widths}): the kernel diverges with depth")
+    return out
+
+
+def _mlp_config(net: Net) -> dict:
+    """The built-in MLP config the finite-width theory covers, or ValueError naming what is not covered."""
+    config = getattr(net, "config", None) or {}
+    if config.get("arch") != "mlp":
+        raise ValueError(f"net with arch={config.get('arch')!r}: expected a built-in jaxbias.nets.mlp")
+    for key, plain in (("residual", False), ("layer_norm_position", None), ("pooling", None)):
+        if config.get(key) != plain:
+            raise ValueError(f"net with {key}={config.get(key)!r}: the finite-width recursion covers plain MLPs "
+                             f"({key}={plain!r})")
+    if config.get("weight_law") != "normal":
+        raise ValueError(f"net with weight_law={config.get('weight_law')!r}: the finite-width prediction assumes "
+                         "iid Gaussian weights (weight_law='normal'); other laws add their own 1/n terms")
+    return config
+
+
+def mlp_finite_width(net: Net, x) -> FiniteWidth:
+    """:func:`finite_width` for a built-in MLP at each input of ``x`` (one input at a time).
+
+    Args:
+      net: ``jaxbias.nets.mlp(...)`` with Gaussian weights, no residuals, layer norm or pooling.
+      x: inputs ``(n_points, d0)``.
+
+    Returns:
+      :class:`FiniteWidth` with a leading point axis: ``kernel (n_points, L+1, 1)`` etc.
+    """
+    config = _mlp_config(net)
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x with shape {x.shape}: expected (n_points, d0)")
+    depth = config["depth"]
+    cws = list(config["weight_var"])
+    cbs = list(config["bias_var"]) if config["bias"] else [0.0] * (depth + 1)
+    k1 = cbs[0] + cws[0] * np.sum(x * x, axis=1) / x.shape[1]
+    runs = [finite_width(config["activation"], config["width"], [k], cws[1:], cbs[1:]) for k in k1]
+    return FiniteWidth(*(np.stack([getattr(r, f) for r in runs]) for f in FiniteWidth._fields))
+
+
+def excess_kurtosis(net: Net, x) -> np.ndarray:
+    """Leading-order 1/width prediction of each output unit's excess kurtosis at each input.
+
+    ``E z^4 / (E z^2)^2 - 3 = 3 V / (n K^2)`` at the output layer (RYH eq. 4.45), widths equal or
+    not. Exact for one hidden layer; O(1/n^2) off beyond.
+
+    Args:
+      net: a built-in ``jaxbias.nets.mlp`` with Gaussian weights (see :func:`mlp_finite_width`).
+      x: inputs ``(n_points, d0)``.
+
+    Returns:
+      ``(n_points, out)`` float64.
+
+    Example:
+      >>> import jaxbias as jb, numpy as np
+      >>> net = jb.nets.mlp(width=100, depth=3, activation="relu", weight_var=2.0)
+      >>> np.round(excess_kurtosis(net, np.ones((1, 4))), 4)  # 15 L / n
+      array([[0.45]])
+    """
+    fw = mlp_finite_width(net, x)
+    k = fw.kernel[:, -1, 0]
+    kurt = 3.0 * fw.covariance[:, -1, 0, 0] / k ** 2
+    return np.repeat(kurt[:, None], net.config["out"], axis=1)
+
+
+def square_covariance(net: Net, x) -> np.ndarray:
+    """``Cov(z_i^2, z_j^2)`` for two different output units at each input: ``V / n``, shape ``(n_points,)``."""
+    return mlp_finite_width(net, x).covariance[:, -1, 0, 0]
