@@ -487,8 +487,6 @@ def _check_theory_config(config: dict) -> None:
         raise NotImplementedError(f"net arch={config.get('arch')!r}: the IGB recursion covers mlp networks only")
     if config.get("residual"):
         raise NotImplementedError("residual=True: the IGB recursion does not cover residual connections")
-    if config.get("pooling") == "max" and (config.get("pool_size") or 1) > 2:
-        raise NotImplementedError(f"pool_size={config['pool_size']}: max-pooling theory covers windows of 2")
     if config.get("pooling") == "max" and not _is_monotone(str(config.get("activation"))):
         raise NotImplementedError(f"activation={config.get('activation')!r} with max pooling: the theory needs "
                                   f"an increasing activation (one of {', '.join(_MONOTONE)}, leaky_relu)")
@@ -503,7 +501,7 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int):
     width and many iid inputs: layer norm standardizes over units (pre: ``z / sqrt(k_aa)``; post:
     ``(phi - E phi) / sd phi``), batch norm over inputs removes the part shared by all inputs
     (pre: kernel ``(1, 0)``; post: ``E[h(a) h(b)] = 0``). Average pooling of ``p`` iid units mixes in
-    the squared mean, max pooling (window 2) goes through the law of the max (:func:`_max_pool_moments`).
+    the squared mean, max pooling goes through the law of the max (:func:`_max_pool_moments`).
     """
     import jax.numpy as jnp
 
@@ -528,8 +526,8 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int):
     if pooling == "avg" and size > 1:
         p_aa = p_aa / size + (1 - 1 / size) * mean * mean
         p_ab = p_ab / size + (1 - 1 / size) * mean * mean
-    elif pooling == "max" and size == 2:
-        p_aa, p_ab = _max_pool_moments(act.fn, shift, scale, k_aa, k_ab, order)
+    elif pooling == "max" and size > 1:
+        p_aa, p_ab = _max_pool_moments(act.fn, shift, scale, k_aa, k_ab, size, order)
     return p_aa, p_ab
 
 
@@ -562,15 +560,15 @@ def _bvn_cdf(h, k, rho, n_nodes: int = 48):
     return ndtr(h) * ndtr(k) + integral / (2 * math.pi)
 
 
-def _max_pool_moments(fn, shift, scale, k_aa, k_ab, order: int):
-    """``E[h(a)^2]`` and ``E[h(a) h(b)]`` for ``h = max(psi(u1), psi(u2))``, ``psi = (fn - shift) / scale``
-    increasing, ``(u_i, v_i)`` iid pairs with kernel ``(k_aa, k_ab, k_aa)``.
+def _max_pool_moments(fn, shift, scale, k_aa, k_ab, size: int, order: int):
+    """``E[h(a)^2]`` and ``E[h(a) h(b)]`` for ``h = max(psi(u_1), ..., psi(u_p))``, ``p = size``,
+    ``psi = (fn - shift) / scale`` increasing, ``(u_i, v_i)`` iid pairs with kernel ``(k_aa, k_ab, k_aa)``.
 
-    With ``M_a = max(u1, u2)``, ``h(a) = psi(M_a)`` and ``P(M_a <= s, M_b <= t) = Phi2(s, t)^2``, so the
-    joint density is ``2 (d_s Phi2 d_t Phi2 + Phi2 phi2)``, with ``d_s Phi2 = phi_k(s) Phi((t - rho s) /
-    sqrt(k (1 - rho^2)))``. Both terms are smooth 2-D Gaussian expectations for
-    :func:`jaxbias.kernels.gauss_expect` (integrating ``max`` directly has a kink on ``u1 = u2``, where
-    Gauss rules converge only like ``1 / order``). ``E[psi(M)^2] = 2 E[psi(u)^2 Phi(u / sqrt(k))]``.
+    With ``M_a = max_i u_i``, ``h(a) = psi(M_a)`` and ``P(M_a <= s, M_b <= t) = Phi2(s, t)^p``, so the
+    joint density is ``p Phi2^(p-1) phi2 + p (p-1) Phi2^(p-2) d_s Phi2 d_t Phi2``, with ``d_s Phi2 =
+    phi_k(s) Phi((t - rho s) / sqrt(k (1 - rho^2)))``. Both terms are smooth 2-D Gaussian expectations
+    for :func:`jaxbias.kernels.gauss_expect` (integrating ``max`` directly has a kink on ``u_i = u_j``,
+    where Gauss rules converge only like ``1 / order``). ``E[psi(M)^2] = p E[psi(u)^2 Phi(u / sqrt(k))^(p-1)]``.
     """
     import jax.numpy as jnp
     from jax.scipy.special import ndtr
@@ -580,15 +578,19 @@ def _max_pool_moments(fn, shift, scale, k_aa, k_ab, order: int):
     def psi(u):
         return (fn(u) - shift) / scale
 
+    p = size
     sd = jnp.sqrt(k_aa)
-    p_aa = gauss_expect(lambda u, v: 2 * jnp.square(psi(u)) * ndtr(u / sd), k_aa, 0.0, k_aa, order=order)
+    p_aa = gauss_expect(lambda u, v: p * jnp.square(psi(u)) * ndtr(u / sd) ** (p - 1), k_aa, 0.0, k_aa, order=order)
     rho = jnp.clip(k_ab / k_aa, -1 + 1e-12, 1 - 1e-12)
     r = sd * jnp.sqrt(1 - rho * rho)
-    term_a = gauss_expect(lambda s, t: psi(s) * psi(t) * ndtr((t - rho * s) / r) * ndtr((s - rho * t) / r),
-                          k_aa, 0.0, k_aa, order=order)
-    term_b = gauss_expect(lambda s, t: psi(s) * psi(t) * _bvn_cdf(s / sd, t / sd, rho), k_aa, k_ab, k_aa,
-                          order=order)
-    p_ab = 2 * (term_a + term_b)
+
+    def cdf(s, t):
+        return _bvn_cdf(s / sd, t / sd, rho)
+
+    term_a = gauss_expect(lambda s, t: psi(s) * psi(t) * ndtr((t - rho * s) / r) * ndtr((s - rho * t) / r)
+                          * cdf(s, t) ** (p - 2), k_aa, 0.0, k_aa, order=order)
+    term_b = gauss_expect(lambda s, t: psi(s) * psi(t) * cdf(s, t) ** (p - 1), k_aa, k_ab, k_aa, order=order)
+    p_ab = p * (p - 1) * term_a + p * term_b
     # rho -> 1: both inputs see the same units (M_a = M_b) and the integrands become steps.
     return p_aa, jnp.where(k_ab >= k_aa * (1 - 1e-9), p_aa, p_ab)
 
@@ -601,7 +603,7 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
     restricted to one input (``q_aa``) and to two (``q_ab``) follows the NNGP recursion layer by layer,
     starting from the input moments; ``gamma = q_ab / (q_aa - q_ab)``. Covers every activation,
     depth, per-layer ``C_W`` and ``C_b`` (and the absolute ``U(-a, a)`` law), input mean, average
-    pooling, max pooling with window 2 (increasing activations), layer norm and batch norm before or after the activation.
+    pooling, max pooling of any window (increasing activations), layer norm and batch norm before or after the activation.
     It is the infinite-width, many-input limit; inputs are assumed to concentrate (``d0`` large), so
     only their average moments enter.
 
@@ -616,7 +618,7 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
       :class:`Prediction`.
 
     Raises:
-      NotImplementedError: residual MLPs, other families, max pooling windows > 2, max pooling after batch norm.
+      NotImplementedError: residual MLPs, other families, max pooling after batch norm.
       ValueError: neither or both of ``x`` and ``moments``.
 
     Example:
