@@ -16,7 +16,6 @@ tensorflow; nothing here uses it, so an empty module stands in for it.
 import json
 import pathlib
 import sys
-import time
 import types
 
 sys.modules["neural_tangents.experimental"] = types.ModuleType("neural_tangents.experimental")
@@ -26,25 +25,13 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import neural_tangents as nt  # noqa: E402
 from neural_tangents import stax  # noqa: E402
+from timing import timed  # noqa: E402  (this script's directory is on sys.path)
 
 IMPLEMENTATIONS = {
     "jacobian": nt.NtkImplementation.JACOBIAN_CONTRACTION,
     "ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
     "structured": nt.NtkImplementation.STRUCTURED_DERIVATIVES,
 }
-
-
-def timed(fn, repeats):
-    """(first call in s, best of ``repeats`` later calls in s, value)."""
-    t = time.perf_counter()
-    value = jax.block_until_ready(fn())
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return first, min(times), value
 
 
 def mlp_apply(params, x):

@@ -32,7 +32,6 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import time
 
 import jax
 import jax.numpy as jnp
@@ -41,20 +40,10 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 import jaxbias as jb  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from timing import timed  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def timed(fn, repeats):
-    """(first call in s, best of ``repeats`` later calls in s)."""
-    t = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return first, min(times)
 
 
 def rel(a, b):
@@ -158,7 +147,7 @@ def main(argv=None):
                         nt_first = info["first_s"] if nt_first is None else nt_first
                         nt_best = min(nt_best, info["best_s"])
                     else:
-                        first, b = timed(thunk, repeats)
+                        first, b, _ = timed(thunk, repeats)
                         jb_first = first if jb_first is None else jb_first
                         jb_best = min(jb_best, b)
             diff = compare(jax.block_until_ready(thunk()), nt_values)
