@@ -44,6 +44,8 @@ def test_hanin_nica_ratio_and_bad_input():
         ntk_diagonal_samples(relu_ntk_net(4, 1), np.ones((1, 3), np.float32), n=1)
     with pytest.raises(ValueError, match="depths"):
         CATALOGUE["ntk-fluctuations"].measure(check_options("ntk-fluctuations", depths=(3,)))
+    with pytest.raises(ValueError, match="activation=.tanh"):
+        CATALOGUE["ntk-fluctuations"].measure(check_options("ntk-fluctuations", activation="tanh"))
 
 
 def test_check_accepts_right_and_rejects_wrong_predictions():

@@ -363,6 +363,10 @@ def _ntkf_measure(o):
 
     if len(o["depths"]) < 2 or min(o["depths"]) < 1 or len(set(o["depths"])) < len(o["depths"]):
         raise ValueError(f"depths={o['depths']}: ntk-fluctuations needs >= 2 distinct depths >= 1")
+    fixed = dict(activation="relu", weight_var=2.0, bias_var=0.0, weight_law="normal", out=1)
+    for k, v in fixed.items():
+        if o[k] != v:
+            raise ValueError(f"{k}={o[k]!r}: ntk-fluctuations checks Hanin & Nica's setting only ({k}={v!r})")
     x = _inputs(o)
     w = o["width"]
     vals = np.stack([np.stack([ntk_diagonal_samples(relu_ntk_net(ww, d), x, o["n"], o["key"] + 1000 * j + i)[:, 0]
