@@ -1,8 +1,8 @@
 """NTK fluctuations over initializations as a function of depth and width (Hanin & Nica, ICLR 2020).
 
 Hanin & Nica ("Finite depth and width corrections to the neural tangent kernel", ICLR 2020,
-Theorem 1) prove for ReLU MLPs with zero biases, hidden widths ``n_1..n_L`` and
-``beta = sum_l 1/n_l`` (``L/n`` at equal widths) that the diagonal NTK ``T = Theta(x, x)`` obeys
+Theorem 1, as stated in their abstract and introduction) prove for ReLU MLPs with zero biases,
+hidden widths ``n_1..n_L`` and ``beta = sum_l 1/n_l`` (``L/n`` at equal widths) that the diagonal NTK ``T = Theta(x, x)`` obeys
 
     E[T^2] / E[T]^2  ~  exp(5 beta) (1 + O(sum_l 1/n_l^2)),
 
