@@ -134,8 +134,9 @@ def test_ten_digit_classes_match_multiclass_theory():
 
 
 @pytest.mark.slow
-def test_cnn_cells_measure_without_theory():
+@pytest.mark.parametrize("norm", ["none", "batch_post"])
+def test_cnn_cells_measure_without_theory(norm):
     x, _ = jb.inputs.digits(classes=(0, 1))
     ds = igb.igb_cell(np.asarray(x).reshape(-1, 8, 8, 1), 100, arch="cnn", activation="relu", depth=2, width=8,
-                      pooling="max", n_boot=100)
+                      pooling="max", norm=norm, n_boot=100)
     assert math.isnan(float(ds["gamma_theory"])) and math.isfinite(float(ds["gamma"]))

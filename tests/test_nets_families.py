@@ -590,3 +590,36 @@ def test_gauss_hermite_reference():
     """The quadrature used above reproduces E[relu(z)^2] = K / 2 and E[z^4] = 3 K^2."""
     assert _gauss_moment(lambda z: np.maximum(z, 0.0) ** 2, 1.7) == pytest.approx(0.85, rel=1e-10)
     assert _gauss_moment(lambda z: z**4, 1.7) == pytest.approx(3 * 1.7**2, rel=1e-10)
+
+
+def _numpy_cnn_one_layer(params, x, normalization, position):
+    """One SAME 3x3 conv layer, relu, normalization, global average pool and readout, in numpy."""
+    w, b = np.asarray(params["conv"][0]["w"], np.float64), np.asarray(params["conv"][0]["b"], np.float64)
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    n, height, width, _ = x.shape
+    z = np.zeros((n, height, width, w.shape[-1])) + b
+    for i in range(3):
+        for j in range(3):
+            z += np.einsum("nhwc,cd->nhwd", xp[:, i:i + height, j:j + width], w[i, j])
+
+    def norm(h):
+        axes = (0, 1, 2) if normalization == "batch" else (3,)
+        mean = h.mean(axis=axes, keepdims=True)
+        return (h - mean) / np.sqrt(h.var(axis=axes, keepdims=True) + 1e-6)
+
+    h = np.maximum(norm(z), 0) if position == "pre" else norm(np.maximum(z, 0))
+    r = params["readout"]
+    return h.mean(axis=(1, 2)) @ np.asarray(r["w"], np.float64) + np.asarray(r["b"], np.float64)
+
+
+@pytest.mark.parametrize("normalization", ["batch", "layer"])
+@pytest.mark.parametrize("position", ["pre", "post"])
+def test_cnn_normalization_matches_numpy(normalization, position):
+    x = jax.random.normal(jax.random.key(3), (5, 6, 6, 2))
+    net = cnn([4], kernel_size=3, activation="relu", bias_var=0.5, normalization=normalization,
+                      norm_position=position)
+    params = net.init(jax.random.key(4), x)
+    np.testing.assert_allclose(net.apply(params, x), _numpy_cnn_one_layer(params, x, normalization, position),
+                               rtol=2e-4, atol=2e-5)
+    with pytest.raises(ValueError, match="normalization='group'"):
+        cnn([4], normalization="group")

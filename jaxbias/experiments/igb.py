@@ -62,20 +62,19 @@ def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input
 def igb_net(*, activation: str, depth: int, width: int, pooling: str = "none", norm: str = "none",
             weight_var: float = 1.0, bias_var: float = 0.0, out: int = 1, pool_size: int = 2,
             arch: str = "mlp", **kwargs) -> jb.nets.Net:
-    """The network of one cell: an MLP (or a CNN on 8x8 images with ``arch="cnn"``, no normalization)."""
+    """The network of one cell: an MLP (or a CNN on 8x8 images with ``arch="cnn"``)."""
     if norm not in NORMS:
         raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling={pooling!r}: expected one of {', '.join(POOLINGS)}")
     pool = None if pooling == "none" else pooling
+    kind, _, position = norm.partition("_")
     if arch == "cnn":
-        if norm != "none":
-            raise ValueError(f"norm={norm!r}: the cnn family has no normalization option; use arch='mlp'")
         return jb.nets.cnn([width] * depth, activation=activation, out=out, pooling=pool, pool_size=pool_size,
-                           weight_var=weight_var, bias_var=bias_var, **kwargs)
+                           weight_var=weight_var, bias_var=bias_var, normalization=None if norm == "none" else kind,
+                           norm_position=position or "post", **kwargs)
     if arch != "mlp":
         raise ValueError(f"arch={arch!r}: expected 'mlp' or 'cnn'")
-    kind, _, position = norm.partition("_")
     return jb.nets.mlp(width, depth, activation, out=out, weight_var=weight_var, bias_var=bias_var,
                        pooling=pool, pool_size=pool_size,
                        layer_norm_position=position if kind == "layer" else None,

@@ -25,12 +25,14 @@ from jaxbias.nets.core import (
     Affine,
     Net,
     affine_apply,
+    batch_norm,
     check_choice,
     check_input_shape,
     check_int,
     check_parameterization,
     conv_apply,
     init_affines,
+    layer_norm,
     per_layer,
     scale_config,
 )
@@ -120,6 +122,8 @@ def cnn(
     pooling: str | None = None,
     pool_size: int = 2,
     global_pool: bool = True,
+    normalization: str | None = None,
+    norm_position: str = "post",
     weight_var: float | Sequence[float] = 1.0,
     bias_var: float | Sequence[float] = 0.0,
     bias: bool = True,
@@ -143,6 +147,10 @@ def cnn(
       pooling: None, ``"avg"`` or ``"max"`` after each activation (window = stride = ``pool_size``).
       pool_size: pooling window.
       global_pool: average over the spatial axes before the readout (else flatten).
+      normalization: None, ``"layer"`` (over the channels at each position) or ``"batch"`` (each
+        channel over the input points and positions: statistics of the input set, as at init).
+      norm_position: ``"pre"`` (normalize the conv output, then the activation) or ``"post"``
+        (activation, then normalize), as studied for the initial guessing bias.
       weight_var: C_W, one number or ``len(channels) + 1`` values (conv layers in order, then readout).
       bias_var: C_b, same convention.
       bias: whether layers have biases.
@@ -182,6 +190,9 @@ def cnn(
     check_choice("pooling", pooling, (None, "avg", "max"))
     pool = check_int("pool_size", pool_size, 1) if pooling is not None else 1
     check_choice("global_pool", global_pool, (True, False))
+    check_choice("normalization", normalization, (None, "layer", "batch"))
+    check_choice("norm_position", norm_position, ("pre", "post"))
+    norm = {None: lambda h: h, "layer": layer_norm, "batch": batch_norm}[normalization]
     cws = per_layer("weight_var", weight_var, n + 1)
     cbs = per_layer("bias_var", bias_var, n + 1)
     check_choice("bias", bias, (True, False))
@@ -233,9 +244,16 @@ def cnn(
                     f"x with shape {tuple(x.shape)}: these params were drawn for another input shape "
                     f"(layer {i + 1} weights {tuple(p['w'].shape)}, these inputs need {lay.w_shape})"
                 )
+        if normalization == "batch" and x.shape[0] < 2:
+            raise ValueError(f"x with shape {tuple(x.shape)}: normalization='batch' standardizes over the "
+                             "input points and needs at least 2 of them")
         h = x
         for p, lay, s, pad in zip(params["conv"], convs, strides, paddings):
-            h = phi.fn(conv_apply(p, h, lay, s, pad))
+            z = conv_apply(p, h, lay, s, pad)
+            if norm_position == "pre":
+                h = phi.fn(norm(z))
+            else:
+                h = norm(phi.fn(z))
             if pool > 1:
                 h = pool2d(h, pooling, pool)
         h = jnp.mean(h, axis=(1, 2)) if global_pool else h.reshape(h.shape[0], -1)
@@ -252,6 +270,8 @@ def cnn(
         "pooling": pooling,
         "pool_size": pool if pooling else None,
         "global_pool": global_pool,
+        "normalization": normalization,
+        "norm_position": norm_position if normalization else None,
         **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
     return Net(init, apply, config)

@@ -40,6 +40,7 @@ __all__ = [
     "affine_init",
     "affine_apply",
     "layer_norm",
+    "batch_norm",
     "per_layer",
     "check_parameterization",
     "check_choice",
@@ -149,6 +150,14 @@ def affine_apply(params: dict, x: jax.Array, layer: Affine) -> jax.Array:
 def expand_bias(b: jax.Array, ndim: int) -> jax.Array:
     """Reshapes a bias ``(features,)`` to rank ``ndim`` for explicit broadcasting (rank promotion is strict)."""
     return b.reshape((1,) * (ndim - b.ndim) + b.shape)
+
+
+def batch_norm(x: jax.Array, eps: float = 1e-6) -> jax.Array:
+    """Standardizes each feature (last axis) over all other axes: points, and positions for images."""
+    axes = tuple(range(x.ndim - 1))
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps)
 
 
 def layer_norm(x: jax.Array, eps: float = 1e-6) -> jax.Array:

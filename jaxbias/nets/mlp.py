@@ -29,6 +29,7 @@ from jaxbias.nets.core import (
     Net,
     affine_apply,
     affine_scales,
+    batch_norm,
     check_input_shape,
     check_int,
     check_parameterization,
@@ -39,7 +40,6 @@ from jaxbias.nets.core import (
     per_layer,
     register_affine_taps,
 )
-from jaxbias.nets.resnet import batch_norm
 from jaxbias.nets.weight_laws import get_weight_law
 
 __all__ = ["mlp"]

@@ -39,6 +39,7 @@ from jaxbias.nets.core import (
     Net,
     affine_apply,
     affine_apply_scaled,
+    batch_norm,
     check_choice,
     check_input_shape,
     check_int,
@@ -57,14 +58,6 @@ __all__ = ["resnet", "batch_norm"]
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def batch_norm(x: jax.Array, eps: float = 1e-6) -> jax.Array:
-    """Standardizes each feature (last axis) over all other axes: points, and positions for images."""
-    axes = tuple(range(x.ndim - 1))
-    mean = jnp.mean(x, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + eps)
 
 
 def resnet(
