@@ -33,6 +33,7 @@ from jaxbias.nets.weight_laws import (
     weight_noise_size,
 )
 from jaxbias.validation import check_int  # noqa: F401  (re-exported for the families)
+from jaxbias.random_bits import random_bits
 
 __all__ = [
     "Net",
@@ -237,7 +238,9 @@ def _stacked_from_bits(bits: jax.Array, layers: Sequence[Affine], dtype) -> dict
 
 
 def init_groups(key: jax.Array, groups: Sequence[Affine | Sequence[Affine]], dtype=jnp.float32) -> list:
-    """Draws a network's parameters from ONE ``jax.random.bits`` call.
+    """Draws a network's parameters from ONE call of :func:`jaxbias.random_bits.random_bits`.
+
+    Those words are ``jax.random.bits(key, (size,), jnp.uint32)``, bit for bit, computed faster on CPU.
 
     Args:
       key: the network's key.
@@ -252,7 +255,7 @@ def init_groups(key: jax.Array, groups: Sequence[Affine | Sequence[Affine]], dty
     sizes = []
     for g in groups:
         sizes.append(affine_noise_size(g) if isinstance(g, Affine) else len(g) * affine_noise_size(g[0]))
-    bits = jax.random.bits(key, (sum(sizes),), jnp.uint32)
+    bits = random_bits(key, sum(sizes))
     params, start = [], 0
     for g, size in zip(groups, sizes):
         chunk = bits[start : start + size]
