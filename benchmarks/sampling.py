@@ -9,9 +9,7 @@ One process, float32, every figure measured in this run (see benchmarks/README.m
    overhead-bound; the truth table ``y[:, 0] > 0`` counted by ``count_distinct``; the share of
    random-number generation and of the forward pass measured separately;
 4. baselines: a per-network JAX loop (jitted init and apply per key), a per-network PyTorch
-   module loop, and ``torch.func`` (stack_module_state + functional_call under vmap);
-5. prototypes of engine changes (``--no-prototypes`` skips them): an unrolled, bit-identical
-   threefry, smaller CPU chunks, and networks mapped with ``jax.lax.map`` inside a chunk.
+   module loop, and ``torch.func`` (stack_module_state + functional_call under vmap).
 
 FLOPs are counted analytically: ``2 * points * sum(fan_in * fan_out)`` per network (matmuls only).
 
@@ -38,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxbias as jb
+from jaxbias.nets.weight_laws import get_weight_law, unit_weight_noise
+from jaxbias.random_bits import random_bits
 
 try:  # PyTorch lives only in the benchmark's venv (benchmarks/requirements.txt).
     import torch
@@ -297,158 +297,24 @@ def torch_rows(R, workload, cfg, d0, x, flops, loop_n, func_n, func_batch, loop_
         R.add(workload, names[2] + tag, fwd, flops)
 
 
-# ---------------------------------------------------------------------------------------------
-# Prototype (not part of jaxbias): threefry2x32 with the hash unrolled, as a jax PRNG impl.
-#
-# jax lowers threefry2x32 on CPU as a 5-trip while loop ("rolled", for compile time), which
-# writes the two uint32 state arrays to memory and reads them back every 4 rounds. Unrolled,
-# the 20 rounds fuse into one loop. The bits are identical (same hash, same counters), so a
-# network is still the same function of fold_in(key, i). Unrolled, XLA CPU fuses the hash into
-# every consumer, including the broadcast bias-add over all points, so it is recomputed per
-# point; wrapping the draw in a while loop of opaque trip count 1 keeps it materialized.
-
-_ROT = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def _hash2x32(k1, k2, x1, x2):
-    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
-    x1 = x1 + ks[0]
-    x2 = x2 + ks[1]
-    for i in range(5):
-        for r in _ROT[i % 2]:
-            x1 = x1 + x2
-            x2 = jax.lax.shift_left(x2, np.uint32(r)) | jax.lax.shift_right_logical(x2, np.uint32(32 - r))
-            x2 = x1 ^ x2
-        x1 = x1 + ks[(i + 1) % 3]
-        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return x1, x2
-
-
-def _iota2x32(shape):
-    size = math.prod(shape)
-    if size >= 2**32:
-        raise NotImplementedError("prototype: at most 2**32 numbers from one key")
-    return jnp.zeros(shape, np.uint32), jax.lax.iota(np.uint32, size).reshape(shape)
-
-
-def _proto_split(key, shape):
-    b1, b2 = _hash2x32(key[0], key[1], *_iota2x32(tuple(shape)))
-    return jnp.stack([b1, b2], axis=b1.ndim)
-
-
-def _proto_fold_in(key, data):
-    import jax.extend.random as jxr
-
-    d = jxr.threefry_prng_impl.seed(jnp.asarray(data, np.uint32))
-    b1, b2 = _hash2x32(key[0], key[1], d[:1], d[1:])
-    return jnp.concatenate([b1, b2])
-
-
-def _proto_bits(key, bit_width, shape):
-    def draw(key):
-        b1, b2 = _hash2x32(key[0], key[1], *_iota2x32(tuple(shape)))
-        if bit_width == 64:
-            return jax.lax.shift_left(b1.astype(np.uint64), np.uint64(32)) | b2.astype(np.uint64)
-        bits = b1 ^ b2
-        return bits if bit_width == 32 else bits.astype({8: np.uint8, 16: np.uint16}[bit_width])
-
-    one = (key[0] | np.uint32(1)) & np.uint32(1)  # always 1, but XLA cannot fold it
-    out = jax.eval_shape(draw, key)
-    _, bits = jax.lax.while_loop(lambda c: c[0] < one, lambda c: (c[0] + np.uint32(1), draw(key)),
-                                 (np.uint32(0), jnp.zeros(out.shape, out.dtype)))
-    return bits
-
-
-_PROTO_IMPL = None
-
-
-def unrolled_threefry_key(seed: int):
-    """The key jax.random.key(seed) under the prototype impl (same bits, faster on CPU)."""
-    global _PROTO_IMPL
-    if _PROTO_IMPL is None:
-        import jax.extend.random as jxr
-
-        _PROTO_IMPL = jxr.define_prng_impl(
-            key_shape=(2,), seed=jxr.threefry_prng_impl.seed, split=_proto_split, random_bits=_proto_bits,
-            fold_in=_proto_fold_in, name="threefry2x32_unrolled_prototype", tag="fryu")
-    return jax.random.wrap_key_data(jax.random.key_data(jax.random.key(seed)), impl=_PROTO_IMPL)
-
-
-_PROTO_PROGRAMS: dict = {}
-
-
-def proto_reduce(net, x, n: int, key, stat, chunk: int, inner: int | None) -> np.ndarray:
-    """Prototype of the engine's chunk loop (one device) where each chunk's program runs its
-    networks with ``jax.lax.map(..., batch_size=inner)`` instead of one vmap over the whole chunk
-    (``inner=None``: vmap, as the engine does). Same keys: network i is init(fold_in(key, i)).
-    Like the engine, chunk c + 1 is dispatched before chunk c is copied to the host."""
-    ck = (net.init, net.apply, stat, chunk, inner)
-    program = _PROTO_PROGRAMS.get(ck)
-    if program is None:
-        def one(k, xx):
-            return stat(net.apply(net.init(k, xx), xx))
-
-        def body(base, idx, xx):
-            keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
-            if inner is None:
-                return jax.vmap(one, in_axes=(0, None))(keys, xx)
-            return jax.lax.map(lambda k: one(k, xx), keys, batch_size=None if inner == 1 else inner)
-
-        program = _PROTO_PROGRAMS[ck] = jax.jit(body)
-    base = jb.engine.as_key(key)
-    xd = jnp.asarray(x)
-    n_chunks = -(-n // chunk)
-
-    def launch(c):
-        idx = np.minimum(np.arange(c * chunk, (c + 1) * chunk), n - 1).astype(np.uint32)
-        return program(base, idx, xd)
-
-    out, pending = [], launch(0)
-    for c in range(n_chunks):
-        nxt = launch(c + 1) if c + 1 < n_chunks else None
-        out.append(np.asarray(pending))
-        pending = nxt
-    return np.concatenate(out)[:n]
-
-
-def time_proto(R, workload, label, flops, net, x, n, stat, chunk, inner, reference=None):
-    proto_reduce(net, x, chunk, 0, stat, chunk, inner)  # compile
-    t = now()
-    values = proto_reduce(net, x, n, 0, stat, chunk, inner)
-    rate = n / (now() - t)
-    note = f"n={n}"
-    if reference is not None:
-        diff = float(np.max(np.abs(values.astype(np.float64) - reference[: len(values)])))
-        note += f", max |diff| vs jb.reduce {diff:.1e}"
-    R.add(workload, label, rate, flops, note=note)
-    return values
-
-
-# ---------------------------------------------------------------------------------------------
-# The benchmark
-
-
 def sizes(args) -> dict:
     if args.quick:
         return dict(matmul_n=[2048], matmul_rep=3, large_n=16, large_sweep_n=16, large_chunks=[],
                     large_sample_n=8, large_loop_n=3, large_torch_n=3, large_func_n=4, large_func_batch=4,
                     small_n=4096, small_cd_n=4096, small_sweep_n=2048, small_chunks=[], small_loop_n=50,
-                    small_torch_n=100, small_func_n=256, small_func_batch=128, proto_small_n=2048,
-                    proto_large_n=16, repeats=1, rounds=0, pair_large_torch_n=2, pair_small_n=2048,
+                    small_torch_n=100, small_func_n=256, small_func_batch=128, repeats=1, rounds=0, pair_large_torch_n=2, pair_small_n=2048,
                     pair_small_torch_n=50)
     if args.gpu:
         return dict(matmul_n=[4096, 8192], matmul_rep=10, large_n=65536, large_sweep_n=8192,
                     large_chunks=[32, 128, 512, 2048, 8192], large_sample_n=4096, large_loop_n=32,
                     large_torch_n=16, large_func_n=64, large_func_batch=32, small_n=10_000_000, small_cd_n=10_000_000,
                     small_sweep_n=1 << 20, small_chunks=[1024, 8192, 65536], small_loop_n=300,
-                    small_torch_n=1000, small_func_n=8192, small_func_batch=1024, proto_small_n=1 << 20,
-                    proto_large_n=4096, repeats=2, rounds=3, pair_large_torch_n=16, pair_small_n=1 << 20,
+                    small_torch_n=1000, small_func_n=8192, small_func_batch=1024, repeats=2, rounds=3, pair_large_torch_n=16, pair_small_n=1 << 20,
                     pair_small_torch_n=300)
     return dict(matmul_n=[2048, 4096], matmul_rep=4, large_n=2048, large_sweep_n=128, large_chunks=[8, 32, 128, 512, 2048],
                 large_sample_n=64, large_loop_n=16, large_torch_n=16, large_func_n=32, large_func_batch=16,
                 small_n=100_000, small_cd_n=100_000, small_sweep_n=32_768, small_chunks=[64, 256, 1024, 4096], small_loop_n=300,
-                small_torch_n=1000, small_func_n=8192, small_func_batch=1024, proto_small_n=100_000,
-                proto_large_n=128, repeats=2, rounds=3, pair_large_torch_n=8, pair_small_n=16384,
+                small_torch_n=1000, small_func_n=8192, small_func_batch=1024, repeats=2, rounds=3, pair_large_torch_n=8, pair_small_n=16384,
                 pair_small_torch_n=300)
 
 
@@ -544,34 +410,26 @@ def run_large(args, S, R: Results, on_cpu: bool):
 
     # Where the time goes: random numbers for one chunk of networks.
     P = R.extra["large"]["n_params"]
-    rng_rate = rng_rate_normals(P, min(default_chunk, 64), S["repeats"] + 1)
+    rng_rate = rng_rate_normals(P, min(default_chunk, 64), S["repeats"] + 1, engine=True)
     R.extra["large"]["rng_nets_per_s"] = rng_rate
     R.extra["large"]["rng_share"] = rate / rng_rate
     log(f"  large  RNG alone ({P} normals/net): {rng_rate:,.1f} nets/s -> {100 * rate / rng_rate:.0f}% of the "
         f"default-chunk run's time")
 
-    if args.prototypes:
-        m = S["proto_large_n"]
-        c = min(sweep, key=lambda k: abs(k - 32))
-        ref = jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False).astype(np.float64)
-        time_proto(R, "large", f"prototype: engine loop, vmap chunk {c}", flops, net, x, m, stat_mean, c, None, ref)
-        for inner in (1, 4):
-            time_proto(R, "large", f"prototype: chunk {c}, lax.map batch_size={inner}", flops, net, x, m, stat_mean,
-                       c, inner, ref)
-        key = unrolled_threefry_key(0)
-        same = np.array_equal(jb.sample(net, x, 3, 0, progress=False), jb.sample(net, x, 3, key, progress=False))
-        jb.reduce(net, x, c, key, stat=stat_mean, chunk_size=c, progress=False)
-        t_new = best_of(lambda: jb.reduce(net, x, m, key, stat=stat_mean, chunk_size=c, progress=False), 1)
-        t_old = best_of(lambda: jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False), 1)
-        R.add("large", f"prototype: threefry key, chunk {c}", m / t_old, flops, note=f"n={m}, reference")
-        R.add("large", f"prototype: unrolled threefry, chunk {c}", m / t_new, flops,
-              note=f"n={m}, bit-identical outputs: {same}")
+def rng_rate_normals(n_params: int, chunk: int, repeats: int, engine: bool = False) -> float:
+    """Nets/s drawing ``n_params`` standard normals per network over fold_in keys (one jitted chunk).
 
-
-def rng_rate_normals(n_params: int, chunk: int, repeats: int, key=None) -> float:
-    """Nets/s of a jitted vmap drawing n_params normals per network over fold_in keys (one chunk)."""
-    base = jax.random.key(0) if key is None else key
-    f = jax.jit(lambda idx: jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(base, i), (n_params,)))(idx))
+    ``engine=False``: ``jax.random.normal`` (jax's threefry); ``engine=True``: the engine's words
+    (``jaxbias.random_bits``, the same bits computed by an unrolled hash) turned into the same normals.
+    """
+    base = jax.random.key(0)
+    if engine:
+        def draw(k):
+            return unit_weight_noise(random_bits(k, n_params), get_weight_law("normal"), (n_params, 1))[:, 0]
+    else:
+        def draw(k):
+            return jax.random.normal(k, (n_params,))
+    f = jax.jit(lambda idx: jax.vmap(lambda i: draw(jax.random.fold_in(base, i)))(idx))
     idx = jnp.arange(chunk, dtype=jnp.uint32)
     f(idx).block_until_ready()
     return chunk / best_of(lambda: f(idx).block_until_ready(), repeats)
@@ -625,16 +483,17 @@ def run_small(args, S, R: Results, on_cpu: bool):
 
     # Where the time goes, per chunk of the default size.
     rng = rng_rate_normals(n_params, default_chunk, S["repeats"] + 2)
+    rng_engine = rng_rate_normals(n_params, default_chunk, S["repeats"] + 2, engine=True)
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(default_chunk, dtype=jnp.uint32))
     xj = jnp.asarray(x)
     params = jax.jit(jax.vmap(net.init, in_axes=(0, None)))(keys, xj)
     fwd = jax.jit(lambda p: jnp.mean(jax.vmap(net.apply, in_axes=(0, None))(p, xj), axis=(1, 2)))
     fwd(params).block_until_ready()
     fwd_rate = default_chunk / best_of(lambda: fwd(params).block_until_ready(), S["repeats"] + 2)
-    R.extra["small"].update(rng_nets_per_s=rng, forward_nets_per_s=fwd_rate,
-                            rng_share_of_reduce=rate_reduce / rng, forward_share_of_reduce=rate_reduce / fwd_rate)
+    R.extra["small"].update(rng_nets_per_s=rng, rng_engine_nets_per_s=rng_engine, forward_nets_per_s=fwd_rate,
+                            rng_share_of_reduce=rate_reduce / rng_engine, forward_share_of_reduce=rate_reduce / fwd_rate)
     log(f"  small  RNG alone ({n_params} normals/net, chunk {default_chunk}): {rng:,.0f} nets/s "
-        f"= {1e9 / rng / n_params:.1f} ns/normal -> {100 * rate_reduce / rng:.0f}% of reduce time")
+        f"= {1e9 / rng / n_params:.1f} ns/normal -> {100 * rate_reduce / rng_engine:.0f}% of reduce time (engine words)")
     log(f"  small  forward alone (params drawn beforehand): {fwd_rate:,.0f} nets/s "
         f"-> {100 * rate_reduce / fwd_rate:.0f}% of reduce time")
     init_fn = jax.jit(lambda ks: jax.vmap(net.init, in_axes=(0, None))(ks, xj))
@@ -645,6 +504,8 @@ def run_small(args, S, R: Results, on_cpu: bool):
         f"-> {100 * rate_reduce / init_rate:.0f}% of reduce time")
     R.add("small", "  RNG alone: vmap jax.random.normal over fold_in keys", rng, None,
           note=f"{1e9 / rng / n_params:.1f} ns/normal")
+    R.add("small", "  RNG alone: the engine's words (unrolled threefry) as normals", rng_engine, None,
+          note=f"{1e9 / rng_engine / n_params:.1f} ns/normal, the same numbers")
     R.add("small", "  net.init alone (vmapped over fold_in keys)", init_rate, None)
     R.add("small", "  forward alone (params precomputed)", fwd_rate, flops)
 
@@ -676,47 +537,6 @@ def run_small(args, S, R: Results, on_cpu: bool):
                     return torch_loop_rate(cfg, cfg["n_bits"], x, S["pair_small_torch_n"], loop_stat())
             methods[f"PyTorch loop [{threads}]"] = loop
         paired_rounds(R, "small", S["rounds"], methods)
-
-    if args.prototypes:
-        m = S["proto_small_n"]
-        key = unrolled_threefry_key(0)
-        same = np.array_equal(jb.sample(net, x, 50, 0, chunk_size=16, progress=False),
-                              jb.sample(net, x, 50, key, chunk_size=16, progress=False))
-        R.extra["small"]["prototype_bit_identical"] = bool(same)
-        rng_new = rng_rate_normals(n_params, default_chunk, S["repeats"] + 2, key=key)
-        R.add("small", "  prototype: RNG alone, unrolled threefry", rng_new, None,
-              note=f"{1e9 / rng_new / n_params:.1f} ns/normal")
-        keys_new = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(default_chunk, dtype=jnp.uint32))
-        jax.block_until_ready(init_fn(keys_new))
-        init_new = default_chunk / best_of(lambda: jax.block_until_ready(init_fn(keys_new)), S["repeats"] + 2)
-        R.add("small", "  prototype: net.init alone, unrolled threefry", init_new, None)
-        one_call = jax.jit(lambda k: jax.random.normal(k, (default_chunk, n_params)))
-        one_call(jax.random.key(0)).block_until_ready()
-        rng_one = default_chunk / best_of(lambda: one_call(jax.random.key(0)).block_until_ready(), S["repeats"] + 2)
-        R.add("small", "  prototype: RNG alone, one call of shape (chunk, n_params)", rng_one, None,
-              note=f"{1e9 / rng_one / n_params:.1f} ns/normal; other values than fold_in(key, i)")
-        small_c = 256  # a CPU-cache-sized chunk: 256 x ~44 KB estimated per network
-        for label, k, c in (("unrolled threefry", key, default_chunk), (f"chunk {small_c}", 0, small_c),
-                            (f"unrolled threefry + chunk {small_c}", key, small_c)):
-            jb.reduce(net, x, c, k, stat=stat_mean, chunk_size=c, progress=False)
-            t = best_of(lambda: jb.reduce(net, x, m, k, stat=stat_mean, chunk_size=c, progress=False), 1)
-            R.add("small", f"prototype: reduce mean, {label}", m / t, flops, note=f"n={m}, identical: {same}")
-        m2 = S["small_sweep_n"]
-        ref = jb.reduce(net, x, m2, 0, stat=stat_mean, chunk_size=default_chunk, progress=False).astype(np.float64)
-        time_proto(R, "small", f"prototype: engine loop, vmap chunk {default_chunk}", flops, net, x, m2, stat_mean,
-                   default_chunk, None, ref)
-        for c, inner in ((default_chunk, small_c), (4 * default_chunk, small_c)):
-            time_proto(R, "small", f"prototype: chunk {c}, lax.map batch_size={inner}", flops, net, x, m2, stat_mean,
-                       c, inner, ref)
-        c = small_c
-        jb.summarize(net, x, c, key, stat=stat_truth_table, summary=cd, chunk_size=c, progress=False)
-        t = now()
-        r2 = jb.summarize(net, x, n_cd, key, stat=stat_truth_table, summary=cd, chunk_size=c, progress=False)
-        dt = now() - t
-        same_counts = sorted(r2["counts"].tolist()) == sorted(res["counts"].tolist())
-        R.add("small", f"prototype: count_distinct, unrolled threefry + chunk {c}", n_cd / dt, flops,
-              note=f"n={n_cd}, same counts: {same_counts}")
-
 
 def paired_rounds(R: Results, workload: str, rounds: int, methods: dict) -> None:
     """Times each method once per round, round-robin, and keeps each one's best rate.
@@ -823,7 +643,7 @@ def print_table(R: Results, info: dict, targets: list[dict], paired: list[dict])
         lines.append(f"{r['workload']:8s} {r['method']:56s} {rate:>14s} {gf} {pct} {ratio}")
     lines.append("")
     lines.append("jaxbias/method: the default-chunk jaxbias row of the workload (large: reduce; small: count_distinct)")
-    lines.append("divided by the baseline. 'prototype' rows are engine changes tried inside this script, not jaxbias.")
+    lines.append("divided by the baseline.")
     lines.append("")
     lines.append("Targets (headline rows of this table, against the faster PyTorch thread setting):")
     lines += target_lines(targets)
@@ -842,15 +662,9 @@ def main(argv=None):
     mode.add_argument("--quick", action="store_true", help="small n: a smoke run in under a minute")
     mode.add_argument("--gpu", action="store_true", help="larger n for an accelerator (65536 large nets, 10^7 small)")
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON to PATH")
-    ap.add_argument("--prototypes", dest="prototypes", action="store_true", default=None,
-                    help="time the prototype engine changes (default: on, except with --quick)")
-    ap.add_argument("--no-prototypes", dest="prototypes", action="store_false",
-                    help="skip the prototype engine changes")
     ap.add_argument("--only", choices=("large", "small"), help="run one workload")
     ap.add_argument("--rounds", type=int, help="interleaved rounds for the paired targets (default 3; 0 with --quick)")
     args = ap.parse_args(argv)
-    if args.prototypes is None:
-        args.prototypes = not args.quick
 
     if args.gpu and jax.default_backend() == "cpu":
         log("warning: --gpu but jax sees only CPU devices (install jax[cuda12]); running the GPU sizes on CPU")
