@@ -45,3 +45,10 @@ def test_other_key_types_fall_back_to_jax():
 def test_bad_size():
     with pytest.raises(ValueError, match="size=-1"):
         random_bits(jax.random.key(0), -1)
+
+
+def test_legacy_threefry_mode_falls_back_to_jax():
+    # Non-partitionable threefry lays out its counters differently; random_bits defers to jax there.
+    with jax.threefry_partitionable(False):
+        key = jax.random.key(1)
+        np.testing.assert_array_equal(np.asarray(random_bits(key, 9)), np.asarray(jax.random.bits(key, (9,), jnp.uint32)))
