@@ -1,8 +1,9 @@
 """Laws for random weights, each drawn with unit variance and scaled by the layer.
 
 All randomness of a network comes from ONE call of :func:`jaxbias.random_bits.random_bits` (the
-words of ``jax.random.bits``) per network (see :func:`jaxbias.nets.core.init_groups`), sliced layer by layer and turned into each law's
-numbers here: on CPU every extra random call adds about a second of XLA compile time.
+words of ``jax.random.bits``) per network (see :func:`jaxbias.nets.core.init_groups`), sliced
+layer by layer and turned into each law's numbers here: on CPU every extra random call adds
+about a second of XLA compile time.
 
 A layer's weight is ``std * eps`` where ``eps`` has entries of mean 0 and variance 1 under the
 chosen law and ``std`` is ``sqrt(C_W / fan_in)`` (fan-in laws) or ``a / sqrt(3)`` for the absolute
