@@ -151,3 +151,17 @@ def test_check_at_default_size(options):
     rep = confront("ntk-fluctuations", o, report.predict(o), report.measure(o))
     assert rep.passed, rep.rows
     assert all(np.all(np.abs(r.z) < 4) for r in rep.rows)
+
+
+def test_cli_ntk_fluctuations(tmp_path, capsys):
+    from jaxbias.cli import main
+    import jaxbias as jb
+
+    out = tmp_path / "ntk.nc"
+    assert main(["check", "ntk-fluctuations", "--n", "300", "--width", "8", "--depths", "3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "E[T^2]/E[T]^2, width 16" in text and "consistent" in text
+    ds = jb.load(out)
+    assert ds.sizes["row"] == 3 and ds.attrs["verdict"] == "consistent"
+    np.testing.assert_allclose(ds["prediction"].values[0], 8.0)  # E[T] = 2 d at |x|^2 = n_0
+    assert main(["check", "ntk-fluctuations", "--activation", "tanh"]) == 2
