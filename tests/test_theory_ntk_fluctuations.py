@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxbias.theory import hanin_nica_ratio, ntk_diagonal_samples, relu_ntk_moments, relu_ntk_net
+from jaxbias.theory import hanin_nica_ratio, ntk_diagonal_samples, relu_ntk_moment, relu_ntk_moments, relu_ntk_net
 from jaxbias.theory.catalogue import CATALOGUE, check_options, confront
 
 
@@ -54,16 +54,36 @@ def test_one_hidden_layer_by_hand(n1, n0, cw, sq):
     assert math.isclose(m.ratio, 1.0 + 3.0 / n1, rel_tol=1e-12)
 
 
-@pytest.mark.parametrize("widths", [(3, 5, 2), (2, 2), (6, 1, 4, 3)])
-def test_moments_match_float64_monte_carlo(widths):
-    # narrow layers: whole-layer death (probability 2^-n) happens often and its terms are checked too
+@pytest.mark.parametrize("n1, n0, cw, sq", [(1, 3, 2.0, 3.0), (5, 2, 1.4, 0.6), (40, 8, 2.0, 8.0)])
+def test_higher_moments_one_hidden_layer(n1, n0, cw, sq):
+    # one hidden layer: given K ~ Bin(n1, 1/2) active units, T = (C_W q / n1) chi^2_(2K) (the K readout weights
+    # and the K active pre-activations / sqrt(q) are 2K independent N(0, 1)), so E T^p = (C_W q / n1)^p E (2K)(2K+2)...
+    from scipy import stats
+
+    q = cw * sq / n0
+    k = np.arange(n1 + 1)
+    pmf = stats.binom.pmf(k, n1, 0.5)
+    for p in (1, 2, 3, 4):
+        rising = np.prod([2 * k + 2 * j for j in range(p)], axis=0)
+        expected = (cw * q / n1) ** p * float(np.sum(pmf * rising))
+        assert math.isclose(relu_ntk_moment([n1], n0, p, sq_norm=sq, weight_var=cw), expected, rel_tol=1e-10)
+
+
+@pytest.mark.parametrize("widths, orders", [((3, 5, 2), (1, 2)), ((2, 2), (1, 2)), ((6, 1, 4, 3), (1, 2)),
+                                            ((12, 16), (1, 2, 3, 4)), ((10, 7, 12), (1, 2, 3, 4))])
+def test_moments_match_float64_monte_carlo(widths, orders):
+    # narrow layers: whole-layer death (probability 2^-n) happens often and its terms are checked too;
+    # wider ones keep T^4 light-tailed enough for its sample mean to be a fair reference
     x = np.array([0.3, -1.2, 0.8, 0.5])
-    cw, n = 1.7, 200_000
+    cw, n = 1.7, 100_000
     t = _numpy_ntk_diag(widths, x, cw, n, seed=sum(widths))
-    m = relu_ntk_moments(widths, x.size, sq_norm=float(x @ x), weight_var=cw)
-    for est, pred in ((t, m.mean), (t ** 2, m.second_moment)):
+    for k in orders:
+        pred = relu_ntk_moment(widths, x.size, k, sq_norm=float(x @ x), weight_var=cw)
+        est = t ** k
         se = est.std(ddof=1) / math.sqrt(n)
-        assert abs(est.mean() - pred) < 5 * se, (widths, est.mean(), pred, se)
+        assert abs(est.mean() - pred) < 5 * se, (widths, k, est.mean(), pred, se)
+    m = relu_ntk_moments(widths, x.size, sq_norm=float(x @ x), weight_var=cw)
+    assert math.isclose(m.ratio, m.second_moment / m.mean ** 2)
 
 
 def test_mean_and_scaling_laws():
@@ -75,7 +95,7 @@ def test_mean_and_scaling_laws():
             assert math.isclose(m.mean, d * cw ** d / 2 ** (d - 1) * 2.0 / 5, rel_tol=1e-12)
             assert math.isclose(m.ratio, relu_ntk_moments(widths, 5).ratio, rel_tol=1e-12)
     # infinite width: no fluctuations
-    assert math.isclose(relu_ntk_moments([10 ** 7] * 3, 8).ratio, 1.0, abs_tol=1e-5)
+    assert math.isclose(relu_ntk_moments([10 ** 6] * 3, 8).ratio, 1.0, abs_tol=1e-4)
 
 
 def test_large_depth_rate_is_hanin_nica():
@@ -101,12 +121,17 @@ def test_bad_input():
         relu_ntk_moments([4], 3, sq_norm=-1.0)
     with pytest.raises(ValueError, match="weight_var"):
         relu_ntk_moments([4], 3, weight_var=0.0)
+    with pytest.raises(ValueError, match="order"):
+        relu_ntk_moment([4], 3, order=5)
     with pytest.raises(ValueError, match="n="):
         ntk_diagonal_samples(relu_ntk_net(4, 1), np.ones((1, 3), np.float32), n=1)
     with pytest.raises(ValueError, match="depths"):
         CATALOGUE["ntk-fluctuations"].measure(check_options("ntk-fluctuations", depths=(0, 3)))
     with pytest.raises(ValueError, match="activation=.tanh"):
         CATALOGUE["ntk-fluctuations"].measure(check_options("ntk-fluctuations", activation="tanh"))
+    # heavy tails: width 16, depth 8 needs ~57000 networks for E[T^2] (E[T^4]/E[T^2]^2 = 283)
+    with pytest.raises(ValueError, match="effective sample"):
+        CATALOGUE["ntk-fluctuations"].measure(check_options("ntk-fluctuations", width=16, depths=(8,)))
 
 
 def test_samples_match_per_network_jacrev_loop():
@@ -121,7 +146,7 @@ def test_samples_match_per_network_jacrev_loop():
 
 
 def test_check_accepts_exact_and_rejects_wrong_predictions():
-    o = check_options("ntk-fluctuations", n=1000, depths=(2, 6))
+    o = check_options("ntk-fluctuations", n=1000, depths=(1, 4))
     entry = CATALOGUE["ntk-fluctuations"]
     meas = entry.measure(o)
     right = entry.predict(o)
@@ -144,7 +169,7 @@ def test_check_accepts_exact_and_rejects_wrong_predictions():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [{}, dict(width=24, depths=(1, 3, 6), weight_var=1.5, key=5, n=4000)])
+@pytest.mark.parametrize("options", [{}, dict(width=48, depths=(2, 6), weight_var=1.5, key=5, n=4000)])
 def test_check_at_default_size(options):
     report = CATALOGUE["ntk-fluctuations"]
     o = check_options("ntk-fluctuations", **options)
@@ -158,10 +183,10 @@ def test_cli_ntk_fluctuations(tmp_path, capsys):
     import jaxbias as jb
 
     out = tmp_path / "ntk.nc"
-    assert main(["check", "ntk-fluctuations", "--n", "300", "--width", "8", "--depths", "3", "--out", str(out)]) == 0
+    assert main(["check", "ntk-fluctuations", "--n", "300", "--width", "32", "--depths", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "E[T^2]/E[T]^2, width 16" in text and "consistent" in text
+    assert "E[T^2]/E[T]^2, width 64" in text and "consistent" in text
     ds = jb.load(out)
     assert ds.sizes["row"] == 3 and ds.attrs["verdict"] == "consistent"
-    np.testing.assert_allclose(ds["prediction"].values[0], 8.0)  # E[T] = 2 d at |x|^2 = n_0
+    np.testing.assert_allclose(ds["prediction"].values[0], 4.0)  # E[T] = 2 d at |x|^2 = n_0
     assert main(["check", "ntk-fluctuations", "--activation", "tanh"]) == 2
