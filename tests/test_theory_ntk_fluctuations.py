@@ -146,7 +146,7 @@ def test_samples_match_per_network_jacrev_loop():
 
 
 def test_check_accepts_exact_and_rejects_wrong_predictions():
-    o = check_options("ntk-fluctuations", n=1000, depths=(1, 4))
+    o = check_options("ntk-fluctuations", n=1200, depths=(1, 2))
     entry = CATALOGUE["ntk-fluctuations"]
     meas = entry.measure(o)
     right = entry.predict(o)
@@ -183,7 +183,7 @@ def test_cli_ntk_fluctuations(tmp_path, capsys):
     import jaxbias as jb
 
     out = tmp_path / "ntk.nc"
-    assert main(["check", "ntk-fluctuations", "--n", "300", "--width", "32", "--depths", "1", "--out", str(out)]) == 0
+    assert main(["check", "ntk-fluctuations", "--n", "700", "--width", "32", "--depths", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "E[T^2]/E[T]^2, width 64" in text and "consistent" in text
     ds = jb.load(out)
