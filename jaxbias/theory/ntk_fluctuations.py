@@ -1,4 +1,4 @@
-"""NTK fluctuations over initializations: exact mean and second moment of the diagonal NTK of ReLU nets.
+"""NTK fluctuations over initializations: exact moments of the diagonal NTK of bias-free ReLU nets.
 
 Setting (Hanin & Nica, "Finite depth and width corrections to the neural tangent kernel", ICLR 2020):
 a ReLU MLP with no biases, input dimension ``n_0``, hidden widths ``n_1..n_L``, one output
@@ -10,6 +10,10 @@ pass (ntk parameterization), and the diagonal NTK over all weights
 with ``a_(l-1)`` the post-activations feeding layer ``l`` (``a_0 = x``) and ``delta_l = d f / d z_l``.
 Hanin & Nica prove ``E[T^2] / E[T]^2 ~ exp(5 beta) (1 + O(sum_l 1/n_l^2))``, ``beta = sum_l 1/n_l``,
 where ``~`` holds up to universal constants: a growth rate, no value at any finite depth and width.
+(Their NTK also differentiates the biases, started at zero: their "Overall scaling" section sums
+weight, cross and bias terms, the weight term being ``d^2 |x|^4 / n_0^2 exp(5 beta)``, i.e.
+``E[K_w] = d |x|^2 / n_0`` in their normalization. The nets here have no biases; ``T`` is the weight
+term, twice theirs in the ntk parameterization with ``C_W = 2``.)
 
 This module computes ``E[T]`` and ``E[T^2]`` *exactly* at every depth and width (no neglected
 term), from a stochastic representation derived here for a single input ``x``:
@@ -27,20 +31,24 @@ term), from a stochastic representation derived here for a single input ``x``:
 
 Unrolled, ``T / |x|^2 = sum_(1 <= l <= m <= d) (C_W / n_(l-1)) prod_(i<l) A_i prod_(l<=i<m) R_i
 1[K_m >= 1] prod_(i>m) A_i``: a sum over paths of products of factors independent across layers
-(``A_i, R_i, 1[K_i >= 1]`` share ``K_i`` within a layer). ``E[T]`` and ``E[T^2]`` then follow from the
-per-layer joint moments by a 3-state (9-state for ``T^2``) transfer matrix (:func:`relu_ntk_moments`).
+(``A_i, R_i, 1[K_i >= 1]`` share ``K_i`` within a layer). ``E[T^k]`` then follows from the per-layer
+joint moments of these factors by a transfer matrix over the states of ``k`` paths (3^k states;
+:func:`relu_ntk_moment`, ``k <= 4``; :func:`relu_ntk_moments` gives ``E[T]``, ``E[T^2]`` and their ratio).
 Consequences: ``E[T] = d C_W^d / 2^(d-1) |x|^2 / n_0`` (``2 d |x|^2 / n_0`` at ``C_W = 2``: Hanin & Nica's
 ``E[K_N] = d |x|^2 / n_0`` up to their normalization) at any width; ``T`` scales as ``C_W^d`` so the ratio
 does not depend on ``C_W``; at large depth the ratio grows by ``1 + 5/n`` per layer of width ``n``
 (Hanin & Nica's ``exp(5 beta)`` to ``O(1/n^2)``), but at ``beta = L/n <= 1`` ``log(ratio) / beta`` is
 about 3-4, not 5: ``exp(5 beta)`` taken as an equality is rejected by Monte Carlo.
 
-The tests compare the formula with a hand computation at one hidden layer and with a float64 numpy
-Monte Carlo of explicit backpropagation; the catalogue check "ntk-fluctuations" compares it with
-the engine's NTK over thousands of networks.
+The tests compare the formula with a hand computation at one hidden layer (there ``T`` is
+``C_W q / n_1`` times a chi-square with ``2K`` degrees of freedom) and with a float64 numpy Monte
+Carlo of explicit backpropagation; the catalogue check "ntk-fluctuations" compares it with the
+engine's NTK over thousands of networks. ``E[T^4]`` measures the heavy tail: the sample mean of ``T^2``
+over ``n`` networks is worth ``n E[T^2]^2 / E[T^4]`` well-behaved samples, which the check requires to
+be large (``L/width`` small enough), otherwise its confidence intervals would not hold.
 
 >>> m = relu_ntk_moments([16, 16, 16, 16], in_dim=8)
->>> float(m.mean), round(float(m.ratio), 4)   # E[T] = 2 d at |x|^2 = n_0; E[T^2]/E[T]^2 (exp(5/4) = 3.49)
+>>> round(m.mean, 10), round(m.ratio, 4)   # E[T] = 2 d at |x|^2 = n_0; E[T^2]/E[T]^2 (exp(5/4) = 3.49)
 (10.0, 2.2359)
 """
 
@@ -170,7 +178,7 @@ def relu_ntk_moment(widths: Sequence[int], in_dim: int, order: int = 1, *, sq_no
       weight_var: ``C_W > 0`` (``T`` scales as ``C_W^d``).
 
     Example:
-      >>> relu_ntk_moment([3], in_dim=4, order=2)   # one hidden layer of width 3: E[T^2] = 32
+      >>> round(relu_ntk_moment([3], in_dim=4, order=2), 10)   # one hidden layer of width 3: E[T^2] = 32
       32.0
     """
     widths = _check_widths(widths)
@@ -198,8 +206,9 @@ def relu_ntk_moments(widths: Sequence[int], in_dim: int, *, sq_norm: float | Non
     """Exact ``E[T]``, ``E[T^2]`` and their ratio (:func:`relu_ntk_moment`; same arguments).
 
     Example:
-      >>> relu_ntk_moments([3], in_dim=4)   # one hidden layer of width 3: E[T] = 4, E[T^2] = 32
-      ReluNTKMoments(mean=4.0, second_moment=32.0, ratio=2.0)
+      >>> m = relu_ntk_moments([3], in_dim=4)   # one hidden layer of width 3: E[T] = 4, E[T^2] = 32
+      >>> [round(v, 10) for v in m]
+      [4.0, 32.0, 2.0]
     """
     mean, sq = (relu_ntk_moment(widths, in_dim, k, sq_norm=sq_norm, weight_var=weight_var) for k in (1, 2))
     return ReluNTKMoments(mean, sq, sq / mean ** 2)
