@@ -169,7 +169,7 @@ def test_check_accepts_exact_and_rejects_wrong_predictions():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [{}, dict(width=48, depths=(2, 6), weight_var=1.5, key=5, n=4000)])
+@pytest.mark.parametrize("options", [{}, {"width": 48, "depths": (2, 6), "weight_var": 1.5, "key": 5, "n": 4000}])
 def test_check_at_default_size(options):
     report = CATALOGUE["ntk-fluctuations"]
     o = check_options("ntk-fluctuations", **options)
@@ -179,8 +179,8 @@ def test_check_at_default_size(options):
 
 
 def test_cli_ntk_fluctuations(tmp_path, capsys):
-    from jaxbias.cli import main
     import jaxbias as jb
+    from jaxbias.cli import main
 
     out = tmp_path / "ntk.nc"
     assert main(["check", "ntk-fluctuations", "--n", "700", "--width", "32", "--depths", "1", "--out", str(out)]) == 0

@@ -55,7 +55,8 @@ def test_erf_critical_at_zero_bias_and_ordered_phase():
     from scipy import optimize
 
     for cw, cb in ((1.0, 0.3), (1.2, 0.8)):
-        q = optimize.brentq(lambda q: cb + cw * 2 / math.pi * math.asin(2 * q / (1 + 2 * q)) - q, 1e-9, 100.0)
+        q = optimize.brentq(lambda q, cw=cw, cb=cb: cb + cw * 2 / math.pi * math.asin(2 * q / (1 + 2 * q)) - q,
+                            1e-9, 100.0)
         chi = cw * 4 / math.pi / math.sqrt(1 + 4 * q)
         r = jb.theory.order_chaos("erf", cw, cb)
         assert chi < 1 and float(r.c_star) == 1.0
