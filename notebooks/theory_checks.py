@@ -113,6 +113,34 @@ panel(ax, run("weight-law-vertex", width=16, depths=(1, 3)), title="orthogonal k
 fig.tight_layout()
 
 # %% [markdown]
+# ## NTK fluctuations over inits (ReLU, no biases)
+# The diagonal NTK T of a ReLU net fluctuates over inits more with depth and less with width. Lines: its
+# exact E[T^2]/E[T]^2 (`jb.theory.relu_ntk_moments`); dashed: Hanin & Nica's exp(5 L/n), their rate,
+# which holds only up to constants. Points: the `ntk-fluctuations` check (engine NTK over N networks),
+# run when N is large enough for the heavy tail of T^2 (it needs n E[T^2]^2 / E[T^4] >= 500).
+
+# %%
+fig, ax = plt.subplots(figsize=(4.5, 3.4))
+depths = np.arange(1, 9)
+for i, w in enumerate((32, 64)):
+    ratio = [jb.theory.relu_ntk_moments([w] * int(d), 8).ratio for d in depths]
+    ax.plot(depths, ratio, f"C{i}-", label=f"exact, width {w}")
+    ax.plot(depths, np.exp(5 * depths / w), f"C{i}--", lw=0.8, label=f"exp(5 L/n), width {w}")
+try:
+    ntk = run("ntk-fluctuations", width=32, depths=(1, 2, 4))
+    for i, r in enumerate(ntk.rows[1:]):
+        ax.errorbar(ntk.options["depths"], r.estimate, yerr=r.critical_z * r.stderr, fmt="o", color=f"C{i}",
+                    capsize=3)
+    ax.set_title(f"ntk-fluctuations: {'consistent' if ntk.passed else 'rejected'} (n = {N})", fontsize=9)
+except ValueError as err:  # too few networks for a trustworthy verdict
+    print(err)
+    ax.set_title("exact E[T^2]/E[T]^2 (raise N for the Monte Carlo)", fontsize=9)
+ax.set_xlabel("hidden layers")
+ax.set_ylabel("E[T^2] / E[T]^2")
+ax.legend(fontsize=7)
+fig.tight_layout()
+
+# %% [markdown]
 # ## The result table
 # Every report converts to an `xarray.Dataset` (one row per checked value), as `jaxbias check --out` saves it.
 

@@ -2,6 +2,7 @@
 
     jaxbias check --list
     jaxbias check finite-width --activation relu --width 32 --depths 1 2 3 --n 20000 --out check.nc
+    jaxbias check ntk-fluctuations --width 16 --depths 2 4 8 --n 3000
 
 Exit status 0 when the prediction is consistent with the networks at the stated confidence,
 1 when it is rejected, 2 on bad input.
@@ -23,7 +24,10 @@ def register(sub) -> None:
         help="check a theory prediction against random networks (--list for the catalogue)",
         description="Run a named theory check: the prediction, a Monte Carlo estimate over n random networks "
                     "with its confidence interval, and a verdict at the stated confidence. Options left unset "
-                    "take the check's defaults (shown by --list).",
+                    "take the check's defaults (shown by --list). ntk-fluctuations compares the diagonal NTK of "
+                    "bias-free ReLU nets (one output) at --width and twice it with its exact mean and "
+                    "E[T^2]/E[T]^2 (jaxbias.theory.relu_ntk_moments); it takes --weight-var, --width, --depths, --n, "
+                    "--confidence, --key.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     s.add_argument("name", nargs="?", default=None, help="check name (see --list)")
@@ -31,7 +35,7 @@ def register(sub) -> None:
     s.add_argument("--activation", default=None, help="activation name")
     s.add_argument("--weight-var", type=float, default=None, help="C_W (default: the check's, or critical)")
     s.add_argument("--bias-var", type=float, default=None, help="C_b")
-    s.add_argument("--width", type=int, default=None, help="hidden width")
+    s.add_argument("--width", type=int, default=None, help="hidden width (ntk-fluctuations: also twice this width)")
     s.add_argument("--depths", type=int, nargs="+", default=None, help="numbers of hidden layers to check")
     s.add_argument("--weight-law", default=None, help="weight law (normal, orthogonal, 'sparse(p)', ...)")
     s.add_argument("--n", type=int, default=None, help="number of networks per depth")

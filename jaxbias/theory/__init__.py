@@ -33,7 +33,8 @@ from jaxbias.theory.guessing import (  # noqa: F401
     predict_gamma,
 )
 from jaxbias.theory.ntk_fluctuations import (  # noqa: F401
-    HANIN_NICA_RATE, HANIN_NICA_TOLERANCE, hanin_nica_ratio, ntk_diagonal_net, ntk_diagonal_samples, relu_ntk_net,
+    HANIN_NICA_RATE, ReluNTKMoments, hanin_nica_ratio, ntk_diagonal_net, ntk_diagonal_samples, relu_ntk_moment,
+    relu_ntk_moments, relu_ntk_net,
 )
 from jaxbias.theory.order_chaos import (  # noqa: F401
     OrderChaos, PhaseDiagram, correlation_map, critical_line, order_chaos, phase_diagram,
