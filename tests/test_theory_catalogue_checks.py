@@ -4,7 +4,6 @@ The measurements are taken once per test; the same per-network values are confro
 theory's prediction (must pass at the stated 0.99 confidence) and with a wrong one (must fail).
 """
 
-import math
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are
 ``jaxbias.theory.guessing.phase_diagram``.
 """
 
-from jaxbias.theory import guessing
+from jaxbias.theory import guessing  # noqa: F401  (the module, for guessing.phase_diagram)
 from jaxbias.theory.checks import (  # noqa: F401
     CheckResult, DistributionResult, Estimator, check, check_distribution, compare, critical_z, merge,
 )

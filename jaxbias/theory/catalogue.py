@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbias.theory.checks import CheckResult, DistributionResult, check_distribution, compare
+from jaxbias.theory.checks import DistributionResult, check_distribution, compare
 from jaxbias.nets.activations import get_activation
 from jaxbias.theory.finite_width import _layer_map, finite_width
 from jaxbias.theory.recursions import chi_perp, critical_weight_var
