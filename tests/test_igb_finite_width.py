@@ -45,8 +45,8 @@ def _mc_gamma(g):
 
 
 @pytest.mark.parametrize("activation, phi, cw, cb", [
-    ("relu", lambda z: np.maximum(z, 0.0), 1.0, 0.0),
-    ("tanh", np.tanh, 1.5, 0.3),
+    ("relu", lambda z: np.maximum(z, 0.0), 1.0, 0.0),  # gamma falls below the infinite-width value
+    pytest.param("tanh", np.tanh, 1.5, 0.3, marks=pytest.mark.slow),  # it rises (the 1/n shift of q_aa enters)
 ])
 def test_finite_width_gamma_matches_monte_carlo(activation, phi, cw, cb):
     width, depth = 64, 4
@@ -54,7 +54,34 @@ def test_finite_width_gamma_matches_monte_carlo(activation, phi, cw, cb):
     pred = jb.theory.predict_gamma_finite_width(net, X4)
     assert pred.n_pairs == 6
     gamma, se, q_ab, q_se = _mc_gamma(_gram_chain(X4, width, depth, phi, cw, cb, 50000, seed=0))
-    print(activation, pred, gamma, se)
     assert abs(pred.gamma - gamma) < 5 * se, (pred, gamma, se)
     assert abs(pred.q_ab - q_ab) < 5 * q_se
     assert abs(pred.gamma_inf - gamma) > 5 * se  # the correction is resolved: infinite width is rejected
+
+
+def test_moments_average_and_the_pair_subset():
+    # d0 = 256: the per-pair kernels concentrate on the averaged moments; a subset of pairs is an
+    # unbiased stand-in for all of them
+    x = igb.igb_inputs("blobs", 11, 256, 0.0, key=2)
+    net = jb.nets.mlp(64, 4, "relu", bias=False)  # the programs of the Monte Carlo test above: no new compile
+    full = jb.theory.predict_gamma_finite_width(net, x)
+    sub = jb.theory.predict_gamma_finite_width(net, x, max_pairs=20, seed=3)
+    mom = jb.theory.predict_gamma_finite_width(net, x, average="moments")
+    assert full.n_pairs == 55 and sub.n_pairs == 20 and mom.n_pairs == 1
+    assert full.correction < 0 and full.q_aa == pytest.approx(full.k_aa, rel=1e-5)  # relu: no shift of q_aa
+    assert full.gamma == pytest.approx(full.gamma_inf + full.correction, abs=0.02)  # O(1/n^2) apart
+    for other in (sub, mom):
+        assert other.gamma == pytest.approx(full.gamma, rel=0.02)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"average": "median"}, "average='median'"),
+    ({"max_pairs": 0}, "max_pairs"),
+    ({"x": np.ones((1, 4))}, "n_points >= 2"),
+    ({"net": jb.nets.mlp(8, 2, "relu", batch_norm_position="post")}, "batch_norm_position='post'"),
+    ({"net": jb.nets.mlp(8, 2, "relu", pooling="max")}, "pooling='max'"),
+])
+def test_bad_input_names_the_argument(kwargs, message):
+    args = {"net": jb.nets.mlp(8, 2, "relu"), "x": np.ones((3, 4)), **kwargs}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        jb.theory.predict_gamma_finite_width(args.pop("net"), args.pop("x"), **args)
