@@ -116,19 +116,19 @@ print(phase[["gamma", "gamma_low", "gamma_high", "gamma_point_theory"]].to_dataf
 # the averaged input moments): for ReLU it lowers `gamma` further. Depth 1 has no shift at all.
 
 # %%
-cells = [("relu, d0=256, depth 4", 256, dict(activation="relu", depth=4, width=32))]
+cells = [("relu, d0=256, depth 4", 256, {"activation": "relu", "depth": 4, "width": 32})]
 if not SMALL:  # CI: one cell; the tanh recursion (quadrature) takes ~20 s to compile
-    cells += [("relu, d0=8, depth 4", 8, dict(activation="relu", depth=4, width=128)),
-              ("relu, d0=256, depth 1", 256, dict(activation="relu", depth=1, width=32)),
-              ("tanh C_W=3 C_b=0.3, depth 4", 256, dict(activation="tanh", depth=4, width=16, weight_var=3.0,
-                                                       bias_var=0.3)),
-              ("tanh C_W=3 C_b=0.3, depth 8", 256, dict(activation="tanh", depth=8, width=16, weight_var=3.0,
-                                                       bias_var=0.3))]
+    cells += [("relu, d0=8, depth 4", 8, {"activation": "relu", "depth": 4, "width": 128}),
+              ("relu, d0=256, depth 1", 256, {"activation": "relu", "depth": 1, "width": 32}),
+              ("tanh C_W=3 C_b=0.3, depth 4", 256, {"activation": "tanh", "depth": 4, "width": 16,
+                                                       "weight_var": 3.0, "bias_var": 0.3}),
+              ("tanh C_W=3 C_b=0.3, depth 8", 256, {"activation": "tanh", "depth": 8, "width": 16,
+                                                       "weight_var": 3.0, "bias_var": 0.3})]
 rows = []
 for label, dim, options in cells:
     x = igb.igb_inputs("blobs", 200, dim, 0.0, key=1)
     cell = igb.igb_cell(x, max(N, 2), key=5, n_boot=200, **options)
-    pred = jb.theory.predict_gamma_finite_width(igb.igb_net(**options), x, max_pairs=256 if SMALL else 4096)
+    pred = jb.theory.predict_gamma_finite_width(igb.igb_net(**options), x)
     rows.append((label, float(cell["gamma"]), float(cell["gamma_low"]), float(cell["gamma_high"]),
                  float(cell["gamma_theory"]), pred.gamma))
 print(f"{'cell':30s} {'measured':>8s} {'95% interval':>16s} {'infinite width':>14s} {'finite width':>12s}")

@@ -140,7 +140,7 @@ def test_finite_width_tanh_with_bias_gamma_rises_as_predicted():
     rows = _finite_width_rows(x, 4000, (4, 8), activation="tanh", width=16, weight_var=3.0, bias_var=0.3)
     for g, se, inf, fin, _ in rows:
         assert fin > inf and abs(g - fin) < 3 * se
-    (g4, se4, inf4, fin4, _), (g8, se8, inf8, fin8, _) = rows
+    (_, _, inf4, fin4, _), (g8, se8, inf8, fin8, _) = rows
     assert g8 - inf8 > 3 * se8 and (fin8 - inf8) / inf8 > (fin4 - inf4) / inf4
 
 
