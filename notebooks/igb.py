@@ -102,3 +102,35 @@ phase = igb.phase_dataset(("tanh", "relu"), np.linspace(0.25, 4.0, res), np.lins
 igb.plot_phase(phase, WORK / "phase.png")
 display(Image(str(WORK / "phase.png")))
 print(phase[["gamma", "gamma_low", "gamma_high", "gamma_point_theory"]].to_dataframe().round(3))
+
+# %% [markdown]
+# ## Finite width: which way gamma moves
+# The estimator measures `Qo / (Qd - Qo)`, with `Q = E f(x_a) f(x_b)` the kernel averaged over inits at
+# the network's actual width (`Qd` over the points, `Qo` over pairs of points). At width `n`,
+# `Q = K + K1 / n + O(1/n^2)`, `K1` the mean shift of Roberts, Yaida & Hanin (ch. 4-5);
+# `jb.theory.predict_gamma_finite_width` puts it into `gamma`. The sign of the shift depends on the
+# activation: for ReLU without bias `gamma` falls below the infinite-width value (depth 4, width 32:
+# about 14% lower), for tanh with a bias it rises (the rise SCIENCE.md states), both more so with depth.
+# With `d0` small against the width, the spread of the points' norms and overlaps matters too
+# (`average="pairs"` averages the kernel over the actual pairs; the infinite-width `predict_gamma` uses
+# the averaged input moments): for ReLU it lowers `gamma` further. Depth 1 has no shift at all.
+
+# %%
+cells = [("relu, d0=256, depth 4", 256, {"activation": "relu", "depth": 4, "width": 32})]
+if not SMALL:  # CI: one cell; the tanh recursion (quadrature) takes ~20 s to compile
+    cells += [("relu, d0=8, depth 4", 8, {"activation": "relu", "depth": 4, "width": 128}),
+              ("relu, d0=256, depth 1", 256, {"activation": "relu", "depth": 1, "width": 32}),
+              ("tanh C_W=3 C_b=0.3, depth 4", 256, {"activation": "tanh", "depth": 4, "width": 16,
+                                                       "weight_var": 3.0, "bias_var": 0.3}),
+              ("tanh C_W=3 C_b=0.3, depth 8", 256, {"activation": "tanh", "depth": 8, "width": 16,
+                                                       "weight_var": 3.0, "bias_var": 0.3})]
+rows = []
+for label, dim, options in cells:
+    x = igb.igb_inputs("blobs", 200, dim, 0.0, key=1)
+    cell = igb.igb_cell(x, max(N, 2), key=5, n_boot=200, **options)
+    pred = jb.theory.predict_gamma_finite_width(igb.igb_net(**options), x)
+    rows.append((label, float(cell["gamma"]), float(cell["gamma_low"]), float(cell["gamma_high"]),
+                 float(cell["gamma_theory"]), pred.gamma))
+print(f"{'cell':30s} {'measured':>8s} {'95% interval':>16s} {'infinite width':>14s} {'finite width':>12s}")
+for label, g, lo, hi, inf, fin in rows:
+    print(f"{label:30s} {g:8.3f} [{lo:6.3f}, {hi:6.3f}] {inf:14.3f} {fin:12.3f}")

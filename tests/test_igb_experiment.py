@@ -105,22 +105,52 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
     assert rc == 2 and message in err
 
 
-@pytest.mark.slow
-def test_finite_width_deviation_grows_with_depth():
-    # At depth 1 the expected kernels do not depend on the width (one average over iid units), so the
-    # measurement matches the infinite-width gamma; deeper, the 1/width corrections compound. Measured
-    # here (d0 = 256 > width = 32, ReLU, no bias) the deviation is NEGATIVE: gamma falls below the
-    # infinite-width value (SCIENCE.md expects a rise, which may belong to d0 small against the width).
-    x = igb.igb_inputs("blobs", POINTS, 256, 0.0, key=1)
+def _finite_width_rows(x, n, depths, average="moments", **options):
+    """Per depth: measured gamma, its bootstrap standard error, infinite-width and leading-1/n predictions
+    (and the infinite-width gamma of the averaged moments, ``predict_gamma``)."""
     rows = []
-    for depth in (1, 4):
-        ds = igb.igb_cell(x, 3000, key=5, n_boot=300, activation="relu", depth=depth, width=32)
+    for depth in depths:
+        ds = igb.igb_cell(x, n, key=5, n_boot=300, depth=depth, **options)
+        pred = jb.theory.predict_gamma_finite_width(igb.igb_net(depth=depth, **options), x, average=average)
         se = (float(ds["gamma_high"]) - float(ds["gamma_low"])) / (2 * 1.96)
-        theory = float(ds["gamma_theory"])
-        rows.append((float(ds["gamma"]) - theory, se, theory))
-    (d1, se1, t1), (d4, se4, t4) = rows
-    assert abs(d1) < 3 * se1  # depth 1: no finite-width effect beyond noise
-    assert abs(d4) > 3 * se4 and abs(d4) / t4 > abs(d1) / t1  # deeper: significant and relatively larger
+        if average == "moments":
+            assert pred.gamma_inf == pytest.approx(float(ds["gamma_theory"]), rel=1e-4)  # same infinite-width value
+        rows.append((float(ds["gamma"]), se, pred.gamma_inf, pred.gamma, float(ds["gamma_theory"])))
+    return rows
+
+
+@pytest.mark.slow
+def test_finite_width_relu_gamma_falls_as_the_mean_shift_predicts():
+    # gamma_hat estimates Qo / (Qd - Qo) with Q = E_init f f the kernel at the actual width: K + K1/n
+    # (jaxbias.theory.predict_gamma_finite_width). Depth 1: no shift (one average over iid units). Deeper,
+    # relu's K1 of the pair entry is negative: gamma falls below the infinite-width value, more so with depth.
+    x = igb.igb_inputs("blobs", POINTS, 256, 0.0, key=1)
+    (g1, se1, inf1, fin1, _), (g4, se4, inf4, fin4, _) = _finite_width_rows(x, 3000, (1, 4), activation="relu",
+                                                                            width=32)
+    assert fin1 == pytest.approx(inf1, rel=1e-6) and abs(g1 - fin1) < 3 * se1
+    assert fin4 < inf4 and abs(g4 - fin4) < 3 * se4  # the leading-order prediction, within its interval
+    assert inf4 - g4 > 3 * se4 and (inf4 - fin4) / inf4 > 0.1  # the fall is significant and about 14%
+
+
+@pytest.mark.slow
+def test_finite_width_tanh_with_bias_gamma_rises_as_predicted():
+    # tanh with a bias: the shift of the pair entry is positive relative to the diagonal's, so gamma rises
+    # above the infinite-width value (the rise SCIENCE.md section 2 states), more so with depth.
+    x = igb.igb_inputs("blobs", POINTS, 256, 0.0, key=1)
+    rows = _finite_width_rows(x, 4000, (4, 8), activation="tanh", width=16, weight_var=3.0, bias_var=0.3)
+    for g, se, inf, fin, _ in rows:
+        assert fin > inf and abs(g - fin) < 3 * se
+    (_, _, inf4, fin4, _), (g8, se8, inf8, fin8, _) = rows
+    assert g8 - inf8 > 3 * se8 and (fin8 - inf8) / inf8 > (fin4 - inf4) / inf4
+
+
+@pytest.mark.slow
+def test_small_input_dimension_lowers_relu_gamma_through_the_pair_average():
+    # d0 = 8 against width 128: the points' norms and overlaps spread, so the kernel averaged over the actual
+    # pairs (average="pairs") is below that of the averaged moments (predict_gamma); the 1/n shift lowers it more
+    x = igb.igb_inputs("blobs", POINTS, 8, 0.0, key=1)
+    ((g, se, inf, fin, moments),) = _finite_width_rows(x, 2000, (4,), average="pairs", activation="relu", width=128)
+    assert fin < inf < moments and abs(g - fin) < 3 * se and moments - g > 3 * se
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ from jaxbias.theory.guessing import (  # noqa: F401
     ks_test,
     predict_gamma,
 )
+from jaxbias.theory.guessing_finite_width import FiniteWidthGamma, predict_gamma_finite_width  # noqa: F401
 from jaxbias.theory.ntk_fluctuations import (  # noqa: F401
     HANIN_NICA_RATE, ReluNTKMoments, hanin_nica_ratio, ntk_diagonal_net, ntk_diagonal_samples, relu_ntk_moment,
     relu_ntk_moments, relu_ntk_net,

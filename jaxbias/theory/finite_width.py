@@ -104,20 +104,23 @@ def _product_covariance(phi: Activation, k):
     return jnp.stack([jnp.stack(row) for row in rows]) - second[:, None] * second[None, :]
 
 
+def _step(phi: Activation, k, cov, shift, cw, cb, n):
+    """One layer of the recursion: (K, Cov, shift) of layer l -> layer l+1."""
+    f = functools.partial(_layer_map, phi, cw, cb)
+    jac = jax.jacfwd(f)(k)  # (M, M)
+    hess = jax.hessian(f)(k)  # (M, M, M)
+    k_next = f(k)
+    cov_next = cw ** 2 * _product_covariance(phi, k) / n + jac @ cov @ jac.T
+    shift_next = jac @ shift + 0.5 * jnp.einsum("mpr,pr->m", hess, cov)
+    return k_next, cov_next, shift_next
+
+
 @functools.lru_cache(maxsize=32)
-def _step_program(phi: Activation):
-    """One layer of the recursion, jitted: (K, Cov, shift, C_W, C_b, n) -> next (K, Cov, shift)."""
-
-    def step(k, cov, shift, cw, cb, n):
-        f = functools.partial(_layer_map, phi, cw, cb)
-        jac = jax.jacfwd(f)(k)  # (M, M)
-        hess = jax.hessian(f)(k)  # (M, M, M)
-        k_next = f(k)
-        cov_next = cw ** 2 * _product_covariance(phi, k) / n + jac @ cov @ jac.T
-        shift_next = jac @ shift + 0.5 * jnp.einsum("mpr,pr->m", hess, cov)
-        return k_next, cov_next, shift_next
-
-    return jax.jit(step)
+def _step_program(phi: Activation, batched: bool = False):
+    """One layer of the recursion, jitted: (K, Cov, shift, C_W, C_b, n) -> next (K, Cov, shift); ``batched``
+    maps it over a leading axis of (K, Cov, shift)."""
+    step = functools.partial(_step, phi)
+    return jax.jit(jax.vmap(step, in_axes=(0, 0, 0, None, None, None)) if batched else step)
 
 
 def finite_width(activation, widths: Sequence[int], kernel1, weight_var, bias_var) -> FiniteWidth:
@@ -126,30 +129,36 @@ def finite_width(activation, widths: Sequence[int], kernel1, weight_var, bias_va
     Args:
       activation: name or callable.
       widths: hidden widths ``(n_1, ..., n_L)`` (``L >= 0``).
-      kernel1: first-layer kernel entries ``K(1)``: ``(aa,)`` or ``(aa, ab, bb)``.
+      kernel1: first-layer kernel entries ``K(1)``: ``(aa,)`` or ``(aa, ab, bb)``; or a batch ``(B, 1)`` /
+        ``(B, 3)`` of such states, run together (one compiled program mapped over the batch).
       weight_var, bias_var: ``C_W``, ``C_b`` of layers ``2 .. L+1`` (a number or ``L`` values).
 
     Returns:
-      :class:`FiniteWidth` over layers ``1 .. L+1``.
+      :class:`FiniteWidth` over layers ``1 .. L+1`` (with a leading batch axis for a batch of states:
+      ``kernel (B, L+1, M)`` etc.).
     """
     phi = get_activation(activation)
     widths = tuple(check_int("width", w, 1) for w in widths)
     depth = len(widths)
     cws = per_layer("weight_var", weight_var, depth) if depth else ()
     cbs = per_layer("bias_var", bias_var, depth) if depth else ()
-    k = jnp.asarray(np.asarray(kernel1, np.float64), jnp.float32).reshape(-1)
-    if k.shape[0] not in (1, 3):
-        raise ValueError(f"kernel1 with {k.shape[0]} entries: expected (aa,) or (aa, ab, bb)")
-    m = k.shape[0]
-    cov, shift = jnp.zeros((m, m), jnp.float32), jnp.zeros((m,), jnp.float32)
+    k = jnp.asarray(np.asarray(kernel1, np.float64), jnp.float32)
+    batched = k.ndim == 2
+    k = k if batched else k.reshape(-1)
+    if k.shape[-1] not in (1, 3) or (batched and k.shape[0] == 0):
+        raise ValueError(f"kernel1 with shape {tuple(k.shape)}: expected (aa,) or (aa, ab, bb), or a batch (B, 1) "
+                         "or (B, 3)")
+    m = k.shape[-1]
+    cov, shift = jnp.zeros(k.shape + (m,), jnp.float32), jnp.zeros(k.shape, jnp.float32)
     ks, covs, shifts = [k], [cov], [shift]
-    step = _step_program(phi)
+    step = _step_program(phi, batched)
     for n, cw, cb in zip(widths, cws, cbs):
         k, cov, shift = step(k, cov, shift, jnp.float32(cw), jnp.float32(cb), jnp.float32(n))
         ks.append(k)
         covs.append(cov)
         shifts.append(shift)
-    out = FiniteWidth(*(np.asarray(jnp.stack(a), np.float64) for a in (ks, covs, shifts)))
+    layer_axis = 1 if batched else 0
+    out = FiniteWidth(*(np.asarray(jnp.stack(a, axis=layer_axis), np.float64) for a in (ks, covs, shifts)))
     if not all(np.all(np.isfinite(a)) for a in out):
         raise ValueError(f"finite-width recursion for {phi.name} overflowed or hit NaN (C_W={weight_var}, "
                          f"C_b={bias_var}, widths={widths}): the kernel diverges with depth")
@@ -161,7 +170,8 @@ def _mlp_config(net: Net) -> dict:
     config = getattr(net, "config", None) or {}
     if config.get("arch") != "mlp":
         raise ValueError(f"net with arch={config.get('arch')!r}: expected a built-in jaxbias.nets.mlp")
-    for key, plain in (("residual", False), ("layer_norm_position", None), ("pooling", None)):
+    for key, plain in (("residual", False), ("layer_norm_position", None), ("batch_norm_position", None),
+                       ("pooling", None)):
         if config.get(key) != plain:
             raise ValueError(f"net with {key}={config.get(key)!r}: the finite-width recursion covers plain MLPs "
                              f"({key}={plain!r})")
@@ -175,7 +185,7 @@ def mlp_finite_width(net: Net, x) -> FiniteWidth:
     """:func:`finite_width` for a built-in MLP at each input of ``x`` (one input at a time).
 
     Args:
-      net: ``jaxbias.nets.mlp(...)`` with Gaussian weights, no residuals, layer norm or pooling.
+      net: ``jaxbias.nets.mlp(...)`` with Gaussian weights, no residuals, layer or batch norm, or pooling.
       x: inputs ``(n_points, d0)``.
 
     Returns:
@@ -189,8 +199,7 @@ def mlp_finite_width(net: Net, x) -> FiniteWidth:
     cws = list(config["weight_var"])
     cbs = list(config["bias_var"]) if config["bias"] else [0.0] * (depth + 1)
     k1 = cbs[0] + cws[0] * np.sum(x * x, axis=1) / x.shape[1]
-    runs = [finite_width(config["activation"], config["width"], [k], cws[1:], cbs[1:]) for k in k1]
-    return FiniteWidth(*(np.stack([getattr(r, f) for r in runs]) for f in FiniteWidth._fields))
+    return finite_width(config["activation"], config["width"], k1[:, None], cws[1:], cbs[1:])
 
 
 def excess_kurtosis(net: Net, x) -> np.ndarray:
