@@ -403,9 +403,9 @@ def _method_flops(apply, tapped, params, diff, x1, x2, trace, diagonal, per_poin
     n1 = x1.shape[0]
     n2 = n1 if x2 is None else x2.shape[0]
     n_params = sum(int(np.prod(jnp.shape(leaf))) for leaf in diff)
-    n_out = jax.eval_shape(apply, _abstract(params), _abstract(x1[:1])).shape[1]
     per_vjp = 1 if per_point else n2  # points one vjp runs on (all of x2 when points are coupled)
     measured = x1[:1] if per_point else x1
+    n_out = jax.eval_shape(apply, _abstract(params), _abstract(measured)).shape[1]
     flops = _forward_flops(apply, params, measured)
     point = 2.0 * n_params if flops is None else flops / measured.shape[0]  # forward flops of one point
     points = n1 + (0 if x2 is None or diagonal else n2)  # points whose features are computed
