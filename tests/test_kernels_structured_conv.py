@@ -75,13 +75,18 @@ def test_structured_matches_jacobian_by_hand(name):
         np.testing.assert_allclose(diag, np.einsum("aaop->aop", ref_self), **tol)
 
 
-def test_both_contraction_orders_are_used_and_agree_with_ntvp():
-    # strided_valid_k5: its first conv has 25 output positions (Jacobian order), its second one
-    # position and the readout is dense (Gram order); both are checked against the vector products
-    net, params, x1, x2, ref_self, ref_cross = case("strided_valid_k5")
-    _, taps = affine_taps(net)(params, x1, None)
+def test_both_contraction_orders_are_used():
+    # strided_valid_k5 (checked against the Jacobian above): its first conv has 25 output positions
+    # (Jacobian order), its second one position and the readout is dense (Gram order)
+    net = NETS["strided_valid_k5"]()
+    params = jax.eval_shape(net.init, jax.random.key(1), IMAGES)
+    taps = jax.eval_shape(lambda p: affine_taps(net)(p, IMAGES, None)[1], params)  # shapes only
     orders = [_structured_order(t, 4, 3, 2, False, False, False) for t in taps]
     assert orders == ["jacobian", "gram", "gram"] and isinstance(taps[0], ConvTap) and isinstance(taps[2], AffineTap)
+
+
+def test_structured_equals_ntk_vector_products():
+    net, params, x1, x2, ref_self, ref_cross = case("maxpool_flatten_ntk")
     structured = empirical_ntk(net, params, x1, x2, method="structured", trace=False)
     ntvp = empirical_ntk(net, params, x1, x2, method="ntvp", trace=False)
     np.testing.assert_allclose(structured, ntvp, rtol=2e-4, atol=1e-5 * np.abs(ref_self).max())
@@ -94,8 +99,8 @@ def test_blocked_structured_conv():
                                **tol)
 
 
-@pytest.mark.parametrize("name", ["maxpool_flatten_ntk", pytest.param("resnet_conv_layernorm_ntk",
-                                                                       marks=pytest.mark.slow)])
+@pytest.mark.slow  # float64 on a default test: the linear closed form (ntk parameterization)
+@pytest.mark.parametrize("name", ["maxpool_flatten_ntk", "resnet_conv_layernorm_ntk"])
 def test_float64_to_1e10(name):
     with jax.enable_x64(True):
         net = NETS[name]()
@@ -125,22 +130,27 @@ def test_linear_cnn_closed_form(parameterization):
     # average pooling, dense readout. Its parameter gradients: d/dW[k, c] = s_w s_v V[c, o] pbar[k],
     # d/db[c] = t_b s_v V[c, o], d/dV[c, o'] = s_v delta hbar_c, d/dc = t_c delta, so
     # T_oo'(x, y) = s_v^2 (V V^T)_oo' (s_w^2 pbar_x . pbar_y + t_b^2) + delta_oo' (s_v^2 hbar_x . hbar_y + t_c^2).
+    # Under "ntk" in float64, to 1e-10.
     cw, cb, k, stride, pad, width = 1.5, 0.3, 3, 2, 1, 4
-    net = jb.nets.cnn([width], kernel_size=k, stride=stride, padding=pad, activation="linear", out=2,
-                      weight_var=cw, bias_var=cb, parameterization=parameterization)
-    params = net.init(jax.random.key(4), IMAGES)
-    w = np.asarray(params["conv"][0]["w"], np.float64).reshape(-1, width)  # (k k C, width), im2col order
-    b = np.asarray(params["conv"][0]["b"], np.float64)
-    v = np.asarray(params["readout"]["w"], np.float64)
     ntk = parameterization == "ntk"
-    s_w, t_b = (math.sqrt(cw / (k * k * 2)), math.sqrt(cb)) if ntk else (1.0, 1.0)
-    s_v, t_c = (math.sqrt(cw / width), math.sqrt(cb)) if ntk else (1.0, 1.0)
-    pbar = [im2col(np.asarray(x, np.float64), k, stride, pad).mean(axis=1) for x in (IMAGES, IMAGES2)]
-    hbar = [s_w * p @ w + t_b * b for p in pbar]
-    expected = (s_v**2 * (v.T @ v)[None, None] * (s_w**2 * pbar[0] @ pbar[1].T + t_b**2)[:, :, None, None]
-                + np.eye(2)[None, None] * (s_v**2 * hbar[0] @ hbar[1].T + t_c**2)[:, :, None, None])
-    got = empirical_ntk(net, params, IMAGES, IMAGES2, method="structured", trace=False)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+    with jax.enable_x64(ntk):
+        dtype = np.float64 if ntk else np.float32
+        net = jb.nets.cnn([width], kernel_size=k, stride=stride, padding=pad, activation="linear", out=2,
+                          weight_var=cw, bias_var=cb, parameterization=parameterization)
+        params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), net.init(jax.random.key(4), IMAGES))
+        w = np.asarray(params["conv"][0]["w"], np.float64).reshape(-1, width)  # (k k C, width), im2col order
+        b = np.asarray(params["conv"][0]["b"], np.float64)
+        v = np.asarray(params["readout"]["w"], np.float64)
+        s_w, t_b = (math.sqrt(cw / (k * k * 2)), math.sqrt(cb)) if ntk else (1.0, 1.0)
+        s_v, t_c = (math.sqrt(cw / width), math.sqrt(cb)) if ntk else (1.0, 1.0)
+        pbar = [im2col(np.asarray(x, np.float64), k, stride, pad).mean(axis=1) for x in (IMAGES, IMAGES2)]
+        hbar = [s_w * p @ w + t_b * b for p in pbar]
+        expected = (s_v**2 * (v.T @ v)[None, None] * (s_w**2 * pbar[0] @ pbar[1].T + t_b**2)[:, :, None, None]
+                    + np.eye(2)[None, None] * (s_v**2 * hbar[0] @ hbar[1].T + t_c**2)[:, :, None, None])
+        got = empirical_ntk(net, params, IMAGES.astype(dtype), IMAGES2.astype(dtype), method="structured", trace=False)
+        assert got.dtype == dtype
+    rtol = 1e-10 if ntk else 1e-5
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def test_user_net_with_1d_dilated_convolution():
