@@ -105,17 +105,14 @@ def workloads(key):
     for i, layer in enumerate(layers):
         inputs[f"cnn_w{i}"], inputs[f"cnn_b{i}"] = np.asarray(layer["w"]), np.asarray(layer["b"])
 
-    def compare_cnn(value, ref):
-        return f"{rel(value, np.transpose(ref['value'], (0, 2, 1, 3))):.1e}"
-
     cnn_label = "empirical NTK, CNN 3 x 32 ch., 64 images 16x16x3, 10 outputs (full)"
     for method in ("jacobian", "ntvp", "structured"):
         fn = jax.jit(jb.kernels.ntk_fn(cnn, method=method, trace=False))
         rows.append((cnn_label, method, f"empirical_cnn_{method}", functools.partial(fn, cnn_params, cnn_x),
-                     compare_cnn))
+                     compare))
     rows.append((cnn_label, f"`empirical_ntk()` auto ({jb.kernels.auto_method(cnn, cnn_params, cnn_x, trace=False)}), "
                  "end to end", "empirical_cnn_structured",
-                 functools.partial(jb.kernels.empirical_ntk, cnn, cnn_params, cnn_x, trace=False), compare_cnn))
+                 functools.partial(jb.kernels.empirical_ntk, cnn, cnn_params, cnn_x, trace=False), compare))
 
     ana_net = jb.nets.mlp(512, 10, "relu", weight_var=2.0, bias_var=0.01, parameterization="ntk")
 

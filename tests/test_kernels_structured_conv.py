@@ -126,17 +126,18 @@ def im2col(x, k, stride, pad):
 
 @pytest.mark.parametrize("parameterization", ["standard", "ntk"])
 def test_linear_cnn_closed_form(parameterization):
-    # f(x) = s_v V^T hbar + t_c c, hbar = mean_p (s_w W . patch[p] + t_b b): a linear conv, global
+    # f(x) = s_v V^T hbar + t_c c, hbar = mean_p (s_w W . patch[p] + t_b b): a linear conv (6 x 6
+    # positions), 2 x 2 average pooling (no position cropped, so the mean is unchanged), global
     # average pooling, dense readout. Its parameter gradients: d/dW[k, c] = s_w s_v V[c, o] pbar[k],
     # d/db[c] = t_b s_v V[c, o], d/dV[c, o'] = s_v delta hbar_c, d/dc = t_c delta, so
     # T_oo'(x, y) = s_v^2 (V V^T)_oo' (s_w^2 pbar_x . pbar_y + t_b^2) + delta_oo' (s_v^2 hbar_x . hbar_y + t_c^2).
     # Under "ntk" in float64, to 1e-10.
-    cw, cb, k, stride, pad, width = 1.5, 0.3, 3, 2, 1, 4
+    cw, cb, k, stride, pad, width = 1.5, 0.3, 3, 2, 2, 4
     ntk = parameterization == "ntk"
     with jax.enable_x64(ntk):
         dtype = np.float64 if ntk else np.float32
         net = jb.nets.cnn([width], kernel_size=k, stride=stride, padding=pad, activation="linear", out=2,
-                          weight_var=cw, bias_var=cb, parameterization=parameterization)
+                          pooling="avg", weight_var=cw, bias_var=cb, parameterization=parameterization)
         params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), net.init(jax.random.key(4), IMAGES))
         w = np.asarray(params["conv"][0]["w"], np.float64).reshape(-1, width)  # (k k C, width), im2col order
         b = np.asarray(params["conv"][0]["b"], np.float64)

@@ -17,18 +17,34 @@ kernel", ICML 2022), all with public JAX transforms:
   independent) and contract it. Works for any :class:`~jaxbias.nets.Net`.
 * ``"ntvp"``: NTK-vector products: for each output entry of ``x2`` a vjp gives a parameter
   cotangent and a jvp pushes it through ``f(x1)``, so ``J`` is never stored. Any Net.
-* ``"structured"``: for networks made of dense layers ``z = w_s h W + b_s b`` the Jacobian of a
-  layer is rank one per point, so
-  ``T(x, x') = sum_l (g_l(x) . g_l(x')) (w_s^2 h_l(x) . h_l(x') + b_s^2)`` with ``h_l`` the layer's
-  input and ``g_l = df/dz_l`` its output cotangent. The cotangents of every layer come from ONE
-  vjp with respect to zero perturbations added to each layer's output; the inputs are returned by
-  the same forward pass (:func:`jaxbias.nets.core.affine_taps`). Built-in MLPs only.
+* ``"structured"``: for networks whose parameters all sit in dense layers ``z = w_s h W + b_s b``
+  and convolutions ``z[p] = w_s patch(h)[p] . W + b_s b`` (``patch(h)[p]``: the window of the
+  layer input seen by output position ``p``, at the layer's stride, padding and dilation), each
+  layer contributes
 
-``"auto"`` picks ``"structured"`` where the net exposes its layers; otherwise, when the kernel is
-traced for given shapes, ``"jacobian"`` or ``"ntvp"`` by estimated flops (:func:`auto_method`, the
-cost comparison of Novak et al. 2022, section 4): the Jacobian contraction costs ``~n1 n2 O^2 P``,
-the vector products ``~n1 n2 O F`` with ``F`` the forward flops of one point (``~2 P`` for dense
-layers, much more for convolutions, whose weights are shared over positions).
+      sum_{p, q} <g_l(x)[p], g_l(x')[q]> (w_s^2 <patch_l(x)[p], patch_l(x')[q]> + b_s^2)
+
+  with ``g_l = df/dz_l`` its output cotangents (a dense layer has one position and patch ``h``:
+  ``(g_l(x) . g_l(x')) (w_s^2 h_l(x) . h_l(x') + b_s^2)``). The cotangents of every layer come from
+  ONE vjp with respect to zero perturbations added to each layer's output; the inputs are returned
+  by the same forward pass (:func:`jaxbias.nets.core.affine_taps`). Each layer is contracted in
+  the cheaper of two orders by estimated flops: the Gram products above (dense layers, and convs
+  with few output positions) or the per-point weight gradients ``sum_p patch[p] (x) g[p]``
+  contracted like Jacobians (convs over many positions, where ``P^2`` position pairs cost more
+  than ``K C`` weights). Parameter-free maps (activations, pooling, layer norm without gain, skip
+  connections) only shape the cotangents. Built-in mlp, cnn and resnet nets, and any net that
+  registers its taps (:func:`jaxbias.nets.core.register_affine_taps`), whose points are
+  independent: batch statistics couple them, and then it is refused.
+
+``"auto"`` picks, when the kernel is traced for given shapes, the method with the fewest estimated
+flops (:func:`auto_method`, the cost comparison of Novak et al. 2022, section 4): the Jacobian
+contraction costs ``~n1 n2 O^2 P``, the vector products ``~n1 n2 O F`` with ``F`` the forward flops
+of one point (``~2 P`` for dense layers, much more for convolutions, whose weights are shared over
+positions), the structured method ``~F O`` per point plus each layer's cheaper order. Dense nets
+take the structured method where it is available (its Gram order is cheaper than either other
+method by about a factor ``O K``); CNNs take it when it saves more than it costs (the Jacobian's
+full backward passes, layers with few positions), else the Jacobian contraction or the vector
+products.
 
 Large point sets are computed in blocks of points whose size comes from a memory budget (the
 peak live bytes of the block program, read off its jaxpr without compiling).
