@@ -1,7 +1,7 @@
 """Kernels side by side with neural-tangents 0.6.5, same machine, same run, float32.
 
     bash benchmarks/nt_env.sh            # once: .venv-nt with jax 0.4.25 + neural-tangents 0.6.5
-    python benchmarks/ntk.py [--repeats 5] [--rounds 2] [--only analytic] [--json out.json]
+    python benchmarks/ntk.py [--repeats 5] [--rounds 2] [--only analytic] [--exclude ntvp] [--json out.json]
 
 jaxbias runs here (current JAX); neural-tangents runs in its own environment (benchmarks/nt_worker.py),
 one subprocess per workload started right next to the jaxbias timing of the same workload (the
@@ -143,6 +143,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="nt/jaxbias pairs per workload (order alternates)")
     parser.add_argument("--only", default=None, help="run only the workloads whose label contains this text")
+    parser.add_argument("--exclude", default=None, help="skip the workloads whose label or implementation contains this")
     parser.add_argument("--json", default=None)
     parser.add_argument("--nt-python", default=None, help="python of the neural-tangents venv (default: nt_env.sh)")
     args = parser.parse_args(argv)
@@ -151,6 +152,8 @@ def main(argv=None):
     rows, inputs = workloads(jax.random.key(0))
     if args.only:
         rows = [r for r in rows if args.only in r[0] or args.only in r[1]]
+    if args.exclude:
+        rows = [r for r in rows if args.exclude not in r[0] and args.exclude not in r[1]]
     results, nt_version = [], None
     with tempfile.TemporaryDirectory() as work:
         work = pathlib.Path(work)

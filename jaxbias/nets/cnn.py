@@ -11,6 +11,9 @@ The optional pooling after each activation uses non-overlapping windows (window 
 ``pool_size``, VALID); max pooling raises initial guessing bias (Francazi et al., ICML 2024).
 
 Keys: ``init`` splits its key once into one key per layer, conv layers in order then the readout.
+
+The net registers its layer taps (:func:`jaxbias.nets.core.register_affine_taps`: one ConvTap per
+conv layer, an AffineTap for the readout), which the structured empirical NTK reads.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Normalizations have no learned gain or bias (their values at init):
 Blocks share one shape, so they are stored stacked and run with ``lax.scan``: compile time stays
 flat in depth. Keys: ``init`` splits its key once into one key per layer, in the order of
 ``weight_var`` (input layer, block layers block by block, readout).
+
+The net registers its layer taps (:func:`jaxbias.nets.core.register_affine_taps`: the input
+layer, each block layer stacked over blocks, the readout), which the structured empirical NTK reads.
 """
 
 from __future__ import annotations
