@@ -52,7 +52,7 @@ def reference_ntk(apply, params, x1, x2):
     return np.einsum("aop,bqp->aboq", flat[:n1], flat[:n1]), np.einsum("aop,bqp->aboq", flat[:n1], flat[n1:])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def case(name):
     net = NETS[name]()
     x1, x2 = points(name)
@@ -186,6 +186,9 @@ def test_batch_norm_refuses_structured_and_auto_falls_back():
         empirical_ntk(NETS["strided_valid_k5"](), case("strided_valid_k5")[1], IMAGES, method="structured",
                       wrt=lambda path, leaf: True)
     assert jb.kernels.auto_method(net, params, IMAGES) in ("jacobian", "ntvp")
+    mlp = jb.nets.mlp(4, 1, batch_norm_position="pre")  # batch statistics couple an mlp's points too
+    with pytest.raises(ValueError, match="points are coupled"):
+        jb.kernels.ntk_fn(mlp, method="structured")
     # coupled points: each output depends on every point, so the reference differentiates the whole batch
     jac = jax.tree_util.tree_leaves(jax.jit(jax.jacrev(net.apply))(params, IMAGES))
     flat = np.concatenate([np.asarray(j, np.float64).reshape(j.shape[0], j.shape[1], -1) for j in jac], -1)

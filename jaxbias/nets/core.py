@@ -393,10 +393,10 @@ class ConvTap:
     outputs: jax.Array
     w_scale: jax.Array
     b_scale: jax.Array
-    kernel: tuple[int, ...] = dataclasses.field(metadata=dict(static=True))
-    stride: tuple[int, ...] = dataclasses.field(metadata=dict(static=True))
-    padding: Any = dataclasses.field(metadata=dict(static=True))
-    dilation: tuple[int, ...] = dataclasses.field(default=(), metadata=dict(static=True))
+    kernel: tuple[int, ...] = dataclasses.field(metadata={"static": True})
+    stride: tuple[int, ...] = dataclasses.field(metadata={"static": True})
+    padding: Any = dataclasses.field(metadata={"static": True})
+    dilation: tuple[int, ...] = dataclasses.field(default=(), metadata={"static": True})
 
 
 _AFFINE_TAPS: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()
