@@ -287,18 +287,15 @@ def _structured_order(tap, n1, n2, n_out, trace, diagonal, symmetric) -> str:
     return "jacobian" if flops["jacobian"] < flops["gram"] else "gram"
 
 
-def _jacobian_order(u1, g1, u2, g2, w_scale, b_scale, trace, diagonal):
-    """One group by its per-layer Jacobians: the weight gradients ``sum_p patch[p] (x) cot[p]`` of each
-    point and output, ``(n, O, L K C)``, and the bias gradients ``sum_p cot[p]``, contracted as in
-    :func:`_contract` (``u2=None``: against itself)."""
-    def jac(u, g):
-        w = jnp.einsum("lapk,olapc->aolkc", u, g) * w_scale[None, None, :, None, None]
-        b = jnp.einsum("olapc->aolc", g) * b_scale[None, None, :, None]
-        return w.reshape(w.shape[0], w.shape[1], -1), b.reshape(b.shape[0], b.shape[1], -1)
-
-    w1, b1 = jac(u1, g1)
-    w2, b2 = (None, None) if u2 is None else jac(u2, g2)
-    return _contract(w1, w2, trace, diagonal) + _contract(b1, b2, trace, diagonal)
+def _layer_jacobian(u, g, w_scale, b_scale) -> jax.Array:
+    """A group's Jacobian ``(n, O, L (K + 1) C)`` from its windows ``u (L, n, P, K)`` and cotangents
+    ``g (O, L, n, P, C)``: the weight gradients ``w_s sum_p patch[p] (x) g[p]`` of each point and
+    output, with the bias gradients ``b_s sum_p g[p]`` as one more patch entry (a constant 1)."""
+    scale = lambda s: s[:, None, None, None]  # noqa: E731  (L,) -> (L, 1, 1, 1)
+    ones = jnp.ones(u.shape[:-1] + (1,), u.dtype)
+    u = jnp.concatenate([u * scale(w_scale), ones * scale(b_scale)], axis=-1)
+    jac = jnp.einsum("lapk,olapc->aolkc", u, g)
+    return jac.reshape(jac.shape[0], jac.shape[1], -1)
 
 
 def _gram_order(u1, g1, u2, g2, w_scale, b_scale, trace, diagonal):
@@ -341,8 +338,8 @@ def _structured_kernel(tapped, params, x1, x2, trace, diagonal):
             c2 = c2.reshape(c2.shape[:3] + (u2.shape[2], c2.shape[-1]))
         order = _structured_order(t1, n1, n2, n_out, trace, diagonal, x2 is None)
         if order == "jacobian":
-            total = total + _jacobian_order(u1, c1, None if x2 is None else u2, c2, t1.w_scale, t1.b_scale,
-                                            trace, diagonal)
+            j2 = None if x2 is None else _layer_jacobian(u2, c2, t2.w_scale, t2.b_scale)
+            total = total + _contract(_layer_jacobian(u1, c1, t1.w_scale, t1.b_scale), j2, trace, diagonal)
         else:
             total = total + _gram_order(u1, c1, u2, c2, t1.w_scale, t1.b_scale, trace, diagonal)
     return total
