@@ -3,7 +3,7 @@
     python benchmarks/nt_worker.py WORKDIR REPEATS WORKLOAD
 
 Reads WORKDIR/inputs.npz (written by benchmarks/ntk.py: the same points and parameters jaxbias
-uses), times one workload (``empirical_{1,10}_{jacobian,ntvp,structured}``, ``analytic`` or
+uses), times one workload (``empirical_{1,10,cnn}_{jacobian,ntvp,structured}``, ``analytic`` or
 ``monte_carlo``) in float32: the first call (compilation + one run) and the best of REPEATS further
 calls; writes WORKDIR/nt_WORKLOAD.json and WORKDIR/nt_WORKLOAD.npz (its value). benchmarks/ntk.py
 starts one worker per workload right next to the jaxbias timing of the same workload, so both see
@@ -43,6 +43,16 @@ def mlp_apply(params, x):
     return h @ w + b
 
 
+def cnn_apply(params, x):
+    """The same ReLU CNN as jaxbias's (3x3 SAME convolutions, global average pooling, dense readout)."""
+    h = x
+    for w, b in params[:-1]:
+        h = jax.lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        h = jax.nn.relu(h + b)
+    w, b = params[-1]
+    return jnp.mean(h, axis=(1, 2)) @ w + b
+
+
 def stax_mlp(depth, width, w_std, b_std, out=1):
     layers = []
     for _ in range(depth):
@@ -51,6 +61,14 @@ def stax_mlp(depth, width, w_std, b_std, out=1):
 
 
 def run(data, workload, repeats):
+    if workload.startswith("empirical_cnn_"):  # 3 conv layers x 32 channels, 64 images 16x16x3, 10 outputs, full
+        name = workload.rsplit("_", 1)[1]
+        x = jnp.asarray(data["cnn_x"])
+        n_layers = int(data["cnn_n_layers"])
+        params = [(jnp.asarray(data[f"cnn_w{i}"]), jnp.asarray(data[f"cnn_b{i}"])) for i in range(n_layers)]
+        fn = jax.jit(nt.empirical_ntk_fn(cnn_apply, trace_axes=(), vmap_axes=0, implementation=IMPLEMENTATIONS[name]))
+        first, best, value = timed(lambda: fn(x, None, params), repeats)
+        return first, best, {"value": np.asarray(value)}
     if workload.startswith("empirical_"):  # 3 x 512 ReLU MLP, 128 points, d = 64, 1 or 10 outputs
         _, out, name = workload.split("_")
         x = jnp.asarray(data["emp_x"])

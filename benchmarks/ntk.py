@@ -1,7 +1,7 @@
 """Kernels side by side with neural-tangents 0.6.5, same machine, same run, float32.
 
     bash benchmarks/nt_env.sh            # once: .venv-nt with jax 0.4.25 + neural-tangents 0.6.5
-    python benchmarks/ntk.py [--repeats 5] [--rounds 2] [--only analytic] [--json out.json]
+    python benchmarks/ntk.py [--repeats 5] [--rounds 2] [--only analytic] [--exclude ntvp] [--json out.json]
 
 jaxbias runs here (current JAX); neural-tangents runs in its own environment (benchmarks/nt_worker.py),
 one subprocess per workload started right next to the jaxbias timing of the same workload (the
@@ -12,7 +12,9 @@ directory, so both libraries are timed under the same machine load. Workloads (i
    (full kernel), every implementation of each library;
 2. analytic NNGP + NTK of a depth-10 ReLU MLP (C_W = 2, bias std 0.1, NTK parameterization) on
    2,048 points;
-3. Monte Carlo NNGP with 256 networks of a 2 x 512 ReLU MLP on 256 points.
+3. Monte Carlo NNGP with 256 networks of a 2 x 512 ReLU MLP on 256 points;
+4. empirical NTK of a small CNN (3 conv layers x 32 channels, 3x3 SAME, ReLU, global average
+   pooling, 10 outputs) on 64 images 16x16x3, full kernel, every implementation of each library.
 
 Times exclude compilation: the first call (compile + one run) is reported apart, then the best of
 ``--repeats`` calls in each of ``--rounds`` rounds, best over rounds. jaxbias's
@@ -92,6 +94,26 @@ def workloads(key):
         rows.append((label, "`empirical_ntk()` auto, end to end", f"empirical_{out}_structured",
                      functools.partial(jb.kernels.empirical_ntk, net, params, emp_x, trace=trace), compare))
 
+    # a small CNN: 3 conv layers x 32 channels (3x3, SAME, ReLU), global average pooling, 10 outputs,
+    # on 64 images 16x16x3; full kernel
+    cnn = jb.nets.cnn([32, 32, 32], kernel_size=3, out=10, weight_var=2.0, bias_var=0.01)
+    cnn_x = jax.random.normal(jax.random.fold_in(key, 4), (64, 16, 16, 3), jnp.float32)
+    cnn_params = cnn.init(jax.random.fold_in(key, 30), cnn_x)
+    inputs["cnn_x"] = np.asarray(cnn_x)
+    layers = [*cnn_params["conv"], cnn_params["readout"]]
+    inputs["cnn_n_layers"] = np.asarray(len(layers))
+    for i, layer in enumerate(layers):
+        inputs[f"cnn_w{i}"], inputs[f"cnn_b{i}"] = np.asarray(layer["w"]), np.asarray(layer["b"])
+
+    cnn_label = "empirical NTK, CNN 3 x 32 ch., 64 images 16x16x3, 10 outputs (full)"
+    for method in ("jacobian", "ntvp", "structured"):
+        fn = jax.jit(jb.kernels.ntk_fn(cnn, method=method, trace=False))
+        rows.append((cnn_label, method, f"empirical_cnn_{method}", functools.partial(fn, cnn_params, cnn_x),
+                     compare))
+    rows.append((cnn_label, f"`empirical_ntk()` auto ({jb.kernels.auto_method(cnn, cnn_params, cnn_x, trace=False)}), "
+                 "end to end", "empirical_cnn_structured",
+                 functools.partial(jb.kernels.empirical_ntk, cnn, cnn_params, cnn_x, trace=False), compare))
+
     ana_net = jb.nets.mlp(512, 10, "relu", weight_var=2.0, bias_var=0.01, parameterization="ntk")
 
     def compare_analytic(k, ref):
@@ -121,6 +143,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2, help="nt/jaxbias pairs per workload (order alternates)")
     parser.add_argument("--only", default=None, help="run only the workloads whose label contains this text")
+    parser.add_argument("--exclude", default=None, help="skip the workloads whose label or implementation contains this")
     parser.add_argument("--json", default=None)
     parser.add_argument("--nt-python", default=None, help="python of the neural-tangents venv (default: nt_env.sh)")
     args = parser.parse_args(argv)
@@ -129,6 +152,8 @@ def main(argv=None):
     rows, inputs = workloads(jax.random.key(0))
     if args.only:
         rows = [r for r in rows if args.only in r[0] or args.only in r[1]]
+    if args.exclude:
+        rows = [r for r in rows if args.exclude not in r[0] and args.exclude not in r[1]]
     results, nt_version = [], None
     with tempfile.TemporaryDirectory() as work:
         work = pathlib.Path(work)
@@ -137,7 +162,7 @@ def main(argv=None):
             jb_first = nt_first = None
             jb_best = nt_best = float("inf")
             # Jacobian and NTK-vector products with 10 outputs take ~10-70 s a call: one timed call, one round.
-            heavy = nt_workload in ("empirical_10_jacobian", "empirical_10_ntvp")
+            heavy = nt_workload in ("empirical_10_jacobian", "empirical_10_ntvp", "empirical_cnn_ntvp")
             repeats, rounds = (1, 1) if heavy else (args.repeats, args.rounds)
             for r in range(rounds):
                 for side in (("nt", "jb") if r % 2 == 0 else ("jb", "nt")):

@@ -183,7 +183,7 @@ def test_taps_hook_leaves_apply_unchanged_and_exposes_layers():
     eps = [jnp.zeros(t.outputs.shape) for t in taps]
     eps[-1] = jnp.ones(taps[-1].outputs.shape)
     np.testing.assert_allclose(tapped(params, X, eps)[0], np.asarray(y) + 1.0, rtol=1e-6)
-    assert affine_taps(jb.nets.cnn([2])) is None
+    assert affine_taps(jb.nets.transformer(8, 1, 2, 8)) is None
 
 
 def test_flax_linen_and_nnx():
@@ -219,9 +219,11 @@ def test_auto_method_by_cost():
     # a dense net with 10 outputs: ~n^2 O F for the vector products against ~n^2 O^2 P for the contraction
     assert jb.kernels.auto_method(mlp, params, x, wrt=lambda path, leaf: True) == "ntvp"
     # a convolution reuses its 4 x 9 weights at 64 positions (F >> P), one output: the contraction
+    # (among the two methods for any net; the structured one needs every parameter)
     cnn = jb.nets.cnn([4], kernel_size=3)
     images = np.ones((16, 8, 8, 1), np.float32)
-    assert jb.kernels.auto_method(cnn, cnn.init(jax.random.key(0), images), images) == "jacobian"
+    cnn_params = cnn.init(jax.random.key(0), images)
+    assert jb.kernels.auto_method(cnn, cnn_params, images, wrt=lambda path, leaf: True) == "jacobian"
 
 
 def test_linen_batch_stats_are_not_differentiated():

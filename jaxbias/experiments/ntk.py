@@ -27,9 +27,9 @@ from jaxbias.engine import reduce
 from jaxbias.io import result_attrs
 from jaxbias.kernels import spectra
 from jaxbias.kernels.analytic import infinite
-from jaxbias.kernels.empirical import _independent_points, _ntk_fn, choose_method, default_wrt
+from jaxbias.kernels.empirical import ntk_fn
 from jaxbias.kernels.monte_carlo import ntk_moments
-from jaxbias.nets.core import Net, affine_taps
+from jaxbias.nets.core import Net
 
 __all__ = ["ntk_spectrum", "plot_ntk_spectrum"]
 
@@ -83,9 +83,7 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
     arch = net.config.get("arch") if isinstance(net.config, dict) else None
     with_infinite = arch == "mlp" if with_infinite is None else bool(with_infinite)
     moments = ntk_moments(net, x, n=n, key=key, method=method, progress=progress)
-    method = choose_method(net, method)
-    kernel = _ntk_fn(net.apply, affine_taps(net) if method == "structured" else None, method, True, False,
-                     default_wrt(net), _independent_points(net))
+    kernel = ntk_fn(net, method=method)
     eigs = reduce(Net(net.init, _eig_apply(kernel), net.config), x, n, key, progress=progress).astype(np.float64)
     lo, hi = np.quantile(eigs, _BAND, axis=0)
     mean_spec = spectra.eigen(moments.mean, vectors=False, check="ignore").values

@@ -17,18 +17,34 @@ kernel", ICML 2022), all with public JAX transforms:
   independent) and contract it. Works for any :class:`~jaxbias.nets.Net`.
 * ``"ntvp"``: NTK-vector products: for each output entry of ``x2`` a vjp gives a parameter
   cotangent and a jvp pushes it through ``f(x1)``, so ``J`` is never stored. Any Net.
-* ``"structured"``: for networks made of dense layers ``z = w_s h W + b_s b`` the Jacobian of a
-  layer is rank one per point, so
-  ``T(x, x') = sum_l (g_l(x) . g_l(x')) (w_s^2 h_l(x) . h_l(x') + b_s^2)`` with ``h_l`` the layer's
-  input and ``g_l = df/dz_l`` its output cotangent. The cotangents of every layer come from ONE
-  vjp with respect to zero perturbations added to each layer's output; the inputs are returned by
-  the same forward pass (:func:`jaxbias.nets.core.affine_taps`). Built-in MLPs only.
+* ``"structured"``: for networks whose parameters all sit in dense layers ``z = w_s h W + b_s b``
+  and convolutions ``z[p] = w_s patch(h)[p] . W + b_s b`` (``patch(h)[p]``: the window of the
+  layer input seen by output position ``p``, at the layer's stride, padding and dilation), each
+  layer contributes
 
-``"auto"`` picks ``"structured"`` where the net exposes its layers; otherwise, when the kernel is
-traced for given shapes, ``"jacobian"`` or ``"ntvp"`` by estimated flops (:func:`auto_method`, the
-cost comparison of Novak et al. 2022, section 4): the Jacobian contraction costs ``~n1 n2 O^2 P``,
-the vector products ``~n1 n2 O F`` with ``F`` the forward flops of one point (``~2 P`` for dense
-layers, much more for convolutions, whose weights are shared over positions).
+      sum_{p, q} <g_l(x)[p], g_l(x')[q]> (w_s^2 <patch_l(x)[p], patch_l(x')[q]> + b_s^2)
+
+  with ``g_l = df/dz_l`` its output cotangents (a dense layer has one position and patch ``h``:
+  ``(g_l(x) . g_l(x')) (w_s^2 h_l(x) . h_l(x') + b_s^2)``). The cotangents of every layer come from
+  ONE vjp with respect to zero perturbations added to each layer's output; the inputs are returned
+  by the same forward pass (:func:`jaxbias.nets.core.affine_taps`). Each layer is contracted in
+  the cheaper of two orders by estimated flops: the Gram products above (dense layers, and convs
+  with few output positions) or the per-point weight gradients ``sum_p patch[p] (x) g[p]``
+  contracted like Jacobians (convs over many positions, where ``P^2`` position pairs cost more
+  than ``K C`` weights). Parameter-free maps (activations, pooling, layer norm without gain, skip
+  connections) only shape the cotangents. Built-in mlp, cnn and resnet nets, and any net that
+  registers its taps (:func:`jaxbias.nets.core.register_affine_taps`), whose points are
+  independent: batch statistics couple them, and then it is refused.
+
+``"auto"`` picks, when the kernel is traced for given shapes, the method with the fewest estimated
+flops (:func:`auto_method`, the cost comparison of Novak et al. 2022, section 4): the Jacobian
+contraction costs ``~n1 n2 O^2 P``, the vector products ``~n1 n2 O F`` with ``F`` the forward flops
+of one point (``~2 P`` for dense layers, much more for convolutions, whose weights are shared over
+positions), the structured method ``~F O`` per point plus each layer's cheaper order. Dense nets
+take the structured method where it is available (its Gram order is cheaper than either other
+method by about a factor ``O K``); CNNs take it when it saves more than it costs (the Jacobian's
+full backward passes, layers with few positions), else the Jacobian contraction or the vector
+products.
 
 Large point sets are computed in blocks of points whose size comes from a memory budget (the
 peak live bytes of the block program, read off its jaxpr without compiling).
@@ -44,6 +60,7 @@ peak live bytes of the block program, read off its jaxpr without compiling).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import jax
@@ -51,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.memory import jaxpr_peak_bytes
-from jaxbias.nets.core import Net, affine_taps
+from jaxbias.nets.core import AffineTap, ConvTap, Net, affine_taps
 
 __all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "auto_method", "default_wrt"]
 
@@ -83,7 +100,9 @@ def _independent_points(net: Net) -> bool:
     """Whether each point's output depends on that point alone (false under batch statistics)."""
     config = net.config if isinstance(net.config, dict) else {}
     arch = config.get("arch")
-    return arch in _PER_POINT_ARCHS or (arch == "resnet" and config.get("normalization") != "batch")
+    if config.get("normalization") == "batch" or config.get("batch_norm_position") is not None:
+        return False
+    return arch in _PER_POINT_ARCHS or arch == "resnet"
 
 
 def _partition(params: Any, wrt: Callable) -> tuple[list, Callable[[list], Any]]:
@@ -196,7 +215,7 @@ def _ntvp_kernel(f, diff, x1, x2, trace, diagonal, per_point):
 
 
 def _layer_features(tapped, params, x):
-    """Per group of dense layers: inputs ``(L, n, fan_in)``, cotangents ``(O, L, n, fan_out)``, scales."""
+    """Taps of every group (inputs ``(L, n, ...)``) and output cotangents ``(O, L, n, ..., fan_out)``."""
     shapes = jax.eval_shape(lambda: tapped(params, x, None)[1])
     zeros = [jnp.zeros(t.outputs.shape, t.outputs.dtype) for t in shapes]
     y, vjp_fn, taps = jax.vjp(lambda eps: tapped(params, x, eps), zeros, has_aux=True)
@@ -206,26 +225,123 @@ def _layer_features(tapped, params, x):
     return taps, cotangents, n_out
 
 
+def _patches(tap) -> jax.Array:
+    """A group's layer inputs as windows ``(L, n, positions, patch)``: im2col of a conv tap at its
+    stride, padding and dilation, ``(L, n, 1, fan_in)`` for a dense one.
+
+    The windows are strided slices of the padded input, one per kernel offset (the same windows as
+    ``lax.conv_general_dilated_patches``, which computes them by a convolution with a one-hot
+    kernel: several times slower on CPU), stacked in ``(*kernel, c_in)`` order.
+    """
+    if isinstance(tap, AffineTap):
+        return tap.inputs[:, :, None, :]
+    n_layers, n = tap.inputs.shape[:2]
+    h = tap.inputs.reshape((n_layers * n,) + tap.inputs.shape[2:])
+    rank = len(tap.kernel)
+    dilation = tuple(tap.dilation) or (1,) * rank
+    spatial = h.shape[1:-1]
+    reach = [(k - 1) * d + 1 for k, d in zip(tap.kernel, dilation)]  # dilated kernel extent
+    pads = (jax.lax.padtype_to_pads(spatial, reach, tap.stride, tap.padding) if isinstance(tap.padding, str)
+            else [tuple(p) for p in tap.padding])
+    h = jnp.pad(h, [(0, 0), *pads, (0, 0)])
+    out = [(size + lo + hi - r) // s + 1 for size, (lo, hi), r, s in zip(spatial, pads, reach, tap.stride)]
+    windows = []
+    for offset in np.ndindex(*tap.kernel):
+        start = [0] + [o * d for o, d in zip(offset, dilation)] + [0]
+        limit = [h.shape[0]] + [b + (m - 1) * s + 1 for b, m, s in zip(start[1:], out, tap.stride)] + [h.shape[-1]]
+        windows.append(jax.lax.slice(h, start, limit, (1, *tap.stride, 1)))
+    stacked = jnp.stack(windows, axis=-2)  # (L n, *out, kernel offsets, c_in)
+    return stacked.reshape(n_layers, n, math.prod(out), -1)
+
+
+def _group_dims(tap) -> tuple[int, int, int, int]:
+    """``(L, positions, patch size, fan_out)`` of a group (from arrays or shapes)."""
+    out = tap.outputs.shape
+    patch = tap.inputs.shape[-1] * (math.prod(tap.kernel) if isinstance(tap, ConvTap) else 1)
+    return out[0], math.prod(out[2:-1]), patch, out[-1]
+
+
+def _order_flops(dims, n1, n2, n_out, trace, diagonal, symmetric) -> dict[str, float]:
+    """Estimated flops of the two contraction orders of one group (see :func:`_structured_kernel`).
+
+    ``dims = (L, P, K, C)``: layers, output positions, patch size, fan-out. "jacobian": building the
+    weight gradients ``2 L n O P K C`` (once per distinct point set) plus contracting them
+    ``2 n1 n2 O^2 L (K + 1) C`` (``O`` instead of ``O^2`` traced, ``n1`` instead of ``n1 n2`` on the
+    diagonal). "gram": patch Gram ``2 n1 n2 L P^2 K`` plus cotangent
+    products ``2 n1 n2 L (O P^2 C + P^2)`` traced or ``2 n1 n2 L (O P^2 C + O^2 P C)`` kept.
+    """
+    n_layers, pos, patch, fan_out = dims
+    pairs = n1 if diagonal else n1 * n2
+    outs = n_out if trace else n_out**2
+    points = n1 + (0 if symmetric or diagonal else n2)
+    build = 2.0 * n_layers * pos * patch * fan_out * n_out * points
+    contract = 2.0 * pairs * outs * n_layers * (patch + 1) * fan_out
+    cot = n_out * pos * pos * fan_out + (pos * pos if trace else n_out**2 * pos * fan_out)
+    gram = 2.0 * pairs * n_layers * (pos * pos * patch + cot)
+    return {"jacobian": build + contract, "gram": gram}
+
+
+def _structured_order(tap, n1, n2, n_out, trace, diagonal, symmetric) -> str:
+    """The cheaper contraction order of one group by estimated flops ("gram" on ties: dense layers)."""
+    flops = _order_flops(_group_dims(tap), n1, n2, n_out, trace, diagonal, symmetric)
+    return "jacobian" if flops["jacobian"] < flops["gram"] else "gram"
+
+
+def _layer_jacobian(u, g, w_scale, b_scale) -> jax.Array:
+    """A group's Jacobian ``(n, O, L (K + 1) C)`` from its windows ``u (L, n, P, K)`` and cotangents
+    ``g (O, L, n, P, C)``: the weight gradients ``w_s sum_p patch[p] (x) g[p]`` of each point and
+    output, with the bias gradients ``b_s sum_p g[p]`` as one more patch entry (a constant 1)."""
+    scale = lambda s: s[:, None, None, None]  # noqa: E731  (L,) -> (L, 1, 1, 1)
+    ones = jnp.ones(u.shape[:-1] + (1,), u.dtype)
+    u = jnp.concatenate([u * scale(w_scale), ones * scale(b_scale)], axis=-1)
+    jac = jnp.einsum("lapk,olapc->aolkc", u, g)
+    return jac.reshape(jac.shape[0], jac.shape[1], -1)
+
+
+def _gram_order(u1, g1, u2, g2, w_scale, b_scale, trace, diagonal):
+    """One group by Gram matrices: ``sum_{p,q} <cot_a[p], cot_b[q]> (w_s^2 <patch_a[p], patch_b[q]> + b_s^2)``."""
+    ws2, bs2 = jnp.square(w_scale), jnp.square(b_scale)
+    n_out = g1.shape[0]
+    if diagonal:
+        weight = ws2[:, None, None, None] * jnp.einsum("lapk,laqk->lapq", u1, u1) + bs2[:, None, None, None]
+        if trace:
+            return jnp.einsum("olapc,olaqc,lapq->a", g1, g1, weight) / n_out
+        return jnp.einsum("olapc,rlaqc,lapq->aor", g1, g1, weight)
+    weight = ws2[:, None, None, None, None] * jnp.einsum("lapk,lbqk->labpq", u1, u2) + bs2[:, None, None, None, None]
+    if trace:
+        return jnp.einsum("labpq,labpq->ab", jnp.einsum("olapc,olbqc->labpq", g1, g2), weight) / n_out
+    return jnp.einsum("olapc,rlbqc,labpq->abor", g1, g2, weight)
+
+
 def _structured_kernel(tapped, params, x1, x2, trace, diagonal):
+    """Sum over groups of layers of the per-layer NTK, each in its cheaper contraction order.
+
+    A layer ``z[p] = w_s W . patch(h)[p] + b_s b`` (a dense layer has one position and patch ``h``)
+    contributes ``sum_{p,q} <g_a[p], g_b[q]> (w_s^2 <patch_a[p], patch_b[q]> + b_s^2)`` with ``g``
+    the output cotangents; "gram" evaluates this directly (``~n1 n2 P^2 (K + O C)`` flops; always
+    the cheaper for dense layers), "jacobian" forms the weight gradient ``sum_p patch[p] (x) g[p]``
+    of each point first and contracts those (``~n O P K C + n1 n2 O^2 K C``; the cheaper for
+    convolutions over many positions).
+    """
     taps1, g1, n_out = _layer_features(tapped, params, x1)
     taps2, g2, _ = (taps1, g1, n_out) if x2 is None else _layer_features(tapped, params, x2)
+    n1 = x1.shape[0]
+    n2 = n1 if x2 is None else x2.shape[0]
     total = 0.0
     for t1, t2, c1, c2 in zip(taps1, taps2, g1, g2):
-        ws2, bs2 = jnp.square(t1.w_scale), jnp.square(t1.b_scale)
-        if diagonal:
-            inputs = jnp.einsum("laf,laf->la", t1.inputs, t1.inputs)
-            weight = ws2[:, None] * inputs + bs2[:, None]  # (L, n)
-            if trace:
-                total = total + jnp.einsum("olaf,olaf,la->a", c1, c1, weight) / n_out
-            else:
-                total = total + jnp.einsum("olaf,plaf,la->aop", c1, c1, weight)
-            continue
-        inputs = jnp.einsum("laf,lbf->lab", t1.inputs, t2.inputs)
-        weight = ws2[:, None, None] * inputs + bs2[:, None, None]  # (L, n1, n2)
-        if trace:
-            total = total + jnp.einsum("lab,lab->ab", jnp.einsum("olaf,olbf->lab", c1, c2), weight) / n_out
+        u1 = _patches(t1)
+        c1 = c1.reshape(c1.shape[:3] + (u1.shape[2], c1.shape[-1]))  # (O, L, n, positions, fan_out)
+        if x2 is None:
+            u2, c2 = (None, None) if diagonal else (u1, c1)
         else:
-            total = total + jnp.einsum("olaf,plbf,lab->abop", c1, c2, weight)
+            u2 = _patches(t2)
+            c2 = c2.reshape(c2.shape[:3] + (u2.shape[2], c2.shape[-1]))
+        order = _structured_order(t1, n1, n2, n_out, trace, diagonal, x2 is None)
+        if order == "jacobian":
+            j2 = None if x2 is None else _layer_jacobian(u2, c2, t2.w_scale, t2.b_scale)
+            total = total + _contract(_layer_jacobian(u1, c1, t1.w_scale, t1.b_scale), j2, trace, diagonal)
+        else:
+            total = total + _gram_order(u1, c1, u2, c2, t1.w_scale, t1.b_scale, trace, diagonal)
     return total
 
 
@@ -233,24 +349,34 @@ def _structured_kernel(tapped, params, x1, x2, trace, diagonal):
 # Public pieces.
 
 
-def choose_method(net: Net, method: str = "auto", wrt: Callable | None = None) -> str:
-    """Resolves ``method`` for ``net``: "auto" -> "structured" where the net exposes its dense
-    layers (built-in MLPs, all parameters), else stays "auto" (jacobian or ntvp, chosen by cost
-    for the shapes at trace time: :func:`auto_method`).
+def _structured_unavailable(net: Net, wrt: Callable | None, per_point: bool) -> str | None:
+    """Why the structured method cannot compute ``net``'s NTK, or None when it can."""
+    if affine_taps(net) is None:
+        arch = net.config.get("arch") if isinstance(net.config, dict) else None
+        return (f"net (arch={arch!r}) does not expose its dense and conv layers; it is available for the "
+                "built-in mlp, cnn and resnet families")
+    if wrt is not None:
+        return "wrt is given (it differentiates every parameter)"
+    if not per_point:
+        return ("the net's points are coupled (batch statistics, or per_point=False), and it takes each point's "
+                "layer cotangents on their own")
+    return None
+
+
+def choose_method(net: Net, method: str = "auto", wrt: Callable | None = None, per_point: bool | None = None) -> str:
+    """Checks ``method`` for ``net``: "structured" only where the net exposes every parameter in
+    its dense and conv layers (built-in mlp, cnn and resnet nets, all parameters, independent
+    points); "auto" stays "auto" (chosen by cost for the shapes at trace time: :func:`auto_method`).
 
     Raises:
-      ValueError: an unknown method, or "structured" for a net without taps or with ``wrt``.
+      ValueError: an unknown method, or "structured" where it is not available (the message says why).
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r}: expected one of {', '.join(map(repr, METHODS))}")
-    structured_ok = affine_taps(net) is not None and wrt is None
-    if method == "auto":
-        return "structured" if structured_ok else "auto"
-    if method == "structured" and not structured_ok:
-        arch = net.config.get("arch") if isinstance(net.config, dict) else None
-        why = "wrt is given (it differentiates every parameter)" if affine_taps(net) is not None else (
-            f"net (arch={arch!r}) does not expose its dense layers; it is available for built-in mlp nets")
-        raise ValueError(f"method='structured': not available because {why}; use 'jacobian' or 'ntvp'")
+    if method == "structured":
+        why = _structured_unavailable(net, wrt, _independent_points(net) if per_point is None else bool(per_point))
+        if why is not None:
+            raise ValueError(f"method='structured': not available because {why}; use 'jacobian' or 'ntvp'")
     return method
 
 
@@ -261,20 +387,25 @@ def ntk_fn(net: Net, *, method: str = "auto", trace: bool = True, diagonal: bool
     Use it inside ``jit``/``vmap`` (e.g. over networks); :func:`empirical_ntk` adds input checks
     and blocking. Arguments as in :func:`empirical_ntk`.
     """
-    method = choose_method(net, method, wrt)
-    return _ntk_fn(net.apply, affine_taps(net) if method == "structured" else None, method, bool(trace),
-                   bool(diagonal), wrt if wrt is not None else default_wrt(net),
-                   _independent_points(net) if per_point is None else bool(per_point))
+    method = choose_method(net, method, wrt, per_point)
+    per_point = _independent_points(net) if per_point is None else bool(per_point)
+    tapped = None if _structured_unavailable(net, wrt, per_point) else affine_taps(net)
+    return _ntk_fn(net.apply, tapped if method in ("auto", "structured") else None, method, bool(trace),
+                   bool(diagonal), wrt if wrt is not None else default_wrt(net), per_point)
 
 
 @functools.lru_cache(maxsize=128)
 def _ntk_fn(apply, tapped, method, trace, diagonal, wrt, per_point):
+    """``tapped``: the net's tapped forward pass where "structured" may be used, else None."""
     def fn(params, x1, x2=None):
-        if method == "structured":
+        chosen = method
+        if method == "auto":
+            diff, _ = _partition(params, wrt)
+            chosen = _cheaper(apply, tapped, params, diff, x1, x2, trace, diagonal, per_point)
+        if chosen == "structured":
             return _structured_kernel(tapped, params, x1, x2, trace, diagonal)
         diff, rebuild = _partition(params, wrt)
         f = lambda d, x: apply(rebuild(d), x)  # noqa: E731
-        chosen = _cheaper(apply, params, diff, x1, x2, diagonal, per_point) if method == "auto" else method
         kernel = _jacobian_kernel if chosen == "jacobian" else _ntvp_kernel
         return kernel(f, diff, x1, x2, trace, diagonal, per_point)
 
@@ -292,55 +423,79 @@ def _forward_flops(apply, params, x) -> float | None:
     return flops if flops > 0 else None
 
 
-def _cheaper(apply, params, diff, x1, x2, diagonal, per_point) -> str:
-    """"jacobian" or "ntvp", whichever has fewer estimated flops for these shapes (see :func:`auto_method`)."""
+def _method_flops(apply, tapped, params, diff, x1, x2, trace, diagonal, per_point) -> dict[str, float]:
+    """Estimated flops of each method for these shapes (see :func:`auto_method`)."""
     n1 = x1.shape[0]
     n2 = n1 if x2 is None else x2.shape[0]
     n_params = sum(int(np.prod(jnp.shape(leaf))) for leaf in diff)
-    n_out = jax.eval_shape(apply, _abstract(params), _abstract(x1[:1])).shape[1]
     per_vjp = 1 if per_point else n2  # points one vjp runs on (all of x2 when points are coupled)
     measured = x1[:1] if per_point else x1
+    n_out = jax.eval_shape(apply, _abstract(params), _abstract(measured)).shape[1]
     flops = _forward_flops(apply, params, measured)
     point = 2.0 * n_params if flops is None else flops / measured.shape[0]  # forward flops of one point
+    points = n1 + (0 if x2 is None or diagonal else n2)  # points whose features are computed
     if diagonal:  # n1 Jacobians and their squared norms, or per point O vjps and O jvps
-        jac = n1 * n_out * (3 * point + 2 * n_out * n_params)
-        ntvp = n1 * n_out * (3 * point * per_vjp + 2 * point)
+        cost = {"jacobian": n1 * n_out * (3 * point + 2 * n_out * n_params),
+                "ntvp": n1 * n_out * (3 * point * per_vjp + 2 * point)}
     else:
-        jac = 3 * point * n_out * (n1 + (0 if x2 is None else n2)) + 2.0 * n1 * n2 * n_out**2 * n_params
-        ntvp = n2 * n_out * (3 * point * per_vjp + 2 * point * n1)
-    return "ntvp" if ntvp < jac else "jacobian"
+        cost = {"jacobian": 3 * point * n_out * points + 2.0 * n1 * n2 * n_out**2 * n_params,
+                "ntvp": n2 * n_out * (3 * point * per_vjp + 2 * point * n1)}
+    if tapped is not None:
+        # one forward pass and O backward passes for the layer cotangents only (no weight gradients:
+        # about F each) per point, then each group's cheaper order (the Jacobian order builds the
+        # weight gradients, another ~F per output and point)
+        groups = jax.eval_shape(lambda p, x: tapped(p, x, None)[1], _abstract(params), _abstract(x1[:1]))
+        contract = sum(min(_order_flops(_group_dims(g), n1, n2, n_out, trace, diagonal, x2 is None).values())
+                       for g in groups)
+        cost["structured"] = point * (1 + n_out) * points + contract
+    return cost
 
 
-def auto_method(net: Net, params: Any, x1: Any, x2: Any = None, *, diagonal: bool = False,
+def _cheaper(apply, tapped, params, diff, x1, x2, trace, diagonal, per_point) -> str:
+    """The method with the fewest estimated flops for these shapes (structured on ties)."""
+    cost = _method_flops(apply, tapped, params, diff, x1, x2, trace, diagonal, per_point)
+    return min(sorted(cost, key=lambda m: m != "structured"), key=cost.__getitem__)
+
+
+def auto_method(net: Net, params: Any, x1: Any, x2: Any = None, *, trace: bool = True, diagonal: bool = False,
                 wrt: Callable | None = None, per_point: bool | None = None) -> str:
-    """The method ``method="auto"`` uses for these shapes: "structured" where available, else
-    "jacobian" or "ntvp" by estimated flops (Novak, Sohl-Dickstein & Schoenholz, ICML 2022):
+    """The method ``method="auto"`` uses for these shapes: the one with the fewest estimated flops
+    (the cost comparison of Novak, Sohl-Dickstein & Schoenholz, ICML 2022, section 4), with
+    ``P`` the differentiated parameters, ``F`` the forward flops of one point (XLA's cost analysis
+    of the lowered forward pass; ``2 P`` if unavailable) and ``O`` the outputs:
 
     * Jacobian contraction: ``3 F O (n1 + n2)`` to build the Jacobians (``O`` vjps per point) plus
       ``2 n1 n2 O^2 P`` to contract them;
     * NTK-vector products: per output entry of ``x2`` one vjp (``3 F``) and one jvp over ``x1``
       (``2 F n1``): ``n2 O (3 F + 2 F n1)``;
+    * structured (nets exposing their dense and conv layers, independent points): one forward and
+      ``O`` backward passes per point, ``F (1 + 2 O) (n1 + n2)``, plus for each layer the cheaper
+      of its two contraction orders: the Gram products
+      ``~2 n1 n2 P_l^2 (K_l + O C_l)`` (``P_l`` output positions, ``K_l`` patch size, ``C_l``
+      channels: one position for a dense layer) or the per-layer Jacobians ``~2 n1 n2 O^2 K_l C_l``.
 
-    with ``P`` the differentiated parameters and ``F`` the forward flops of one point (XLA's cost
-    analysis of the lowered forward pass; ``2 P`` if unavailable). Dense nets with several outputs
-    favour the vector products; convolutions (``F >> P``) the Jacobian.
+    Dense layers make the structured method the cheapest by far (its Gram order costs
+    ``n1 n2 (K + O C)`` per layer against ``n1 n2 O^2 K C`` for the contraction); in a CNN it
+    saves the Jacobian's ``O`` forward passes and uses the Gram order on layers with few positions,
+    so it wins unless the vector products are cheaper still (few points, many parameters). Dense
+    nets with several outputs favour the vector products over the contraction; convolutions
+    (``F >> P``) the contraction.
 
     Args:
       net, params: the network and its parameters.
       x1, x2: points ``(n1, ...)`` and ``(n2, ...)`` or None, as in :func:`empirical_ntk`.
-      diagonal, wrt, per_point: as in :func:`empirical_ntk`.
+      trace, diagonal, wrt, per_point: as in :func:`empirical_ntk`.
 
     Returns:
       "structured", "jacobian" or "ntvp".
     """
-    method = choose_method(net, "auto", wrt)
-    if method != "auto":
-        return method
+    choose_method(net, "auto", wrt, per_point)
     x1 = _check_points("x1", x1)
     x2 = None if x2 is None else _check_points("x2", x2)
     diff, _ = _partition(params, wrt if wrt is not None else default_wrt(net))
     per_point = _independent_points(net) if per_point is None else bool(per_point)
-    return _cheaper(net.apply, params, diff, x1, x2, bool(diagonal), per_point)
+    tapped = None if _structured_unavailable(net, wrt, per_point) else affine_taps(net)
+    return _cheaper(net.apply, tapped, params, diff, x1, x2, bool(trace), bool(diagonal), per_point)
 
 
 @functools.lru_cache(maxsize=128)

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.engine import summarize
-from jaxbias.kernels.empirical import _check_points, _independent_points, _ntk_fn, choose_method, default_wrt
-from jaxbias.nets.core import Net, affine_taps
+from jaxbias.kernels.empirical import _check_points, ntk_fn
+from jaxbias.nets.core import Net
 from jaxbias.summaries import moments
 
 __all__ = ["KernelMoments", "ntk_moments", "nngp_monte_carlo"]
@@ -110,9 +110,7 @@ def ntk_moments(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, meth
         if not isinstance(flag, bool):
             raise ValueError(f"{name}={flag!r}: expected True or False")
     x, split = _stack(x1, x2)
-    method = choose_method(net, method, wrt)
-    kernel = _ntk_fn(net.apply, affine_taps(net) if method == "structured" else None, method, bool(trace),
-                     bool(diagonal), wrt if wrt is not None else default_wrt(net), _independent_points(net))
+    kernel = ntk_fn(net, method=method, trace=bool(trace), diagonal=bool(diagonal), wrt=wrt)
     wrapped = Net(net.init, _ntk_apply(kernel, split), net.config)
     return _moments(summarize(wrapped, x, n, key, summary=moments(), chunk_size=chunk_size,
                               memory_budget=memory_budget, progress=progress))

@@ -11,6 +11,9 @@ The optional pooling after each activation uses non-overlapping windows (window 
 ``pool_size``, VALID); max pooling raises initial guessing bias (Francazi et al., ICML 2024).
 
 Keys: ``init`` splits its key once into one key per layer, conv layers in order then the readout.
+
+The net registers its layer taps (:func:`jaxbias.nets.core.register_affine_taps`: one ConvTap per
+conv layer, an AffineTap for the readout), which the structured empirical NTK reads.
 """
 
 from __future__ import annotations
@@ -23,17 +26,22 @@ import jax.numpy as jnp
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
     Affine,
+    AffineTap,
+    ConvTap,
     Net,
     affine_apply,
+    affine_scales,
     batch_norm,
     check_choice,
     check_input_shape,
     check_int,
     check_parameterization,
     conv_apply,
+    conv_padding,
     init_affines,
     layer_norm,
     per_layer,
+    register_affine_taps,
     scale_config,
 )
 from jaxbias.nets.weight_laws import get_weight_law
@@ -96,9 +104,10 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: str | int) -> in
 def pool2d(h: jax.Array, kind: str, size: int) -> jax.Array:
     """Max or average pooling of ``(n, H, W, C)`` over non-overlapping ``size x size`` windows (VALID)."""
     window = (1, size, size, 1)
+    # Python-scalar initial values: lax recognizes the max/add monoid and can differentiate it under jit.
     if kind == "max":
-        return jax.lax.reduce_window(h, jnp.array(-jnp.inf, h.dtype), jax.lax.max, window, window, "VALID")
-    total = jax.lax.reduce_window(h, jnp.array(0, h.dtype), jax.lax.add, window, window, "VALID")
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, window, window, "VALID")
+    total = jax.lax.reduce_window(h, 0.0, jax.lax.add, window, window, "VALID")
     return total / (size * size)
 
 
@@ -234,7 +243,11 @@ def cnn(
         *conv_params, readout_params = init_affines(key, [*convs, readout])
         return {"conv": conv_params, "readout": readout_params}
 
-    def apply(params, x):
+    def forward(params, x, perturbations=None, record=False):
+        """``apply`` with per-layer output perturbations (None: none); returns ``(y, taps)``.
+
+        ``taps`` (when ``record``) holds one ConvTap per conv layer, then an AffineTap for the readout.
+        """
         x = check_image_input(jnp.asarray(x), "cnn")
         convs, readout = checked_plan(x)
         for i, lay in enumerate([*convs, readout]):
@@ -247,9 +260,22 @@ def cnn(
         if normalization == "batch" and x.shape[0] < 2:
             raise ValueError(f"x with shape {tuple(x.shape)}: normalization='batch' standardizes over the "
                              "input points and needs at least 2 of them")
+        x = x.astype(params["readout"]["w"].dtype)  # float32 unless the params are float64
+        taps = []
+
+        def tap(z, h, lay, g, geometry):
+            if perturbations is not None:
+                z = z + perturbations[g][0]  # a group of one layer
+            if record:
+                ws, bs = affine_scales(lay)
+                scales = (jnp.full((1,), ws, z.dtype), jnp.full((1,), bs if lay.bias else 0.0, z.dtype))
+                taps.append(ConvTap(h[None], z[None], *scales, *geometry) if geometry else
+                            AffineTap(h[None], z[None], *scales))
+            return z
+
         h = x
-        for p, lay, s, pad in zip(params["conv"], convs, strides, paddings):
-            z = conv_apply(p, h, lay, s, pad)
+        for i, (p, lay, s, pad) in enumerate(zip(params["conv"], convs, strides, paddings)):
+            z = tap(conv_apply(p, h, lay, s, pad), h, lay, i, (lay.w_shape[:2], s, conv_padding(pad), (1, 1)))
             if norm_position == "pre":
                 h = phi.fn(norm(z))
             else:
@@ -257,7 +283,13 @@ def cnn(
             if pool > 1:
                 h = pool2d(h, pooling, pool)
         h = jnp.mean(h, axis=(1, 2)) if global_pool else h.reshape(h.shape[0], -1)
-        return affine_apply(params["readout"], h, readout)
+        return tap(affine_apply(params["readout"], h, readout), h, readout, n, None), taps
+
+    def apply(params, x):
+        return forward(params, x)[0]
+
+    def tapped(params, x, perturbations):
+        return forward(params, x, perturbations, record=True)
 
     config = {
         "arch": "cnn",
@@ -274,4 +306,5 @@ def cnn(
         "norm_position": norm_position if normalization else None,
         **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
+    register_affine_taps(apply, tapped)
     return Net(init, apply, config)

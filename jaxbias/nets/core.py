@@ -18,6 +18,7 @@ in the forward pass (Jacot et al. 2018). For the same key both give the same fun
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from typing import Any, Callable, NamedTuple, Sequence
@@ -50,6 +51,7 @@ __all__ = [
     "affine_apply_scaled",
     "conv_apply",
     "AffineTap",
+    "ConvTap",
     "register_affine_taps",
     "affine_taps",
 ]
@@ -368,16 +370,51 @@ class AffineTap(NamedTuple):
     b_scale: jax.Array
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ConvTap:
+    """What one group of convolutions ``z = w_scale * conv(h, W) + b_scale * b`` saw in a forward pass.
+
+    The convolution is ``lax.conv_general_dilated`` with channels last (``N...C`` inputs and
+    outputs, ``...IO`` kernels) over ``r = len(kernel)`` spatial axes: the output at position ``p``
+    is ``w_scale * patch(h)[p] . W + b_scale * b`` with ``patch(h)[p]`` the window of ``h`` it
+    sees (``lax.conv_general_dilated_patches`` at the same geometry). A group is one layer (leading
+    axis of size 1) or layers of one shape stacked for ``lax.scan``.
+
+    Attributes:
+      inputs: layer inputs ``h``, ``(n_layers, n_points, *spatial_in, c_in)``.
+      outputs: layer outputs ``z`` (perturbation included), ``(n_layers, n_points, *spatial_out, c_out)``.
+      w_scale: forward-pass weight multipliers ``(n_layers,)`` (1 under "standard").
+      b_scale: forward-pass bias multipliers ``(n_layers,)``; 0 for layers without bias.
+      kernel: spatial kernel shape, e.g. ``(kh, kw)`` (static).
+      stride: window strides, one per spatial axis (static).
+      padding: ``"SAME"``, ``"VALID"`` or ``((lo, hi), ...)`` per spatial axis (static).
+      dilation: kernel (rhs) dilation, one per spatial axis (static).
+    """
+
+    inputs: jax.Array
+    outputs: jax.Array
+    w_scale: jax.Array
+    b_scale: jax.Array
+    kernel: tuple[int, ...] = dataclasses.field(metadata={"static": True})
+    stride: tuple[int, ...] = dataclasses.field(metadata={"static": True})
+    padding: Any = dataclasses.field(metadata={"static": True})
+    dilation: tuple[int, ...] = dataclasses.field(default=(), metadata={"static": True})
+
+
 _AFFINE_TAPS: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()
 
 
 def register_affine_taps(apply: Callable, tapped: Callable) -> None:
-    """Declares that every parameter of ``apply`` sits in a dense layer that ``tapped`` exposes.
+    """Declares that every parameter of ``apply`` sits in a dense or conv layer that ``tapped`` exposes.
 
     ``tapped(params, x, perturbations) -> (y, taps)`` computes ``apply(params, x)`` with
     ``perturbations[g]`` (shape of ``taps[g].outputs``, or None for none) added to the outputs of
-    group ``g`` and returns one :class:`AffineTap` per group; every point's output must depend on
-    that point alone. The structured NTK (Novak et al., ICML 2022) is built from these.
+    group ``g`` and returns one :class:`AffineTap` (dense) or :class:`ConvTap` (convolution) per
+    group; every point's output must depend on that point alone (no batch statistics). Parameter-free
+    maps between the layers (activations, pooling, normalization without gain, skip connections)
+    need no tap: they only shape the cotangents. The structured NTK (Novak et al., ICML 2022) is
+    built from these.
     """
     _AFFINE_TAPS[apply] = tapped
 

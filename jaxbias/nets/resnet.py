@@ -22,6 +22,9 @@ Normalizations have no learned gain or bias (their values at init):
 Blocks share one shape, so they are stored stacked and run with ``lax.scan``: compile time stays
 flat in depth. Keys: ``init`` splits its key once into one key per layer, in the order of
 ``weight_var`` (input layer, block layers block by block, readout).
+
+The net registers its layer taps (:func:`jaxbias.nets.core.register_affine_taps`: the input
+layer, each block layer stacked over blocks, the readout), which the structured empirical NTK reads.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ from jaxbias.nets.activations import get_activation
 from jaxbias.nets.cnn import check_image_input
 from jaxbias.nets.core import (
     Affine,
+    AffineTap,
+    ConvTap,
     Net,
     affine_apply,
     affine_apply_scaled,
+    affine_scales,
     batch_norm,
     check_choice,
     check_input_shape,
@@ -48,6 +54,7 @@ from jaxbias.nets.core import (
     init_groups,
     layer_norm,
     per_layer,
+    register_affine_taps,
     scale_config,
     stacked_scales,
 )
@@ -191,7 +198,19 @@ def resnet(
     def affine(p, h, scales):
         return conv_apply(p, h, None, 1, "SAME", scales) if conv else affine_apply_scaled(p, h, *scales)
 
-    def apply(params, x):
+    def make_tap(h, z, w_scale, b_scale, is_conv):
+        """One group's tap: inputs ``h`` and outputs ``z`` stacked on a leading layer axis."""
+        b_scale = b_scale if bias else jnp.zeros_like(b_scale)
+        if is_conv:
+            return ConvTap(h, z, w_scale, b_scale, kernel, (1, 1), "SAME", (1, 1))
+        return AffineTap(h, z, w_scale, b_scale)
+
+    def forward(params, x, perturbations=None, record=False):
+        """``apply`` with per-layer output perturbations (None: none); returns ``(y, taps)``.
+
+        ``taps`` (when ``record``): the input layer, then one group per block layer ``j`` stacked
+        over blocks (leading axis ``num_blocks``), then the dense readout.
+        """
         x = checked(x)
         if normalization == "batch" and x.shape[0] < 2:
             raise ValueError(
@@ -204,24 +223,51 @@ def resnet(
                 f"x with shape {tuple(x.shape)}: these params were drawn for inputs with "
                 f"{params['input']['w'].shape[-2]} features/channels, got {x.shape[-1]}"
             )
+        dtype = params["readout"]["w"].dtype
+        x = x.astype(dtype)
+        eps = (lambda g: None) if perturbations is None else (lambda g: perturbations[g])
+
+        def add(z, e):
+            return z if e is None else z + e
+
+        def scales_of(lay):
+            return tuple(jnp.full((1,), s, dtype) for s in affine_scales(lay))
+
+        taps = []
         h = conv_apply(params["input"], x, first, 1, "SAME") if conv else affine_apply(params["input"], x, first)
+        h = add(h, eps(0)[0] if perturbations is not None else None)  # groups of one layer: index 0
+        if record:
+            taps.append(make_tap(x[None], h[None], *scales_of(first), conv))
         if num_blocks:
-            scales = [stacked_scales(layers) for layers in blocks]
+            scales = [stacked_scales(layers, dtype) for layers in blocks]
 
             def block(h, xs):
-                ps, ss = xs
-                u = h
-                for p, s in zip(ps, ss):
-                    if norm_position == "pre":
-                        u = affine(p, phi.fn(norm(u)), s)
-                    else:
-                        u = norm(phi.fn(affine(p, u, s)))
-                return h + residual_scale * u, None
+                ps, ss, es = xs
+                u, seen = h, []
+                for p, s, e in zip(ps, ss, es):
+                    inp = phi.fn(norm(u)) if norm_position == "pre" else u
+                    z = add(affine(p, inp, s), e)
+                    seen.append((inp, z))
+                    u = z if norm_position == "pre" else norm(phi.fn(z))
+                return h + residual_scale * u, (seen if record else None)
 
-            h, _ = jax.lax.scan(block, h, (params["blocks"], scales))
+            block_eps = [eps(1 + j) for j in range(block_depth)]
+            h, seen = jax.lax.scan(block, h, (params["blocks"], scales, block_eps))
+            if record:
+                taps.extend(make_tap(inp, z, *s, conv) for (inp, z), s in zip(seen, scales))
         if conv:
             h = jnp.mean(h, axis=(1, 2))
-        return affine_apply(params["readout"], h, readout)
+        y = affine_apply(params["readout"], h, readout)
+        y = add(y, eps(1 + (block_depth if num_blocks else 0))[0] if perturbations is not None else None)
+        if record:
+            taps.append(make_tap(h[None], y[None], *scales_of(readout), False))
+        return y, taps
+
+    def apply(params, x):
+        return forward(params, x)[0]
+
+    def tapped(params, x, perturbations):
+        return forward(params, x, perturbations, record=True)
 
     config = {
         "arch": "resnet",
@@ -237,4 +283,5 @@ def resnet(
         "kernel_size": list(kernel) if conv else None,
         **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
+    register_affine_taps(apply, tapped)
     return Net(init, apply, config)

@@ -62,8 +62,8 @@ from typing import Any, NamedTuple, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbias.kernels.empirical import _independent_points, _ntk_fn, choose_method, default_wrt
-from jaxbias.nets.core import Net, affine_taps
+from jaxbias.kernels.empirical import ntk_fn
+from jaxbias.nets.core import Net
 
 __all__ = ["HANIN_NICA_RATE", "ReluNTKMoments", "hanin_nica_ratio", "ntk_diagonal_net", "ntk_diagonal_samples",
            "relu_ntk_moment", "relu_ntk_moments", "relu_ntk_net"]
@@ -226,9 +226,7 @@ def ntk_diagonal_net(net: Net, method: str = "auto") -> Net:
 
     Run through :func:`jaxbias.reduce` it gives the NTK of each of ``n`` networks in one compiled program.
     """
-    method = choose_method(net, method, None)
-    kernel = _ntk_fn(net.apply, affine_taps(net) if method == "structured" else None, method, True, True,
-                     default_wrt(net), _independent_points(net))
+    kernel = ntk_fn(net, method=method, diagonal=True)
     return Net(net.init, _diag_apply(kernel), net.config)
 
 
