@@ -398,13 +398,12 @@ def ntk_fn(net: Net, *, method: str = "auto", trace: bool = True, diagonal: bool
 def _ntk_fn(apply, tapped, method, trace, diagonal, wrt, per_point):
     """``tapped``: the net's tapped forward pass where "structured" may be used, else None."""
     def fn(params, x1, x2=None):
+        diff, rebuild = _partition(params, wrt)
         chosen = method
         if method == "auto":
-            diff, _ = _partition(params, wrt)
             chosen = _cheaper(apply, tapped, params, diff, x1, x2, trace, diagonal, per_point)
         if chosen == "structured":
             return _structured_kernel(tapped, params, x1, x2, trace, diagonal)
-        diff, rebuild = _partition(params, wrt)
         f = lambda d, x: apply(rebuild(d), x)  # noqa: E731
         kernel = _jacobian_kernel if chosen == "jacobian" else _ntvp_kernel
         return kernel(f, diff, x1, x2, trace, diagonal, per_point)
