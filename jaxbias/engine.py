@@ -108,6 +108,11 @@ def default_budget() -> int:
     return int(min(total / 8, 4 * 2**30))
 
 
+def _identity(y):
+    """The default stat: the outputs themselves (one function object, so compiled programs are reused)."""
+    return y
+
+
 def _check_n(n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise ValueError(f"n={n!r}: expected a positive integer number of networks")
@@ -170,7 +175,7 @@ def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size
     chunk is evaluated ``micro_batch`` networks at a time (``lax.map``), sized to the cache.
     """
     devices = list(jax.devices() if devices is None else devices)
-    return _plan(net, _check_x(x), _check_n(n), as_key(key), (lambda y: y) if stat is None else stat, chunk_size,
+    return _plan(net, _check_x(x), _check_n(n), as_key(key), _identity if stat is None else stat, chunk_size,
                  memory_budget, devices, micro_batch)
 
 
@@ -346,7 +351,7 @@ def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_si
       ValueError: ``n <= 0``, non-finite ``x``, inputs that do not fit the network, a memory
         budget too small for one network, a bad key or chunk size.
     """
-    return _run(net, x, n, key, (lambda y: y) if stat is None else stat, None, chunk_size, memory_budget,
+    return _run(net, x, n, key, _identity if stat is None else stat, None, chunk_size, memory_budget,
                 devices, progress, "reduce", micro_batch)
 
 
@@ -371,5 +376,5 @@ def summarize(net: Net, x, n: int, key=0, stat: Callable | None = None, summary:
     """
     if not isinstance(summary, Summary):
         raise ValueError(f"summary={summary!r}: expected a jaxbias Summary, e.g. jb.summaries.moments()")
-    return _run(net, x, n, key, (lambda y: y) if stat is None else stat, summary, chunk_size, memory_budget,
+    return _run(net, x, n, key, _identity if stat is None else stat, summary, chunk_size, memory_budget,
                 devices, progress, "summarize", micro_batch)

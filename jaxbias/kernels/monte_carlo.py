@@ -10,7 +10,20 @@ moments leave the device, so memory is bounded by the chunk whatever ``n``.
   Hanin & Nica, ICLR 2020, which grows with depth/width).
 * NNGP by Monte Carlo (Neal 1996; Lee et al., ICLR 2018; Novak et al., ICLR 2019, neural-tangents'
   ``monte_carlo_kernel_fn``): ``K(x, x') = E[f(x) f(x')]`` at init, estimated as the mean over
-  networks of ``(1/O) sum_o f_o(x) f_o(x')`` (``trace=True``) or of ``f_o(x) f_o'(x')``.
+  networks of ``(1/O) sum_o f_o(x) f_o(x')`` (``trace=True``) or of ``f_o(x) f_o'(x')``
+  (``estimator="networks"``).
+* The same finite-width NNGP by conditional Monte Carlo (``estimator="conditional"``, plain
+  :func:`jaxbias.nets.mlp` nets with normal weights): given the last-but-one hidden layer
+  ``h = h_(L-1)`` of width ``n``, the pre-activations of the last hidden layer are iid over units,
+  Gaussian with covariance ``K_L = C_b + C_W h h^T / n``, and the readout is independent of
+  everything before it, so ``E[f(x) f(x') | h] = C_b' + C_W' E[phi(u) phi(v)]``, ``(u, v) ~ N(0, K_L)``,
+  exactly (closed form or quadrature, as in :func:`jaxbias.kernels.nngp_step`). Averaging this over
+  draws of layers ``1 .. L-1`` estimates the same kernel (the tower property) with a smaller variance
+  (Rao-Blackwell), and each draw skips the two widest random matrices: the last hidden layer's
+  weights and the readout. The draws are not ``jb.sample``'s networks, and the spread is that of the
+  conditional kernel over layers ``1 .. L-1``, not the spread of ``f f'`` over networks. At depth
+  <= 1 nothing is random: the result is exact (the finite-width NNGP of a one-hidden-layer net is the
+  infinite-width one).
 
 >>> import jaxbias as jb
 >>> net = jb.nets.mlp(32, 2, "relu")
@@ -24,15 +37,21 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbias.engine import summarize
+from jaxbias.engine import _check_n, summarize
 from jaxbias.kernels.empirical import _check_points, ntk_fn
+from jaxbias.kernels.gaussian import phi_phi
+from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
+from jaxbias.nets.mlp import mlp
 from jaxbias.summaries import moments
 
-__all__ = ["KernelMoments", "ntk_moments", "nngp_monte_carlo"]
+__all__ = ["KernelMoments", "ntk_moments", "nngp_monte_carlo", "ESTIMATORS"]
+
+ESTIMATORS = ("networks", "conditional")
 
 
 class KernelMoments(NamedTuple):
@@ -116,24 +135,134 @@ def ntk_moments(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, meth
                               memory_budget=memory_budget, progress=progress))
 
 
+class _Integrated(NamedTuple):
+    """The layers the conditional estimator integrates exactly (hashable: it keys the stat's cache)."""
+
+    activation: str
+    last: tuple[float, float]  # (C_W, C_b) of hidden layer L (at depth 0: of the readout)
+    readout: tuple[float, float] | None  # (C_W, C_b) of the readout (None at depth 0)
+    pre_activated: bool  # features are hidden layer L-1's pre-activations (False: the inputs x)
+
+
+def _conditional(net: Net) -> tuple[Net | None, _Integrated]:
+    """Validates ``net`` for ``estimator="conditional"``; returns the trunk (layers ``1 .. L-1``) and the rest.
+
+    The trunk maps ``x`` to the pre-activations of hidden layer ``L-1`` (None at depth <= 1).
+    """
+    config = net.config or {}
+    where = "estimator='conditional'"
+    if config.get("arch") != "mlp":
+        raise ValueError(f"{where}: implemented for jaxbias.nets.mlp networks only, got a net with config "
+                         f"arch={config.get('arch')!r}; use estimator='networks'")
+    for option in ("residual", "layer_norm_position", "batch_norm_position", "pooling"):
+        if config.get(option):
+            raise ValueError(f"{where}: the net has {option}={config[option]!r}; the conditional kernel is "
+                             "derived for plain MLPs only: use estimator='networks'")
+    if config.get("weight_law") != "normal":
+        raise ValueError(f"{where}: the net has weight_law={config.get('weight_law')!r}; the last hidden layer is "
+                         "Gaussian given the layer before it only for normal weights: use estimator='networks'")
+    try:
+        activation = get_activation(config["activation"]).name
+    except (ValueError, TypeError):
+        raise ValueError(f"{where}: the net's activation {config['activation']!r} is not a known name (it was "
+                         "built with a callable): use estimator='networks'") from None
+    depth, widths, bias = int(config["depth"]), list(config["width"]), bool(config["bias"])
+    cws = [float(v) for v in config["weight_var"]]
+    cbs = [float(v) if bias else 0.0 for v in config["bias_var"]]
+    if depth == 0:
+        return None, _Integrated(activation, (cws[0], cbs[0]), None, False)
+    rest = _Integrated(activation, (cws[depth - 1], cbs[depth - 1]), (cws[depth], cbs[depth]), depth >= 2)
+    if depth == 1:
+        return None, rest
+    trunk = _trunk(tuple(widths[:depth - 1]), activation, tuple(cws[:depth - 1]), tuple(cbs[:depth - 1]), bias,
+                   config["parameterization"], config.get("in_dim"))
+    return trunk, rest
+
+
+@functools.lru_cache(maxsize=64)
+def _trunk(widths: tuple, activation: str, cws: tuple, cbs: tuple, bias: bool, parameterization: str,
+           in_dim: int | None) -> Net:
+    """The mlp of layers ``1 .. L-1`` ending at hidden layer L-1's pre-activations (widths: hidden layers 1..L-1).
+
+    Cached, so repeated calls reuse one Net and the engine's compiled program.
+    """
+    return mlp(list(widths[:-1]), len(widths) - 1, activation, out=widths[-1], weight_var=list(cws),
+               bias_var=list(cbs), bias=bias, parameterization=parameterization, weight_law="normal", in_dim=in_dim)
+
+
+def _conditional_kernel(spec: _Integrated, features: jax.Array) -> jax.Array:
+    """``E[f(x) f(x') | features]``, ``(P, P)``, from features ``(P, n)`` (module docstring)."""
+    h = get_activation(spec.activation).fn(features) if spec.pre_activated else features
+    cw, cb = spec.last
+    k = cb + cw * (h @ h.T) / h.shape[1]
+    if spec.readout is None:
+        return k
+    d = jnp.diagonal(k)
+    cw, cb = spec.readout
+    return cb + cw * phi_phi(spec.activation, d[:, None], k, d[None, :])
+
+
+@functools.lru_cache(maxsize=64)
+def _conditional_stat(spec: _Integrated, split: int | None, trace: bool, out: int) -> Callable:
+    """``stat(features)``: the conditional kernel, sliced to ``x1`` x ``x2`` and expanded over outputs."""
+
+    def stat(features):
+        k = _conditional_kernel(spec, features)
+        if split is not None:
+            k = k[:split, split:]
+        return k if trace else jnp.einsum("ab,op->abop", k, jnp.eye(out, dtype=k.dtype))
+
+    return stat
+
+
 def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, trace: bool = True,
-                     chunk_size: int | None = None, memory_budget: int | str | None = None,
-                     progress: bool | None = None) -> KernelMoments:
+                     estimator: str = "networks", chunk_size: int | None = None,
+                     memory_budget: int | str | None = None, progress: bool | None = None) -> KernelMoments:
     """NNGP kernel ``E[f(x) f(x')]`` by Monte Carlo over ``n`` networks, with its standard error.
 
     Args:
       net: a :class:`~jaxbias.nets.Net`.
       x1, x2: points; ``x2=None`` for ``x1`` against itself.
-      n: number of networks.
-      key: seed; the same networks as ``jb.sample(net, x, n, key)``.
+      n: number of networks (``"conditional"``: of draws of layers ``1 .. L-1``).
+      key: seed; with ``estimator="networks"`` the same networks as ``jb.sample(net, x, n, key)``.
       trace: average ``f_o(x) f_o(x')`` over output units (``(n1, n2)``), or keep ``(n1, n2, O, O)``.
+      estimator: ``"networks"`` (the mean of ``f f'`` over networks: any net) or ``"conditional"``
+        (the last hidden layer and the readout integrated exactly, module docstring: plain
+        :func:`jaxbias.nets.mlp` nets with normal weights and a named activation; same expectation,
+        smaller variance, fewer random numbers).
       chunk_size, memory_budget, progress: as in :func:`jaxbias.reduce`.
 
     Returns:
-      :class:`KernelMoments`; ``sem`` is the Monte Carlo error of ``mean``.
+      :class:`KernelMoments`; ``sem`` is the Monte Carlo error of ``mean``. With
+      ``"conditional"``, ``std`` is the spread of the conditional kernel over draws of layers
+      ``1 .. L-1`` (zero at depth <= 1, where the result is exact).
+
+    Example:
+      >>> import jaxbias as jb
+      >>> net = jb.nets.mlp(64, 2, "relu", weight_var=2.0)
+      >>> x = jb.inputs.sphere(3, 5)
+      >>> k = jb.kernels.nngp_monte_carlo(net, x, n=64, estimator="conditional", progress=False)
+      >>> k.mean.shape, bool((k.sem < 0.05).all())
+      ((5, 5), True)
     """
     x, split = _stack(x1, x2)
     if not isinstance(trace, bool):
         raise ValueError(f"trace={trace!r}: expected True or False")
-    return _moments(summarize(net, x, n, key, stat=_nngp_stat(split, trace), summary=moments(),
-                              chunk_size=chunk_size, memory_budget=memory_budget, progress=progress))
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r}: expected one of {', '.join(map(repr, ESTIMATORS))}")
+    if estimator == "networks":
+        return _moments(summarize(net, x, n, key, stat=_nngp_stat(split, trace), summary=moments(),
+                                  chunk_size=chunk_size, memory_budget=memory_budget, progress=progress))
+    trunk, spec = _conditional(net)
+    stat = _conditional_stat(spec, split, trace, int(net.config["out"]))
+    if trunk is None:  # nothing random below the integrated layers: the exact kernel
+        n = _check_n(n)
+        in_dim = net.config.get("in_dim")
+        if x.ndim != 2 or (in_dim is not None and x.shape[1] != in_dim):
+            raise ValueError(f"x1 with shape {tuple(np.shape(x1))}: the mlp expects inputs of shape "
+                             f"(n_points, {in_dim or 'd'})")
+        mean = np.asarray(jax.jit(stat)(jnp.asarray(x, jnp.float32)))
+        zero = np.zeros_like(mean)
+        return KernelMoments(mean, zero, zero, n)
+    return _moments(summarize(trunk, x, n, key, stat=stat, summary=moments(), chunk_size=chunk_size,
+                              memory_budget=memory_budget, progress=progress))
