@@ -7,7 +7,7 @@ import pytest
 
 from jaxbias.random_bits import random_bits, threefry2x32
 
-SIZES = (0, 1, 2, 3, 2001, 65_537)
+SIZES = (0, 1, 2, 3, 127, 128, 129, 2001, 65_537)  # across the 128-word padding
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -45,6 +45,8 @@ def test_other_key_types_fall_back_to_jax():
 def test_bad_size():
     with pytest.raises(ValueError, match="size=-1"):
         random_bits(jax.random.key(0), -1)
+    with pytest.raises(ValueError, match="size=4294967295"):
+        random_bits(jax.random.key(0), 2**32 - 1)
 
 
 def test_legacy_threefry_mode_falls_back_to_jax():
