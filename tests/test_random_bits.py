@@ -7,7 +7,7 @@ import pytest
 
 from jaxbias.random_bits import random_bits, threefry2x32
 
-SIZES = (0, 1, 2, 3, 127, 128, 129, 2001, 65_537)  # across the 128-word padding
+SIZES = (0, 1, 2, 3, 2001, 16_383, 16_384, 16_385, 65_537)  # around the padding threshold
 
 
 @pytest.mark.parametrize("size", SIZES)
