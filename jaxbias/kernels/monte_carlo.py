@@ -149,7 +149,7 @@ def _conditional(net: Net) -> tuple[Net | None, _Integrated]:
 
     The trunk maps ``x`` to the pre-activations of hidden layer ``L-1`` (None at depth <= 1).
     """
-    config = net.config or {}
+    config = getattr(net, "config", None) or {}
     where = "estimator='conditional'"
     if config.get("arch") != "mlp":
         raise ValueError(f"{where}: implemented for jaxbias.nets.mlp networks only, got a net with config "
@@ -261,7 +261,7 @@ def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0,
         if x.ndim != 2 or (in_dim is not None and x.shape[1] != in_dim):
             raise ValueError(f"x1 with shape {tuple(np.shape(x1))}: the mlp expects inputs of shape "
                              f"(n_points, {in_dim or 'd'})")
-        mean = np.asarray(jax.jit(stat)(jnp.asarray(x, jnp.float32)))
+        mean = np.asarray(jax.jit(stat)(x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)))
         zero = np.zeros_like(mean)
         return KernelMoments(mean, zero, zero, n)
     return _moments(summarize(trunk, x, n, key, stat=stat, summary=moments(), chunk_size=chunk_size,
