@@ -101,6 +101,19 @@ def test_matches_explicit_networks_at_finite_width(act, fn, n, depth):
         assert gap.max() > 10
 
 
+def test_mean_shift_matches_the_one_over_width_theory():
+    # An independent prediction: Roberts, Yaida & Hanin's 1/n shift of E[K(x, x)] at the output
+    # (jb.theory.mlp_finite_width, a layer recursion that shares no code with the estimator).
+    x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
+    net = jb.nets.mlp(64, 3, "erf", weight_var=1.2, bias_var=0.1)
+    k = jb.kernels.nngp_monte_carlo(net, x, n=20000, key=7, estimator="conditional", progress=False)
+    shift = np.diag(k.mean) - np.diag(np.asarray(jb.kernels.infinite(net, x.astype(np.float64)).nngp))
+    predicted = jb.theory.mlp_finite_width(net, x).mean_shift[:, -1, 0]
+    sem = np.diag(k.sem)
+    assert np.all(np.abs(shift - predicted) < 4 * sem + 0.1 * np.abs(predicted))  # + O(1/n^2)
+    assert abs(shift.mean()) > 6 * np.sqrt(np.mean(sem**2))  # the finite-width shift is resolved
+
+
 def test_variance_is_smaller_than_over_networks():
     net = jb.nets.mlp(32, 2, "relu", weight_var=2.0, bias_var=0.1)
     a = jb.kernels.nngp_monte_carlo(net, X, n=2000, key=0, progress=False)
