@@ -326,7 +326,9 @@ def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_si
     """Samples ``n`` networks and returns ``stat`` of each one's outputs, stacked over networks.
 
     Init, forward pass and ``stat`` compile into one program per chunk; only ``stat``'s results
-    leave the device.
+    leave the device. Compiled programs are cached per (net, stat, chunk shape, devices): pass the
+    same ``stat`` function object to repeated calls (a ``lambda`` written inside a loop is a new
+    function each time, so each call compiles again).
 
     Args:
       net: a :class:`~jaxbias.nets.Net`.
