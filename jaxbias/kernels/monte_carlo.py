@@ -46,7 +46,7 @@ from jaxbias.kernels.empirical import _check_points, ntk_fn
 from jaxbias.kernels.gaussian import phi_phi
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
-from jaxbias.nets.mlp import mlp
+from jaxbias.nets.mlp import mlp, plain_gaussian_config
 from jaxbias.summaries import moments
 
 __all__ = ["KernelMoments", "ntk_moments", "nngp_monte_carlo", "ESTIMATORS"]
@@ -149,18 +149,8 @@ def _conditional(net: Net) -> tuple[Net | None, _Integrated]:
 
     The trunk maps ``x`` to the pre-activations of hidden layer ``L-1`` (None at depth <= 1).
     """
-    config = getattr(net, "config", None) or {}
     where = "estimator='conditional'"
-    if config.get("arch") != "mlp":
-        raise ValueError(f"{where}: implemented for jaxbias.nets.mlp networks only, got a net with config "
-                         f"arch={config.get('arch')!r}; use estimator='networks'")
-    for option in ("residual", "layer_norm_position", "batch_norm_position", "pooling"):
-        if config.get(option):
-            raise ValueError(f"{where}: the net has {option}={config[option]!r}; the conditional kernel is "
-                             "derived for plain MLPs only: use estimator='networks'")
-    if config.get("weight_law") != "normal":
-        raise ValueError(f"{where}: the net has weight_law={config.get('weight_law')!r}; the last hidden layer is "
-                         "Gaussian given the layer before it only for normal weights: use estimator='networks'")
+    config = plain_gaussian_config(net, where, "; use estimator='networks'")
     try:
         activation = get_activation(config["activation"]).name
     except (ValueError, TypeError):

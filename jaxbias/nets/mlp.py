@@ -42,7 +42,7 @@ from jaxbias.nets.core import (
 )
 from jaxbias.nets.weight_laws import get_weight_law
 
-__all__ = ["mlp"]
+__all__ = ["mlp", "plain_gaussian_config"]
 
 _SCAN_MIN_LAYERS = 3
 
@@ -257,3 +257,29 @@ def mlp(
     }
     register_affine_taps(apply, tapped)
     return Net(init, apply, config)
+
+
+def plain_gaussian_config(net: Net, where: str, hint: str = "") -> dict:
+    """The config of a plain :func:`mlp` with iid normal weights, or ValueError naming what is not.
+
+    Plain: no residual connections, layer or batch norm, or pooling. Used by the computations that
+    assume each layer is Gaussian given the one before (finite-width theory, conditional Monte Carlo).
+
+    Args:
+      net: the network to check.
+      where: what needs the plain net, to start the error message.
+      hint: appended to the error message (e.g. what to use instead).
+    """
+    config = getattr(net, "config", None) or {}
+    if config.get("arch") != "mlp":
+        raise ValueError(f"{where}: implemented for jaxbias.nets.mlp networks only, got a net with "
+                         f"arch={config.get('arch')!r}{hint}")
+    for key, plain in (("residual", False), ("layer_norm_position", None), ("batch_norm_position", None),
+                       ("pooling", None)):
+        if config.get(key) != plain:
+            raise ValueError(f"{where}: covers plain MLPs ({key}={plain!r}), got a net with "
+                             f"{key}={config.get(key)!r}{hint}")
+    if config.get("weight_law") != "normal":
+        raise ValueError(f"{where}: assumes iid Gaussian weights (weight_law='normal'), got a net with "
+                         f"weight_law={config.get('weight_law')!r}{hint}")
+    return config

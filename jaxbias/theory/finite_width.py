@@ -40,6 +40,7 @@ import numpy as np
 from jaxbias.kernels.gaussian import gauss_expect, phi_phi
 from jaxbias.nets.activations import Activation, get_activation
 from jaxbias.nets.core import Net, per_layer
+from jaxbias.nets.mlp import plain_gaussian_config
 from jaxbias.theory.recursions import scale_invariant_slopes
 from jaxbias.validation import check_int
 
@@ -165,22 +166,6 @@ def finite_width(activation, widths: Sequence[int], kernel1, weight_var, bias_va
     return out
 
 
-def _mlp_config(net: Net) -> dict:
-    """The built-in MLP config the finite-width theory covers, or ValueError naming what is not covered."""
-    config = getattr(net, "config", None) or {}
-    if config.get("arch") != "mlp":
-        raise ValueError(f"net with arch={config.get('arch')!r}: expected a built-in jaxbias.nets.mlp")
-    for key, plain in (("residual", False), ("layer_norm_position", None), ("batch_norm_position", None),
-                       ("pooling", None)):
-        if config.get(key) != plain:
-            raise ValueError(f"net with {key}={config.get(key)!r}: the finite-width recursion covers plain MLPs "
-                             f"({key}={plain!r})")
-    if config.get("weight_law") != "normal":
-        raise ValueError(f"net with weight_law={config.get('weight_law')!r}: the finite-width prediction assumes "
-                         "iid Gaussian weights (weight_law='normal'); other laws add their own 1/n terms")
-    return config
-
-
 def mlp_finite_width(net: Net, x) -> FiniteWidth:
     """:func:`finite_width` for a built-in MLP at each input of ``x`` (one input at a time).
 
@@ -191,7 +176,7 @@ def mlp_finite_width(net: Net, x) -> FiniteWidth:
     Returns:
       :class:`FiniteWidth` with a leading point axis: ``kernel (n_points, L+1, 1)`` etc.
     """
-    config = _mlp_config(net)
+    config = plain_gaussian_config(net, "the finite-width recursion")
     x = np.asarray(x, np.float64)
     if x.ndim != 2:
         raise ValueError(f"x with shape {x.shape}: expected (n_points, d0)")

@@ -55,7 +55,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxbias.theory.finite_width import _mlp_config, finite_width
+from jaxbias.nets.mlp import plain_gaussian_config
+from jaxbias.theory.finite_width import finite_width
 from jaxbias.theory.guessing import input_moments
 from jaxbias.validation import check_int
 
@@ -130,7 +131,7 @@ def predict_gamma_finite_width(net: Any, x: Any, *, average: str = "pairs", max_
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"x with shape {x.shape}: expected inputs (n_points, d0) with n_points >= 2")
     n_points, d0 = x.shape
-    config = _mlp_config(net)
+    config = plain_gaussian_config(net, "the finite-width recursion")
     gram = x @ x.T / d0
     if average == "pairs":
         rows, cols = np.triu_indices(n_points, 1)
