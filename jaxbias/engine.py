@@ -39,16 +39,18 @@ __all__ = ["sample", "reduce", "summarize", "RunPlan", "plan"]
 _NET_AXIS = "net"
 _DEFAULT_MAX_CHUNK_PER_DEVICE = 1024
 # CPU tuning, measured in benchmarks/README.md on a 2-core Xeon: networks of a few MiB of
-# activations run fastest 4 at a time; small ones in cache-sized batches of <= 16 MiB.
+# activations run fastest one at a time (their layers are then plain matmuls, which XLA's CPU
+# backend runs 10-25 % faster than the same matmuls batched); small ones in cache-sized batches
+# of <= 16 MiB.
 _CPU_LARGE_NET_BYTES = 2**20
-_CPU_LARGE_MICRO_BATCH = 4
+_CPU_LARGE_MICRO_BATCH = 1
 _CPU_CACHE_BYTES = 16 * 2**20
 _CPU_MAX_MICRO_BATCH = 256
 _CPU_MICRO_BATCHES_PER_CHUNK = 16
 
 
 def _cpu_micro_batch(per_net: int) -> int:
-    """Networks evaluated at once on a CPU: 4 for large nets, else a power of 2 of about 16 MiB."""
+    """Networks evaluated at once on a CPU: 1 for large nets, else a power of 2 of about 16 MiB."""
     if per_net >= _CPU_LARGE_NET_BYTES:
         return _CPU_LARGE_MICRO_BATCH
     fit = max(1, _CPU_CACHE_BYTES // max(per_net, 1))
