@@ -38,21 +38,17 @@ __all__ = ["sample", "reduce", "summarize", "RunPlan", "plan"]
 
 _NET_AXIS = "net"
 _DEFAULT_MAX_CHUNK_PER_DEVICE = 1024
-# CPU tuning, measured in benchmarks/README.md on a 2-core Xeon: networks of a few MiB of
-# activations run fastest one at a time (their layers are then plain matmuls, which XLA's CPU
-# backend runs 10-25 % faster than the same matmuls batched); small ones in cache-sized batches
-# of <= 16 MiB.
-_CPU_LARGE_NET_BYTES = 2**20
-_CPU_LARGE_MICRO_BATCH = 1
+# CPU tuning, measured in benchmarks/README.md on a 2-core Xeon: networks are evaluated in
+# cache-sized batches of <= 16 MiB. Networks of more than 8 MiB therefore run one at a time: their
+# layers are then plain matmuls, which XLA's CPU backend runs 10-25 % faster than the same
+# matmuls batched; small networks gain from batching (many tiny matmuls per step).
 _CPU_CACHE_BYTES = 16 * 2**20
 _CPU_MAX_MICRO_BATCH = 256
 _CPU_MICRO_BATCHES_PER_CHUNK = 16
 
 
 def _cpu_micro_batch(per_net: int) -> int:
-    """Networks evaluated at once on a CPU: 1 for large nets, else a power of 2 of about 16 MiB."""
-    if per_net >= _CPU_LARGE_NET_BYTES:
-        return _CPU_LARGE_MICRO_BATCH
+    """Networks evaluated at once on a CPU: the largest power of 2 whose batch fits 16 MiB (at least 1)."""
     fit = max(1, _CPU_CACHE_BYTES // max(per_net, 1))
     return min(_CPU_MAX_MICRO_BATCH, 1 << (fit.bit_length() - 1))
 
@@ -341,12 +337,13 @@ def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_si
       chunk_size: networks per compiled call (rounded up to a multiple of the device count);
         default: as many as fit ``memory_budget``, at most 1024 per device.
       memory_budget: peak bytes for one chunk (int, or a string like ``"2GB"``); default half the
-        free accelerator memory, or a quarter of free host RAM (at most 4 GiB) on CPU.
+        accelerator's memory, or an eighth of host RAM (at most 4 GiB) on CPU (:func:`default_budget`).
       devices: devices to shard the network axis over; default all devices (of all processes).
       progress: True shows a progress bar, False is quiet, None shows one if the run takes more
         than a few seconds.
-      micro_batch: networks evaluated at once within a device's share of a chunk; "auto" picks
-        a cache-sized batch on CPU and one vmap over the whole share on GPU; None: one vmap.
+      micro_batch: networks evaluated at once within a device's share of a chunk; "auto" picks,
+        on CPU, the largest power of 2 whose estimated working set fits 16 MiB (one at a time for
+        networks of more than 8 MiB), and one vmap over the whole share on GPU; None: one vmap.
 
     Returns:
       The pytree of ``stat`` with a leading axis ``(n, ...)``, as numpy arrays.

@@ -71,6 +71,17 @@ def test_reduce_pytree_stat():
     np.testing.assert_allclose(out["max"], y.max(axis=1), rtol=1e-6)
 
 
+def test_cpu_micro_batch_fits_the_cache_and_runs_large_networks_alone():
+    """On CPU, "auto" takes the largest power of 2 of networks whose working set fits 16 MiB."""
+    small = jb.plan(NET, X, 4096, devices=jax.devices()[:1])
+    m = small.micro_batch
+    assert m & (m - 1) == 0 and m * small.bytes_per_net <= 16 * 2**20  # a power of 2 that fits
+    assert m == 256 or 2 * m * small.bytes_per_net > 16 * 2**20  # the largest one (at most 256)
+    big_net = jb.nets.mlp(width=256, depth=4, activation="tanh")
+    big = jb.plan(big_net, jb.inputs.grid(2, 64), 64, devices=jax.devices()[:1])
+    assert big.bytes_per_net > 8 * 2**20 and big.micro_batch == 1
+
+
 def test_no_recompile_on_second_call():
     from jaxbias.engine import _chunk_program
 
