@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from jaxbias import experiments, inputs, kernels, measures, nets, summaries, theory
+from jaxbias.cpu_devices import use_cpu_devices
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
@@ -28,6 +29,7 @@ __all__ = [
     "reduce",
     "summarize",
     "plan",
+    "use_cpu_devices",
     "save",
     "load",
     "outputs_dataset",

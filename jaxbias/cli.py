@@ -37,12 +37,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jaxbias`` command; returns the exit status."""
-    from jaxbias.commands.common import initialize_distributed
+    from jaxbias.commands.common import initialize_devices
 
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        initialize_distributed(args)
+        initialize_devices(args)
         return args.run(args)
     except (ValueError, OSError, TypeError) as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -12,7 +12,7 @@ __all__ = [
     "add_run_options",
     "build_net",
     "cells",
-    "initialize_distributed",
+    "initialize_devices",
     "split_sweep",
 ]
 
@@ -62,16 +62,46 @@ def add_run_options(p: argparse.ArgumentParser, out: str, *, engine: bool = True
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
-def add_distributed_options(p: argparse.ArgumentParser) -> None:
-    """Add the jax.distributed flags (--coordinator, --num-processes, --process-id) to ``p``."""
+def add_distributed_options(p: argparse.ArgumentParser, cpu_devices: str = "1") -> None:
+    """Add --cpu-devices (default ``cpu_devices``) and the jax.distributed flags (--coordinator,
+    --num-processes, --process-id) to ``p``."""
+    p.add_argument("--cpu-devices", default=None, metavar="N|cores",
+                   help=f"on a CPU, expose the host to XLA as N devices (or one per core: 'cores') so every core "
+                        f"runs a share of the networks; faster for small networks, slower for large ones "
+                        f"(default: {cpu_devices})")
+    p.set_defaults(cpu_devices_default=cpu_devices)
     g = p.add_argument_group("multi-host (one process per host, same command on each)")
     g.add_argument("--coordinator", default=None, help="address HOST:PORT of process 0 (jax.distributed)")
     g.add_argument("--num-processes", type=int, default=None, help="number of processes")
     g.add_argument("--process-id", type=int, default=None, help="this process's index")
 
 
-def initialize_distributed(args) -> None:
-    """Start jax.distributed when any multi-host flag was given."""
+def _cpu_device_count(value: str) -> int | str:
+    if value == "cores":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"--cpu-devices {value}: expected a positive integer or 'cores'")
+    return n
+
+
+def initialize_devices(args) -> None:
+    """Set the CPU device count (--cpu-devices), then start jax.distributed when any multi-host
+    flag was given. A command's default count is only a preference: it is skipped when JAX has
+    already started (the command called from Python); a count given on the command line is not."""
+    from jaxbias.cpu_devices import use_cpu_devices
+
+    given = getattr(args, "cpu_devices", None)
+    count = _cpu_device_count(given if given is not None else getattr(args, "cpu_devices_default", "1"))
+    if count != 1:
+        try:
+            use_cpu_devices(count)
+        except RuntimeError as e:
+            if given is not None:
+                raise ValueError(f"--cpu-devices {given}: {e}") from e
     if args.coordinator is None and args.num_processes is None and args.process_id is None:
         return
     import jax
