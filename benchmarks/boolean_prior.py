@@ -18,6 +18,7 @@ One process, float32, every figure measured in this run (see benchmarks/README.m
     python benchmarks/boolean_prior.py           # about 3 minutes on 2 cores
     python benchmarks/boolean_prior.py --big     # plus 10^7 networks (5-10 minutes more)
     python benchmarks/boolean_prior.py --quick
+    python benchmarks/boolean_prior.py --cpu-devices 1   # the host as one XLA device (default: one per core)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sampling import log, machine_info, now, torch, torch_threads  # noqa: E402
 if torch is not None:
     from torch_reference import torch_mlp  # noqa: E402
 
+import jax  # noqa: E402
 import jaxbias as jb  # noqa: E402
 from jaxbias.experiments import boolean_prior_cell  # noqa: E402
 
@@ -110,11 +112,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--big", action="store_true", help="also run 10^7 networks end to end")
+    ap.add_argument("--cpu-devices", default="cores",
+                    help="jb.use_cpu_devices before anything runs: 'cores' (the boolean-prior command's default) or N")
     args = ap.parse_args(argv)
+    jb.use_cpu_devices(args.cpu_devices if args.cpu_devices == "cores" else int(args.cpu_devices))
     n, loop_n, repeats = (20_000, 300, 1) if args.quick else (200_000, 3000, 2)
     info = machine_info(argparse.Namespace(quick=args.quick, gpu=False))
     log(f"boolean prior benchmark {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} "
-        f"({info['jax_backend']}), torch {info['torch']}, load average {info['loadavg_start']}")
+        f"({info['jax_backend']}, {len(jax.devices())} devices), torch {info['torch']}, "
+        f"load average {info['loadavg_start']}")
     rows = {}
     rounds = 1 if args.quick else 2
     for _ in range(rounds):  # interleaved: each method sees the same load

@@ -6,7 +6,7 @@ one core. Exposing the host as several devices gives each device its own share o
 networks and its own thread. Large networks gain nothing: their matmuls already use every core.
 
 Measured on a 2-core Xeon (benchmarks/README.md): 7 -> 40 -> 40 -> 1 networks on 128 inputs
-ran 1.4x faster, and ``jaxbias boolean-prior`` 1.2x faster end to end. The redshift cell
+ran 1.05-1.4x faster, and ``jaxbias boolean-prior`` 1.22-1.26x faster end to end. The redshift cell
 (width 64 on 16384 points) ran 0.75x. Results do not depend on the device count: network ``i``
 is a function of the key and ``i`` only.
 
