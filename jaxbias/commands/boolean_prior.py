@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from jaxbias.commands.common import add_distributed_options, add_run_options
+from jaxbias.commands.common import add_device_options, add_run_options
 
 __all__ = ["register", "run"]
 
@@ -34,7 +34,7 @@ def register(sub) -> None:
     add_run_options(b, "boolean_prior.nc")
     b.add_argument("--plot", default=None, help="figure: rank-frequency and P(f) vs LZ (default: --out with .png)")
     b.add_argument("--no-plot", action="store_true", help="write no figure")
-    add_distributed_options(b, cpu_devices="cores")
+    add_device_options(b, cpu_devices="cores")
     b.set_defaults(run=run)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from jaxbias.commands.common import add_distributed_options
+from jaxbias.commands.common import add_device_options
 
 __all__ = ["register", "run"]
 
@@ -44,7 +44,7 @@ def register(sub) -> None:
     s.add_argument("--key", type=int, default=None, help="random seed")
     s.add_argument("--out", default=None, help="netCDF file for the result table (written atomically)")
     s.add_argument("--quiet", action="store_true", help="print only the verdict line")
-    add_distributed_options(s)
+    add_device_options(s)
     s.set_defaults(run=run)
 
 

@@ -1,4 +1,4 @@
-"""Pieces shared by the ``jaxbias`` subcommands: network options, sweeps, multi-host flags."""
+"""Pieces shared by the ``jaxbias`` subcommands: network options, sweeps, device and multi-host flags."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 
 __all__ = [
     "NET_OPTIONS",
-    "add_distributed_options",
+    "add_device_options",
     "add_net_options",
     "add_run_options",
     "build_net",
@@ -62,12 +62,12 @@ def add_run_options(p: argparse.ArgumentParser, out: str, *, engine: bool = True
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
-def add_distributed_options(p: argparse.ArgumentParser, cpu_devices: str = "1") -> None:
+def add_device_options(p: argparse.ArgumentParser, cpu_devices: str = "1") -> None:
     """Add --cpu-devices (default ``cpu_devices``) and the jax.distributed flags (--coordinator,
     --num-processes, --process-id) to ``p``."""
     p.add_argument("--cpu-devices", default=None, metavar="N|cores",
-                   help=f"on a CPU, expose the host to XLA as N devices (or one per core: 'cores') so every core "
-                        f"runs a share of the networks; faster for small networks, slower for large ones "
+                   help="on a CPU, expose the host to XLA as N devices (or one per core: 'cores') so every core "
+                        "runs a share of the networks; faster for small networks, slower for large ones "
                         f"(default: {cpu_devices})")
     p.set_defaults(cpu_devices_default=cpu_devices)
     g = p.add_argument_group("multi-host (one process per host, same command on each)")

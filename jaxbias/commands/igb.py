@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxbias.commands.common import add_distributed_options, add_run_options
+from jaxbias.commands.common import add_device_options, add_run_options
 
 __all__ = ["register", "run"]
 
@@ -44,7 +44,7 @@ def register(sub) -> None:
     s.add_argument("--plot", default=None, help="G_0 histograms with the predicted density (e.g. igb.png)")
     s.add_argument("--phase", default=None,
                    help="also draw the (C_W, C_b) phase diagram for tanh and ReLU at the first --depth (e.g. phase.png)")
-    add_distributed_options(s)
+    add_device_options(s)
     s.set_defaults(run=run)
 
 

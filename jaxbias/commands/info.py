@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from jaxbias.commands.common import add_distributed_options
+from jaxbias.commands.common import add_device_options
 
 __all__ = ["register", "run"]
 
@@ -12,7 +12,7 @@ __all__ = ["register", "run"]
 def register(sub) -> None:
     """Add the ``info`` subcommand to the subparsers ``sub``."""
     i = sub.add_parser("info", help="versions and devices")
-    add_distributed_options(i)
+    add_device_options(i)
     i.set_defaults(run=run)
 
 

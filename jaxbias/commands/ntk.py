@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from jaxbias.commands.common import add_distributed_options, add_net_options, build_net, split_sweep
+from jaxbias.commands.common import add_device_options, add_net_options, build_net, split_sweep
 
 __all__ = ["register", "run"]
 
@@ -34,7 +34,7 @@ def register(sub) -> None:
     s.add_argument("--out", default="ntk.nc", help="netCDF results file (written atomically)")
     s.add_argument("--plot", default=None, help="log-log eigenvalue plot (e.g. ntk.png)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    add_distributed_options(s)
+    add_device_options(s)
     s.set_defaults(run=run)
 
 

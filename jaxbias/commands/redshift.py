@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from jaxbias.commands.common import add_distributed_options, add_run_options
+from jaxbias.commands.common import add_device_options, add_run_options
 
 __all__ = ["register", "run"]
 
@@ -52,7 +52,7 @@ def register(sub) -> None:
     r.add_argument("--figures", default=None,
                    help="figure prefix: PREFIX_heatmaps.png and PREFIX_curves.png (default: --out without .nc)")
     r.add_argument("--no-plot", action="store_true", help="write no figures")
-    add_distributed_options(r)
+    add_device_options(r)
     r.set_defaults(run=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import pathlib
 
-from jaxbias.commands.common import add_distributed_options, add_net_options, add_run_options, build_net, cells, split_sweep
+from jaxbias.commands.common import add_device_options, add_net_options, add_run_options, build_net, cells, split_sweep
 
 __all__ = ["register", "run"]
 
@@ -26,7 +26,7 @@ def register(sub) -> None:
                    help="grid:D:R, sphere:D:N, hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
     add_run_options(s, "results.nc")
     s.add_argument("--plot", default=None, help="image of the first sampled functions (e.g. functions.png)")
-    add_distributed_options(s)
+    add_device_options(s)
     s.set_defaults(run=run)
 
 
