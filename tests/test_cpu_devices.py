@@ -46,6 +46,7 @@ def test_cli_flag_sets_the_count():
 
 
 def test_cli_flag_too_late_is_a_one_line_error(tmp_path, capsys):
+    assert len(jax.devices("cpu")) == 8  # JAX has started (tests/conftest.py forces 8 host devices)
     rc = main(["info", "--cpu-devices", "3"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "--cpu-devices 3" in err and "\n" not in err
