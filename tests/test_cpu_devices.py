@@ -59,6 +59,7 @@ def test_boolean_prior_counts_the_same_functions_on_two_devices(tmp_path):
     a new process with --cpu-devices 2 must count the same functions."""
     args = ["boolean-prior", "--n", "3000", "--inputs", "4", "--width", "8", "--keep", "64", "--no-plot", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "here.nc")]) == 0
+    assert len(jax.devices()) == 8  # the default never overrides XLA_FLAGS (tests/conftest.py)
     out = subprocess.run([sys.executable, "-m", "jaxbias.cli", *args, "--out", str(tmp_path / "two.nc"),
                           "--cpu-devices", "2"], capture_output=True, text=True, env=_fresh_env())
     assert out.returncode == 0, out.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 
 __all__ = [
     "NET_OPTIONS",
@@ -91,11 +92,15 @@ def _cpu_device_count(value: str) -> int | str:
 def initialize_devices(args) -> None:
     """Set the CPU device count (--cpu-devices), then start jax.distributed when any multi-host
     flag was given. A command's default count is only a preference: it is skipped when JAX has
-    already started (the command called from Python); a count given on the command line is not."""
+    already started (the command called from Python) or ``XLA_FLAGS`` sets the host device count;
+    a count given on the command line is not."""
     from jaxbias.cpu_devices import use_cpu_devices
 
     given = getattr(args, "cpu_devices", None)
-    count = _cpu_device_count(given if given is not None else getattr(args, "cpu_devices_default", "1"))
+    default = getattr(args, "cpu_devices_default", "1")
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        default = "1"  # XLA_FLAGS has chosen the host's device count already
+    count = _cpu_device_count(given if given is not None else default)
     if count != 1:
         try:
             use_cpu_devices(count)
