@@ -10,8 +10,10 @@ ran 1.05-1.4x faster, and ``jaxbias boolean-prior`` 1.22-1.26x faster end to end
 (width 64 on 16384 points) ran 0.75x. Results do not depend on the device count: network ``i``
 is a function of the key and ``i`` only.
 
+Call it right after import, before any JAX computation:
+
 >>> import jaxbias as jb
->>> jb.use_cpu_devices("cores")  # doctest: +SKIP  (right after import, before any JAX computation)
+>>> jb.use_cpu_devices("cores")  # doctest: +SKIP
 2
 """
 
