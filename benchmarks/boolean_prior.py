@@ -40,6 +40,7 @@ if torch is not None:
 
 import jax  # noqa: E402
 import jaxbias as jb  # noqa: E402
+from jaxbias.cpu_devices import parse_cpu_devices  # noqa: E402
 from jaxbias.experiments import boolean_prior_cell  # noqa: E402
 
 N_IN, WIDTH, DEPTH, CW, SB = 7, 40, 2, 1.0, 1.0
@@ -112,10 +113,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--big", action="store_true", help="also run 10^7 networks end to end")
-    ap.add_argument("--cpu-devices", default="cores",
+    ap.add_argument("--cpu-devices", default="cores", type=parse_cpu_devices,
                     help="jb.use_cpu_devices before anything runs: 'cores' (the boolean-prior command's default) or N")
     args = ap.parse_args(argv)
-    jb.use_cpu_devices(args.cpu_devices if args.cpu_devices == "cores" else int(args.cpu_devices))
+    jb.use_cpu_devices(args.cpu_devices)
     n, loop_n, repeats = (20_000, 300, 1) if args.quick else (200_000, 3000, 2)
     info = machine_info(argparse.Namespace(quick=args.quick, gpu=False))
     log(f"boolean prior benchmark {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} "

@@ -23,7 +23,7 @@ import os
 
 import jax
 
-__all__ = ["use_cpu_devices", "usable_cores"]
+__all__ = ["use_cpu_devices", "usable_cores", "parse_cpu_devices"]
 
 
 def usable_cores() -> int:
@@ -32,6 +32,19 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def parse_cpu_devices(text: str) -> int | str:
+    """Command-line text for :func:`use_cpu_devices`: ``"cores"`` or a positive integer."""
+    if text == "cores":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"--cpu-devices {text}: expected a positive integer or 'cores'")
+    return n
 
 
 def use_cpu_devices(n: int | str = "cores") -> int:

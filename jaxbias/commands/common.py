@@ -77,30 +77,18 @@ def add_device_options(p: argparse.ArgumentParser, cpu_devices: str = "1") -> No
     g.add_argument("--process-id", type=int, default=None, help="this process's index")
 
 
-def _cpu_device_count(value: str) -> int | str:
-    if value == "cores":
-        return value
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"--cpu-devices {value}: expected a positive integer or 'cores'")
-    return n
-
-
 def initialize_devices(args) -> None:
     """Set the CPU device count (--cpu-devices), then start jax.distributed when any multi-host
     flag was given. A command's default count is only a preference: it is skipped when JAX has
     already started (the command called from Python) or ``XLA_FLAGS`` sets the host device count;
     a count given on the command line is not."""
-    from jaxbias.cpu_devices import use_cpu_devices
+    from jaxbias.cpu_devices import parse_cpu_devices, use_cpu_devices
 
     given = getattr(args, "cpu_devices", None)
     default = getattr(args, "cpu_devices_default", "1")
     if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         default = "1"  # XLA_FLAGS has chosen the host's device count already
-    count = _cpu_device_count(given if given is not None else default)
+    count = parse_cpu_devices(given if given is not None else default)
     if count != 1:
         try:
             use_cpu_devices(count)
