@@ -148,7 +148,11 @@ def hypercube(n_bits: int, values: str = "01") -> jax.Array:
     Args:
       n_bits: number of bits, 1 to 20 (the cube has ``2**n_bits`` points).
       values: ``"01"`` for {0, 1} coordinates or ``"pm1"`` for {-1, +1} (0 -> -1, 1 -> +1),
-        the convention of Fourier analysis on the cube (O'Donnell 2014).
+        the convention of Fourier analysis on the cube (O'Donnell 2014). The default stays
+        ``"01"``, the coding of the Boolean-prior experiment (Valle-Perez et al., ICLR 2019) and
+        of the truth-table measures; use ``"pm1"`` for kernel spectra, where every point has the
+        same norm and an MLP kernel is diagonal in the Walsh basis
+        (:func:`jaxbias.kernels.walsh_spectrum`).
 
     Returns:
       ``(2**n_bits, n_bits)`` float32 array.

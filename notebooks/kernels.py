@@ -18,8 +18,9 @@
 #    vjp and the layer inputs.
 # 2. Averaged over random inits, it approaches the infinite-width NTK as the width grows
 #    (Jacot et al. 2018), with a spread over inits that shrinks like `1/sqrt(width)`.
-# 3. On the Boolean cube an MLP kernel is diagonal in the Walsh basis and its eigenvalues fall with
-#    the degree: the spectral bias towards simple (low-degree) functions.
+# 3. On the Boolean cube coded as {-1,+1}^n an MLP kernel is diagonal in the Walsh basis and its
+#    eigenvalues fall with the degree: the spectral bias towards simple (low-degree) functions
+#    (on {0,1}^n it is not diagonal).
 #
 # `N` (networks per average) is small so that the tests can run this notebook; raise it for real work.
 
@@ -97,17 +98,27 @@ print(f"|conditional - infinite| / |infinite| = {np.linalg.norm(conditional.mean
 
 # %% [markdown]
 # ## Spectrum on the hypercube: eigenvalue per Walsh degree
+#
+# On {-1,+1}^n an MLP kernel depends only on the Hamming distance: the Walsh characters are its
+# eigenvectors and each degree has one eigenvalue (`exact`). On the {0,1}^n coding (the default of
+# `jb.inputs.hypercube`, used by the Boolean-prior experiment) it does not, and `walsh_spectrum`
+# groups the true eigenvalues by the degree dominating each eigenvector, with the off-diagonal mass.
 
 # %%
-cube = jb.inputs.hypercube(7)
+cube = jb.inputs.hypercube(7, values="pm1")
 cnet = jb.nets.mlp(512, 3, "relu", weight_var=2.0, bias_var=0.05, parameterization="ntk")
 inf = jb.kernels.infinite(cnet, cube)
 walsh_ntk = jb.kernels.walsh_spectrum(np.asarray(inf.ntk), cube)
 walsh_nngp = jb.kernels.walsh_spectrum(np.asarray(inf.nngp), cube)
 finite = jb.kernels.ntk_moments(cnet, cube, n=max(4, N // 8), key=0, progress=False)
 walsh_finite = jb.kernels.walsh_spectrum(finite.mean, cube)
-print("off-diagonal Walsh mass, infinite NTK:", f"{walsh_ntk.off_diagonal:.1e}",
-      "; finite-width mean NTK:", f"{walsh_finite.off_diagonal:.2f}")
+print("{-1,+1}^7: off-diagonal Walsh mass, infinite NTK:", f"{walsh_ntk.off_diagonal:.1e}",
+      f"(exact: {walsh_ntk.exact})", "; finite-width mean NTK:", f"{walsh_finite.off_diagonal:.2f}")
+cube01 = jb.inputs.hypercube(7)
+walsh_01 = jb.kernels.walsh_spectrum(np.asarray(jb.kernels.infinite(cnet, cube01).ntk), cube01)
+print("{0,1}^7: off-diagonal Walsh mass, infinite NTK:", f"{walsh_01.off_diagonal:.2f}",
+      f"(exact: {walsh_01.exact}); eigenvectors per degree", walsh_01.count.tolist(),
+      "instead of", walsh_01.multiplicity.tolist())
 fig, ax = plt.subplots(figsize=(4.5, 3.2))
 ax.semilogy(walsh_ntk.degree, walsh_ntk.eigenvalue, "o-", label="infinite NTK")
 ax.semilogy(walsh_nngp.degree, walsh_nngp.eigenvalue, "s-", label="infinite NNGP")
@@ -125,8 +136,8 @@ spec = jb.kernels.eigen(np.asarray(inf.ntk))
 fit = jb.kernels.power_law_fit(spec.values, k_min=2, k_max=64)
 print(f"effective rank {jb.kernels.effective_rank(spec.values):.2f}, "
       f"condition number {jb.kernels.condition_number(spec.values):.3g}, power-law exponent {fit.exponent:.2f}")
-parity = np.prod(2 * np.asarray(cube) - 1, axis=1)  # the degree-7 character
-first_bit = 2 * np.asarray(cube)[:, 0] - 1  # a degree-1 character
+parity = np.prod(np.asarray(cube), axis=1)  # the degree-7 character (cube is {-1,+1}^7)
+first_bit = np.asarray(cube)[:, 0]  # a degree-1 character
 for name, y in (("first bit", first_bit), ("parity", parity)):
     frac = jb.kernels.target_alignment(spec.vectors, y)
     print(f"{name:>9}: {frac[:8].sum():.2f} of its energy on the top 8 eigenvectors")

@@ -1,5 +1,5 @@
 """Spectra: eigen against numpy.linalg.eigh, Lanczos against eigh, summaries against closed forms,
-Walsh eigenvalues against the direct projection on explicit characters, detection of bad kernels."""
+Walsh spectra against explicit characters (products over bits) and numpy eigh, detection of bad kernels."""
 
 import functools
 import itertools
@@ -145,19 +145,171 @@ def test_walsh_spectrum_of_hamming_kernel_matches_projection():
     k = np.exp(-hamming / 2.0) + profile[hamming.astype(int)] * 0.1
     w = jb.kernels.walsh_spectrum(k, x)
     np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, x.astype(int)), rtol=1e-10)
-    assert w.off_diagonal < 1e-12 and np.all(w.spread < 1e-10)
+    assert w.off_diagonal < 1e-12 and np.all(w.spread < 1e-10) and w.exact and w.coding == "01"
     np.testing.assert_array_equal(w.multiplicity, [1, 5, 10, 10, 5, 1])
+    np.testing.assert_array_equal(w.count, w.multiplicity)
+    np.testing.assert_allclose(w.rayleigh, w.eigenvalue, rtol=1e-14)
     # the eigenvalues with their multiplicities are the whole spectrum of k
     np.testing.assert_allclose(np.sort(np.repeat(w.eigenvalue, w.multiplicity)), np.linalg.eigvalsh(k), atol=1e-10)
+    np.testing.assert_allclose(w.values, np.linalg.eigvalsh(k)[::-1], atol=1e-10)
     w_pm1 = jb.kernels.walsh_spectrum(k, 2 * x - 1)
     np.testing.assert_allclose(w_pm1.eigenvalue, w.eigenvalue, rtol=1e-12)
+    assert w_pm1.coding == "pm1"
 
 
 def test_walsh_spectrum_of_finite_net_kernel():
     k = finite_case()[2]
     w = jb.kernels.walsh_spectrum(k, XC)
-    np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, np.asarray(XC, int)), rtol=1e-9)
-    assert w.off_diagonal > 0  # a finite network is not exactly invariant under bit flips
+    np.testing.assert_allclose(w.rayleigh, direct_walsh(k, np.asarray(XC, int)), rtol=1e-9)
+    assert w.off_diagonal > 0.01 and not w.exact  # a finite network is not exactly invariant under bit flips
+    np.testing.assert_allclose(w.values, np.linalg.eigvalsh(k)[::-1], rtol=1e-10, atol=1e-10)
+    assert w.count.sum() == 16
+
+
+# Walsh spectra against independent references: the character matrix written out as products over
+# bits (no fast transform), numpy eigh, and the projection of each eigenspace on each degree.
+
+
+def character_matrix(x):
+    """chi_S(x) = prod_{i in S} s_i(x) with s = +1 for bit 0 and -1 for bit 1, for every subset S:
+    ((2^n,) degrees, (2^n subsets, 2^n points)); x in {0,1} or {-1,+1} (-1 is bit 0)."""
+    x = np.asarray(x, np.float64)
+    signs = 1.0 - 2.0 * x if x.min() >= 0 else -x  # {0,1}: 1 - 2 b;  {-1,+1}: -1 -> +1 (bit 0), +1 -> -1
+    n = x.shape[1]
+    subsets = [s for d in range(n + 1) for s in itertools.combinations(range(n), d)]
+    chi = np.ones((len(subsets), x.shape[0]))
+    for row, subset in enumerate(subsets):
+        for i in subset:
+            chi[row] *= signs[:, i]
+    return np.array([len(s) for s in subsets]), chi
+
+
+def reference_walsh(k, x):
+    """Eigenvalues (descending) by numpy eigh, each eigenspace's energy on each degree from the
+    explicit characters, the dominant degree, and per-degree mean, spread and count."""
+    degree_of, chi = character_matrix(x)
+    size, n = chi.shape[0], int(degree_of.max())
+    lam, vecs = np.linalg.eigh(k)
+    lam, vecs = lam[::-1], vecs[:, ::-1]
+    coef = (chi @ vecs) ** 2 / size
+    energy = np.array([[coef[degree_of == d, j].sum() for d in range(n + 1)] for j in range(size)])
+    # eigenvectors of a degenerate eigenvalue are arbitrary: use the eigenspace's mean energy
+    space = np.zeros(size, int)
+    for j in range(1, size):
+        space[j] = space[j - 1] + (lam[j - 1] - lam[j] > 1e-9 * lam[0])
+    for s in np.unique(space):
+        energy[space == s] = energy[space == s].mean(axis=0)
+    assigned = energy.argmax(axis=1)
+    count = np.array([np.sum(assigned == d) for d in range(n + 1)])
+    mean = np.array([lam[assigned == d].mean() if count[d] else np.nan for d in range(n + 1)])
+    spread = np.array([lam[assigned == d].max() - lam[assigned == d].min() if count[d] else np.nan
+                       for d in range(n + 1)])
+    rayleigh = np.array([np.mean([chi[r] @ k @ chi[r] / size for r in np.flatnonzero(degree_of == d)])
+                         for d in range(n + 1)])
+    return dict(values=lam, assigned=assigned, fraction=energy.max(axis=1), count=count, mean=mean, spread=spread,
+                rayleigh=rayleigh, chi=chi, degree_of=degree_of)
+
+
+@functools.lru_cache(maxsize=None)
+def relu_ntk_on_cube(values):
+    """The infinite-width NTK of a 3-layer ReLU MLP (C_W 2, C_b 0.1) on the 6-bit cube, float64."""
+    with jax.enable_x64(True):
+        x = np.asarray(jb.inputs.hypercube(6, values=values), np.float64)
+        net = jb.nets.mlp(64, 3, "relu", weight_var=2.0, bias_var=0.1, parameterization="ntk")
+        k = np.asarray(jb.kernels.infinite(net, x).ntk)
+    assert k.dtype == np.float64
+    return x, k
+
+
+def test_walsh_spectrum_of_relu_ntk_on_pm1_cube_is_exact():
+    x, k = relu_ntk_on_cube("pm1")
+    w = jb.kernels.walsh_spectrum(k, x)
+    ref = reference_walsh(k, x)
+    assert w.exact and w.coding == "pm1" and w.off_diagonal <= w.tolerance
+    np.testing.assert_array_equal(w.multiplicity, [math.comb(6, d) for d in range(7)])
+    np.testing.assert_array_equal(w.count, w.multiplicity)
+    # per-degree values with multiplicities C(6, d) are the whole spectrum (numpy eigh)
+    np.testing.assert_allclose(np.repeat(w.eigenvalue, w.multiplicity), ref["values"], rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(w.values, ref["values"], rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(w.rayleigh, ref["rayleigh"], rtol=1e-12)
+    assert np.all(w.spread <= 1e-10) and np.all(w.dominant_fraction == 1.0)
+    # every explicit character is an eigenvector with its degree's eigenvalue
+    residual = k @ ref["chi"].T - ref["chi"].T * w.eigenvalue[ref["degree_of"]]
+    assert np.abs(residual).max() <= 1e-10 * np.abs(k).max()
+    assert np.all(np.diff(w.eigenvalue) < 0)  # spectral bias: eigenvalues fall with the degree
+    assert w.eigenvalue[0] == pytest.approx(198.0506, rel=1e-5)
+
+
+def test_walsh_spectrum_of_relu_ntk_on_01_cube_is_the_true_eigendecomposition():
+    x, k = relu_ntk_on_cube("01")
+    w = jb.kernels.walsh_spectrum(k, x)
+    ref = reference_walsh(k, x)
+    assert not w.exact and w.coding == "01"
+    assert w.off_diagonal == pytest.approx(0.3094, abs=5e-4) and w.off_diagonal > 1e3 * w.tolerance
+    np.testing.assert_allclose(w.values, ref["values"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(w.assigned_degree, ref["assigned"])
+    np.testing.assert_allclose(w.dominant_fraction, ref["fraction"], rtol=1e-8)
+    np.testing.assert_array_equal(w.count, ref["count"])
+    np.testing.assert_allclose(w.eigenvalue, ref["mean"], rtol=1e-10)
+    np.testing.assert_allclose(w.spread, ref["spread"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(w.rayleigh, ref["rayleigh"], rtol=1e-12)
+    # the Walsh diagonal entry of degree 0 (169.13) is not an eigenvalue; the top eigenvalue is 178.79,
+    # its eigenvector mostly (not only) constant
+    assert w.rayleigh[0] == pytest.approx(169.131, abs=1e-3) and w.values[0] == pytest.approx(178.786, abs=1e-3)
+    assert w.eigenvalue[0] == w.values[0] and w.assigned_degree[0] == 0 and 0.9 < w.dominant_fraction[0] < 0.99
+    assert not np.array_equal(w.count, w.multiplicity) and w.count.sum() == 64
+    assert np.nanmax(w.spread) > 1.0  # eigenvalues within a degree differ
+
+
+def test_walsh_spectrum_tolerance_follows_the_kernel_dtype():
+    x = np.asarray(jb.inputs.hypercube(5, values="pm1"), np.float64)
+    hamming = np.abs(x[:, None, :] - x[None, :, :]).sum(-1) / 2
+    k = np.exp(-hamming / 2.0)
+    exact = jb.kernels.walsh_spectrum(k, x)
+    noise = np.random.default_rng(3).uniform(-1, 1, k.shape)
+    noisy = k * (1 + 4 * float(np.finfo(np.float32).eps) * (noise + noise.T) / 2)  # a few float32 ulps
+    w32 = jb.kernels.walsh_spectrum(noisy.astype(np.float32), x)  # rounding of a float32 kernel: exact
+    assert w32.exact and 0 < w32.off_diagonal <= w32.tolerance
+    np.testing.assert_allclose(w32.eigenvalue, exact.eigenvalue, rtol=1e-5)
+    w64 = jb.kernels.walsh_spectrum(noisy, x)  # the same perturbation is far above float64 rounding
+    assert not w64.exact and w64.off_diagonal > w64.tolerance
+    np.testing.assert_array_equal(w64.count, w64.multiplicity)  # ... but each eigenvector keeps its degree
+    np.testing.assert_allclose(w64.eigenvalue, exact.eigenvalue, rtol=1e-5)
+    assert np.all(w64.dominant_fraction > 0.99)
+
+
+def test_walsh_spectrum_diagonal_but_not_symmetric_in_the_bits():
+    # K = prod_i (1 + a_i x_i x'_i) = sum_S (prod_{i in S} a_i) chi_S chi_S^T: characters are
+    # eigenvectors (eigenvalue 2^n prod a_i), but eigenvalues differ within a degree
+    x = np.asarray(jb.inputs.hypercube(4, values="pm1"), np.float64)
+    a = np.array([0.9, 0.5, 0.3, 0.1])
+    k = np.prod(1 + a * x[:, None, :] * x[None, :, :], axis=-1)
+    w = jb.kernels.walsh_spectrum(k, x)
+    assert w.off_diagonal <= w.tolerance and not w.exact
+    degree_of, chi = character_matrix(x)
+    subsets = [s for d in range(5) for s in itertools.combinations(range(4), d)]
+    lam = np.array([16 * np.prod(a[list(s)]) for s in subsets])
+    np.testing.assert_allclose(np.sort(w.values), np.sort(lam), rtol=1e-12)
+    for d in range(5):
+        np.testing.assert_allclose(w.eigenvalue[d], lam[degree_of == d].mean(), rtol=1e-12)
+        np.testing.assert_allclose(w.spread[d], np.ptp(lam[degree_of == d]), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(w.count, w.multiplicity)
+
+
+def test_ntk_experiment_walsh_fields():
+    from jaxbias.experiments.ntk import ntk_spectrum
+
+    net = jb.nets.mlp(8, 2, "relu", bias_var=0.1, parameterization="ntk")
+    x = jb.inputs.hypercube(3, values="pm1")
+    ds = ntk_spectrum(net, x, n=2, progress=False)
+    w = jb.kernels.walsh_spectrum(jb.kernels.infinite(net, x).ntk, x)
+    assert w.exact
+    np.testing.assert_allclose(ds["walsh_infinite"].values, w.eigenvalue, rtol=1e-6)
+    np.testing.assert_array_equal(ds["walsh_infinite_count"].values, w.multiplicity)
+    assert ds.attrs["walsh_infinite_exact"] == 1 and ds.attrs["walsh_infinite_off_diagonal"] == w.off_diagonal
+    # the mean over 2 networks is not invariant under bit flips: the true eigenvalues, by dominant degree
+    assert ds.attrs["walsh_finite_exact"] == 0 and ds.attrs["walsh_finite_off_diagonal"] > 0.01
+    assert ds["walsh_finite_count"].values.sum() == 8
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,10 @@ deviation entry by entry, :func:`jaxbias.kernels.ntk_moments`), the eigenvalues 
 NTK (their mean and a 5-95 % band over networks, rank by rank), the eigenvalues of the mean
 kernel, and for built-in MLPs the infinite-width NNGP and NTK (:func:`jaxbias.kernels.infinite`)
 with their spectra; plus summaries (effective rank, condition number, power-law exponent).
-On the Boolean hypercube, the eigenvalue of each Walsh degree too (SCIENCE.md section 3).
+On the whole Boolean hypercube, the eigenvalues by Walsh degree too (:func:`jaxbias.kernels.walsh_spectrum`;
+O'Donnell 2014, Yang & Salman 2019): exact per-degree eigenvalues on ``{-1,+1}^n`` (``hypercube:N:pm1``),
+where an MLP kernel depends only on the Hamming distance; on ``{0,1}^n`` the true eigenvalues grouped by
+the degree that dominates each eigenvector, with ``exact`` 0 and the off-diagonal Walsh mass in ``attrs``.
 
 >>> import jaxbias as jb
 >>> from jaxbias.experiments.ntk import ntk_spectrum
@@ -66,7 +69,8 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
       key: seed; network ``i`` is ``net.init(fold_in(key, i), x)``.
       method: empirical NTK method (see :func:`jaxbias.kernels.empirical_ntk`).
       with_infinite: add the infinite-width kernels; default: when ``net`` is a built-in MLP.
-      hypercube: add Walsh-degree eigenvalues; default: when ``x`` is a whole hypercube.
+      hypercube: add Walsh-degree eigenvalues; default: when ``x`` is a whole hypercube (use the
+        ``{-1,+1}`` coding for exact per-degree eigenvalues, see :func:`jaxbias.kernels.walsh_spectrum`).
       config: extra entries stored in the result's config (e.g. the input spec).
       progress: progress bars (see :func:`jaxbias.reduce`).
 
@@ -74,7 +78,11 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
       Dataset with ``x (point, feature)``, ``ntk_mean``, ``ntk_std`` ``(point, point_b)``,
       ``eig_mean_kernel``, ``eig_init_mean``, ``eig_init_lo``, ``eig_init_hi`` ``(rank,)``; with
       infinite width ``ntk_infinite``, ``nngp_infinite`` and ``eig_infinite_ntk``,
-      ``eig_infinite_nngp``; on the cube ``walsh_finite``, ``walsh_infinite`` ``(degree,)``.
+      ``eig_infinite_nngp``; on the cube ``walsh_finite``, ``walsh_infinite`` ``(degree,)`` (the
+      :class:`~jaxbias.kernels.WalshSpectrum` ``eigenvalue``: mean of the eigenvalues assigned to
+      each degree, NaN where none is) with ``walsh_finite_count``, ``walsh_infinite_count``
+      (eigenvectors per degree), and in ``attrs`` ``walsh_*_off_diagonal`` and ``walsh_*_exact``
+      (1 when the per-degree values are the exact eigenvalues with multiplicities ``C(n, d)``).
       Summaries are in ``attrs``.
     """
     x = jnp.asarray(x, jnp.float32)
@@ -112,9 +120,14 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
         summary.update({"relative_distance_mean_to_infinite": float(rel), **_summaries(inf_spec, "infinite")})
     cube = _is_hypercube(np.asarray(x)) if hypercube is None else bool(hypercube)
     if cube:
-        data["walsh_finite"] = (("degree",), spectra.walsh_spectrum(moments.mean, x).eigenvalue)
+        walsh = {"finite": moments.mean}
         if with_infinite:
-            data["walsh_infinite"] = (("degree",), spectra.walsh_spectrum(data["ntk_infinite"][1], x).eigenvalue)
+            walsh["infinite"] = np.asarray(kernels.ntk)  # its own dtype: the tolerance follows its rounding
+        for name, kernel_matrix in walsh.items():
+            w = spectra.walsh_spectrum(kernel_matrix, x)
+            data[f"walsh_{name}"] = (("degree",), w.eigenvalue)
+            data[f"walsh_{name}_count"] = (("degree",), w.count)
+            summary.update({f"walsh_{name}_off_diagonal": w.off_diagonal, f"walsh_{name}_exact": int(w.exact)})
     coords = {"point": np.arange(n_points), "point_b": np.arange(n_points), "rank": np.arange(1, n_points + 1)}
     if cube:
         coords["degree"] = np.arange(x.shape[1] + 1)

@@ -11,10 +11,13 @@
 * :func:`target_alignment`: the fraction of a target's energy on each eigenvector (the spectral
   bias picture of Bordelon, Canatar & Pehlevan, ICML 2020); :func:`kernel_alignment`
   ``y^T K y / (|K|_F |y|^2)`` (Cristianini et al., NeurIPS 2001).
-* :func:`walsh_spectrum`: on the Boolean cube {0,1}^n a kernel that depends only on Hamming
-  distance (any MLP kernel) is diagonalized by the Walsh characters ``chi_S(x) = (-1)^(sum_{i in S} x_i)``
-  and its eigenvalue depends only on ``|S|`` (O'Donnell 2014; Yang & Salman 2019; Valle-Perez et
-  al., ICLR 2019): low degrees get the large eigenvalues.
+* :func:`walsh_spectrum`: on the Boolean cube coded as ``{-1,+1}^n`` an MLP kernel depends only
+  on the Hamming distance, so it is diagonalized by the Walsh characters
+  ``chi_S(x) = (-1)^(sum_{i in S} x_i)`` (bits ``x_i`` in {0, 1}) and its eigenvalue depends only
+  on ``|S|`` (O'Donnell 2014, "Analysis of Boolean Functions"; Yang & Salman 2019, "A fine-grained
+  spectral perspective on neural networks"): low degrees get the large eigenvalues. On ``{0,1}^n``
+  an MLP kernel is not diagonal in the Walsh basis (``x.x'`` depends on the Hamming weights), and
+  the true eigenvectors are reported with the degree that carries most of their energy.
 
 >>> import numpy as np, jaxbias as jb
 >>> k = np.array([[2.0, 1.0], [1.0, 2.0]])
@@ -111,15 +114,41 @@ class PowerLaw(NamedTuple):
 
 
 class WalshSpectrum(NamedTuple):
-    """Eigenvalues of a hypercube kernel by Walsh degree.
+    """Eigenvalues of a kernel on the whole Boolean cube, by Walsh degree.
+
+    Eigenvalues are those of the ``(2^n, 2^n)`` kernel matrix ``K`` (as :func:`eigen` gives them):
+    a character ``chi_S`` (``|chi_S|^2 = 2^n``) that is an eigenvector has eigenvalue
+    ``chi_S^T K chi_S / 2^n``. The integral operator under the uniform measure on the cube,
+    ``(T f)(x) = 2^-n sum_x' K(x, x') f(x')``, has the same eigenvectors and eigenvalues ``2^-n`` times these.
+
+    Shapes: ``n_bits + 1`` per degree, ``2^n`` per eigenpair.
 
     Attributes:
       degree: ``(n_bits + 1,)`` degrees ``0..n_bits``.
-      eigenvalue: mean over the characters of each degree of ``chi_S^T K chi_S / 2^n``.
-      multiplicity: ``C(n_bits, degree)`` characters per degree.
-      spread: max minus min of the eigenvalue within each degree (0 for Hamming-distance kernels).
-      off_diagonal: ``|offdiag(H K H)|_F / |H K H|_F`` in the Walsh basis: 0 when the characters
-        are exact eigenvectors.
+      eigenvalue: ``(n_bits + 1,)`` mean of the eigenvalues assigned to each degree. When ``exact``,
+        the eigenvalue of every character of that degree; NaN for a degree no eigenvector is assigned to.
+      multiplicity: ``(n_bits + 1,)`` ``C(n_bits, degree)``, the number of characters per degree.
+      spread: ``(n_bits + 1,)`` max minus min of the eigenvalues assigned to each degree (0 up to
+        rounding when ``exact``; NaN where ``count`` is 0).
+      off_diagonal: ``|offdiag(W)|_F / |W|_F`` with ``W = H K H / 2^n`` the kernel in the Walsh
+        basis: 0 when the characters are eigenvectors. Each eigenvalue of ``K`` lies within
+        ``off_diagonal * |K|_F`` of one of ``W``'s diagonal entries (Weyl).
+      exact: True when ``off_diagonal <= tolerance`` and every ``spread <= tolerance * |K|_F``: the
+        characters are eigenvectors, each degree has one eigenvalue, and ``eigenvalue`` repeated
+        ``multiplicity`` times is the whole spectrum.
+      count: ``(n_bits + 1,)`` eigenvectors assigned to each degree (``multiplicity`` when ``exact``).
+      rayleigh: ``(n_bits + 1,)`` mean over the characters of each degree of ``chi_S^T K chi_S / 2^n``
+        (the trace of ``K`` on the degree's span over its dimension). Equals ``eigenvalue`` when
+        ``exact``; otherwise an energy-weighted average of eigenvalues, not an eigenvalue.
+      values: ``(2^n,)`` all eigenvalues of ``K``, descending.
+      assigned_degree: ``(2^n,)`` the Walsh degree carrying most of each eigenvector's energy
+        ``sum_{|S| = d} (chi_S . v)^2 / 2^n``; within a cluster of eigenvalues closer than
+        ``tolerance * |K|_F`` (a degenerate eigenspace, whose individual vectors are arbitrary) the
+        energies are averaged over the cluster's eigenspace, so the assignment is basis-independent.
+      dominant_fraction: ``(2^n,)`` fraction of each eigenvector's energy on ``assigned_degree``
+        (1 when the characters are eigenvectors).
+      tolerance: relative rounding tolerance used for ``off_diagonal`` (see :func:`walsh_spectrum`).
+      coding: ``"01"`` or ``"pm1"``, the coding of ``x``.
     """
 
     degree: np.ndarray
@@ -127,6 +156,14 @@ class WalshSpectrum(NamedTuple):
     multiplicity: np.ndarray
     spread: np.ndarray
     off_diagonal: float
+    exact: bool
+    count: np.ndarray
+    rayleigh: np.ndarray
+    values: np.ndarray
+    assigned_degree: np.ndarray
+    dominant_fraction: np.ndarray
+    tolerance: float
+    coding: str
 
 
 def _square(name: str, k: Any) -> np.ndarray:
@@ -402,33 +439,76 @@ def _hadamard(a: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(a.reshape((size,) + rest), 0, axis)
 
 
+WALSH_ULPS = 64
+"""Rounding units of the kernel's dtype under which :func:`walsh_spectrum` counts off-diagonal mass as zero."""
+
+
 def walsh_spectrum(k: Any, x: Any) -> WalshSpectrum:
-    """Eigenvalue of each Walsh degree of a kernel on the whole Boolean cube.
+    """Eigenvalues of a kernel on the whole Boolean cube, by Walsh degree.
+
+    On ``{-1,+1}^n`` every point has norm ``sqrt(n)`` and ``x.x' = n - 2 h`` with ``h`` the Hamming
+    distance, so an MLP kernel (NNGP or NTK, any depth and activation) is a function of ``h``
+    alone: the Walsh characters ``chi_S`` are its eigenvectors and the eigenvalue depends only on
+    ``|S|`` (O'Donnell 2014, "Analysis of Boolean Functions", ch. 1-2; Yang & Salman 2019, "A
+    fine-grained spectral perspective on neural networks"). Then the diagonal of the kernel in the
+    Walsh basis is the spectrum, computed with a fast Walsh-Hadamard transform on both axes,
+    ``O(4^n n)``. On ``{0,1}^n`` this is false: ``x.x' = (|x| + |x'| - h) / 2`` depends on the
+    Hamming weights, the kernel is not diagonal in the Walsh basis (``off_diagonal`` about 0.31 for
+    a 3-layer ReLU NTK on 6 bits, whose Walsh diagonal entry 169.1 of degree 0 is not its top
+    eigenvalue 178.8), and the result is then the true eigendecomposition (dense ``eigh``, ``O(8^n)``)
+    with each eigenvector assigned to the degree carrying most of its energy, ``exact=False`` and
+    the off-diagonal mass stated. The coding of ``x`` is only used to identify the points (the
+    kernel matrix is given); what makes the kernel diagonal or not is the coding the kernel was
+    computed on.
+
+    ``jb.inputs.hypercube`` keeps ``{0, 1}`` as its default coding: the Boolean-prior experiment
+    (Valle-Perez, Camargo & Louis, ICLR 2019) and the truth-table measures use ``{0,1}^n`` in
+    lexicographic order, and a network's distribution over functions depends on the coding. For
+    kernel spectra pass ``jb.inputs.hypercube(n, values="pm1")``.
+
+    Tolerance: the characters count as eigenvectors when ``off_diagonal <= tolerance`` with
+    ``tolerance = 64 eps_k + 4 n eps_64`` (``eps_k`` the unit round-off of ``k``'s dtype,
+    :data:`WALSH_ULPS`). A Hamming-distance kernel's entries may carry a few tens of ulps of
+    rounding that differ between pairs at the same distance (a layer recursion); that is
+    off-diagonal mass of the same relative size, and the float64 transform adds about ``n eps_64``
+    per axis. Below it, Weyl's inequality puts every eigenvalue within ``tolerance * |K|_F`` of a
+    Walsh diagonal entry: no further than the kernel's own rounding allows. Any MLP kernel on
+    ``{0,1}^n`` is far above it, and so is a Monte Carlo (finite-width) kernel, whose sampling noise
+    is not invariant under bit flips.
 
     Args:
-      k: kernel ``(2^n, 2^n)`` between the points of ``x``.
+      k: kernel ``(2^n, 2^n)`` between the points of ``x`` (its symmetric part is used).
       x: the ``2^n`` distinct points of ``{0,1}^n`` or ``{-1,+1}^n``, in any order
         (e.g. :func:`jaxbias.inputs.hypercube`).
 
     Returns:
-      :class:`WalshSpectrum`: for each degree ``d`` the mean over ``|S| = d`` of
-      ``chi_S^T K chi_S / 2^n`` (an exact eigenvalue when ``off_diagonal`` is 0), computed with a
-      fast Walsh-Hadamard transform on both axes, ``O(4^n n)``.
+      :class:`WalshSpectrum`: eigenvalues of the matrix ``K`` (``2^n`` times those of the integral
+      operator under the uniform measure), per degree and per eigenpair.
+
+    Example:
+      >>> import jaxbias as jb
+      >>> x = jb.inputs.hypercube(3, values="pm1")
+      >>> w = walsh_spectrum(1.0 + x @ x.T, x)    # constant + linear kernel: degrees 0 and 1
+      >>> w.exact, w.eigenvalue.round(6).tolist()
+      (True, [8.0, 8.0, 0.0, 0.0])
     """
-    k = _square("k", k).astype(np.float64)
+    k = _square("k", k)
+    eps = float(np.finfo(k.dtype).eps)
+    k = k.astype(np.float64)
+    k = 0.5 * (k + k.T)
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[0] != k.shape[0]:
         raise ValueError(f"x with shape {x.shape}: expected ({k.shape[0]}, n_bits) points of the hypercube")
     n_bits = x.shape[1]
     if x.shape[0] != 2**n_bits:
         raise ValueError(f"x with shape {x.shape}: expected all 2**{n_bits} = {2**n_bits} points of the cube")
-    values = set(np.unique(x).tolist())
-    if values <= {0.0, 1.0}:
-        bits = x.astype(np.int64)
-    elif values <= {-1.0, 1.0}:
-        bits = ((x + 1) // 2).astype(np.int64)
+    levels = set(np.unique(x).tolist())
+    if levels <= {0.0, 1.0}:
+        bits, coding = x.astype(np.int64), "01"
+    elif levels <= {-1.0, 1.0}:
+        bits, coding = ((x + 1) // 2).astype(np.int64), "pm1"
     else:
-        raise ValueError(f"x has values {sorted(values)[:5]}: expected {{0, 1}} or {{-1, +1}} coordinates")
+        raise ValueError(f"x has values {sorted(levels)[:5]}: expected {{0, 1}} or {{-1, +1}} coordinates")
     index = bits @ (1 << np.arange(n_bits - 1, -1, -1))
     if np.unique(index).size != index.size:
         raise ValueError("x: points repeat; expected every point of the cube once")
@@ -437,12 +517,31 @@ def walsh_spectrum(k: Any, x: Any) -> WalshSpectrum:
     k = k[np.ix_(order, order)]  # rows in lexicographic order of the bits
     size = k.shape[0]
     walsh = _hadamard(_hadamard(k, 0), 1) / size  # (chi_S^T K chi_T) / 2^n
-    diag = np.diagonal(walsh)
+    diag = np.diagonal(walsh).copy()
     degree_of = np.array([bin(s).count("1") for s in range(size)])
     degrees = np.arange(n_bits + 1)
-    eig = np.array([diag[degree_of == d].mean() for d in degrees])
-    spread = np.array([np.ptp(diag[degree_of == d]) for d in degrees])
-    total = np.linalg.norm(walsh)
-    off = np.linalg.norm(walsh - np.diag(diag)) / total if total > 0 else 0.0
     multiplicity = np.array([math.comb(n_bits, int(d)) for d in degrees])
-    return WalshSpectrum(degrees, eig, multiplicity, spread, float(off))
+    rayleigh = np.array([diag[degree_of == d].mean() for d in degrees])
+    scale = float(np.linalg.norm(walsh))  # = |K|_F: H / sqrt(2^n) is orthogonal
+    off = float(np.linalg.norm(walsh - np.diag(diag)) / scale) if scale > 0 else 0.0
+    tol = WALSH_ULPS * eps + 4 * n_bits * float(np.finfo(np.float64).eps)
+    if off <= tol:  # the characters are the eigenvectors
+        values, assigned, fraction = diag, degree_of, np.ones(size)
+    else:
+        values, vecs = np.linalg.eigh(k)  # ascending
+        coef = _hadamard(vecs, 0) ** 2 / size  # (S, j): energy of eigenvector j on chi_S
+        energy = np.stack([coef[degree_of == d].sum(axis=0) for d in degrees], axis=1)  # (2^n, n_bits + 1)
+        # Eigenvalues closer than the tolerance form one eigenspace: average its vectors' energies.
+        cluster = np.concatenate([[0], np.cumsum(np.diff(values) > tol * scale)])
+        sums = np.zeros((cluster[-1] + 1, degrees.size))
+        np.add.at(sums, cluster, energy)
+        energy = (sums / np.bincount(cluster)[:, None])[cluster]
+        assigned, fraction = np.argmax(energy, axis=1), np.max(energy, axis=1)
+    order = np.argsort(-values, kind="stable")
+    values, assigned, fraction = values[order], assigned[order], fraction[order]
+    count = np.bincount(assigned, minlength=degrees.size)
+    eig = np.array([values[assigned == d].mean() if count[d] else np.nan for d in degrees])
+    spread = np.array([np.ptp(values[assigned == d]) if count[d] else np.nan for d in degrees])
+    exact = bool(off <= tol and np.all(spread <= tol * scale))
+    return WalshSpectrum(degrees, eig, multiplicity, spread, off, exact, count, rayleigh, values, assigned,
+                         fraction, float(tol), coding)
