@@ -9,7 +9,9 @@
 from jaxbias.kernels.analytic import Kernels, infinite, infinite_kernels, nngp_step, ntk_step
 from jaxbias.kernels.gaussian import (
     CLOSED_FORMS,
-    DEFAULT_ORDER,
+    ORDERS,
+    RTOL,
+    check_accuracy,
     dphi_dphi,
     dphi_sq,
     gauss_expect,
@@ -49,7 +51,9 @@ __all__ = [
     "dphi_sq",
     "phi_mean",
     "CLOSED_FORMS",
-    "DEFAULT_ORDER",
+    "ORDERS",
+    "RTOL",
+    "check_accuracy",
     # empirical kernels, kernels over inits, spectra
     "empirical",
     "monte_carlo",

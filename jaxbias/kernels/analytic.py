@@ -33,9 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.kernels.gaussian import (
-    DEFAULT_ORDER,
     _concrete,
     _float_dtype,
+    check_accuracy,
     dphi_dphi,
     phi_mean,
     phi_phi,
@@ -98,7 +98,7 @@ def _check_parameterization(parameterization: str) -> str:
 # One layer
 
 
-def nngp_step(k11, k12, k22, activation: str | Callable, weight_var, bias_var, *, order: int = DEFAULT_ORDER):
+def nngp_step(k11, k12, k22, activation: str | Callable, weight_var, bias_var):
     """One layer of the NNGP recursion: ``K' = C_b + C_W E[phi(u) phi(v)]``, ``(u, v) ~ N(0, K)``.
 
     Args:
@@ -107,7 +107,6 @@ def nngp_step(k11, k12, k22, activation: str | Callable, weight_var, bias_var, *
       activation: name, :class:`jaxbias.nets.activations.Activation` or elementwise callable.
       weight_var: ``C_W`` (>= 0; a traced array is accepted, e.g. to differentiate in it).
       bias_var: ``C_b`` (>= 0).
-      order: quadrature order for activations without closed form (see :func:`gauss_expect`).
 
     Returns:
       ``(k11', k12', k22')`` with the shapes of ``k11``, the broadcast shape, and the shape of ``k22``.
@@ -120,9 +119,9 @@ def nngp_step(k11, k12, k22, activation: str | Callable, weight_var, bias_var, *
     cw = _check_variance("weight_var", weight_var)
     cb = _check_variance("bias_var", bias_var)
     get_activation(activation)
-    p12 = phi_phi(activation, k11, k12, k22, order=order)
-    p11 = phi_sq(activation, k11, order=order)
-    p22 = phi_sq(activation, k22, order=order)
+    p12 = phi_phi(activation, k11, k12, k22)
+    p11 = phi_sq(activation, k11)
+    p22 = phi_sq(activation, k22)
     dtype = p12.dtype
     cw, cb = _coef(cw, dtype), _coef(cb, dtype)
     return cb + cw * p11, cb + cw * p12, cb + cw * p22
@@ -140,7 +139,6 @@ def ntk_step(
     *,
     fan_in: int | None = None,
     bias: bool = True,
-    order: int = DEFAULT_ORDER,
 ):
     """One layer of the NNGP and NTK recursions (module docstring).
 
@@ -158,7 +156,6 @@ def ntk_step(
       fan_in: hidden width feeding the layer (standard parameterization only).
       bias: whether the layer has biases (standard parameterization only; under "ntk" pass
         ``bias_var=0`` for a layer without biases).
-      order: quadrature order for activations without closed form (see :func:`gauss_expect`).
 
     Returns:
       ``(k11', k12', k22', t12')``.
@@ -173,15 +170,15 @@ def ntk_step(
         if fan_in is None:
             raise ValueError("fan_in=None: the standard parameterization's NTK needs the width feeding the layer")
         fan_in = check_int("fan_in", fan_in, 1)
-    k11n, k12n, k22n = nngp_step(k11, k12, k22, activation, weight_var, bias_var, order=order)
+    k11n, k12n, k22n = nngp_step(k11, k12, k22, activation, weight_var, bias_var)
     dtype = k12n.dtype
     cw = _coef(_check_variance("weight_var", weight_var), dtype)
-    dd = dphi_dphi(activation, k11, k12, k22, order=order)
+    dd = dphi_dphi(activation, k11, k12, k22)
     t12 = jnp.asarray(t12).astype(dtype)
     if parameterization == "ntk":
         direct = k12n
     else:
-        direct = fan_in * phi_phi(activation, k11, k12, k22, order=order) + (1.0 if bias else 0.0)
+        direct = fan_in * phi_phi(activation, k11, k12, k22) + (1.0 if bias else 0.0)
     return k11n, k12n, k22n, direct + cw * dd * t12
 
 
@@ -214,28 +211,27 @@ class _Spec(NamedTuple):
     residual_scale: float
     layer_norm: str | None
     pool: int
-    order: int
 
 
-def _expectations(act, k: _Pair, order: int):
+def _expectations(act, k: _Pair):
     """``E[phi phi]`` as a pair and ``E[phi' phi']`` (cross block) under ``k``."""
     a, b = k.a[:, None], k.b[None, :]
-    pp = _Pair(phi_sq(act, k.a, order=order), phi_phi(act, a, k.ab, b, order=order), phi_sq(act, k.b, order=order))
-    return pp, dphi_dphi(act, a, k.ab, b, order=order)
+    pp = _Pair(phi_sq(act, k.a), phi_phi(act, a, k.ab, b), phi_sq(act, k.b))
+    return pp, dphi_dphi(act, a, k.ab, b)
 
 
 def _branch(spec: _Spec, k: _Pair, t: jax.Array):
     """Kernel, per-point mean and NTK of one hidden layer's output ``pool(LN?(phi(LN?(z))))`` from ``z``'s."""
-    act, order = spec.activation, spec.order
+    act = spec.activation
     if spec.layer_norm == "pre":
         sa, sb = jnp.sqrt(k.a + _LN_EPS), jnp.sqrt(k.b + _LN_EPS)
         k = _Pair(k.a / (sa * sa), k.ab / (sa[:, None] * sb[None, :]), k.b / (sb * sb))
         t = t / (sa[:, None] * sb[None, :])
-    pp, dd = _expectations(act, k, order)
+    pp, dd = _expectations(act, k)
     theta = dd * t
     needs_mean = spec.residual or spec.layer_norm == "post" or spec.pool > 1
-    ma = phi_mean(act, k.a, order=order) if needs_mean else None
-    mb = phi_mean(act, k.b, order=order) if needs_mean else None
+    ma = phi_mean(act, k.a) if needs_mean else None
+    mb = phi_mean(act, k.b) if needs_mean else None
     if spec.layer_norm == "post":
         sa = jnp.sqrt(jnp.maximum(pp.a - ma * ma, 0) + _LN_EPS)
         sb = jnp.sqrt(jnp.maximum(pp.b - mb * mb, 0) + _LN_EPS)
@@ -316,7 +312,7 @@ def _check_points(name: str, x, d0: int | None = None) -> jax.Array:
     return x
 
 
-def _spec_from_config(config: dict, activation, order: int) -> _Spec:
+def _spec_from_config(config: dict, activation) -> _Spec:
     """Validates an mlp config for the infinite-width recursion and returns its static spec."""
     if not config or config.get("arch") != "mlp":
         raise ValueError(
@@ -358,11 +354,10 @@ def _spec_from_config(config: dict, activation, order: int) -> _Spec:
         residual_scale=float(config.get("residual_scale", 1.0)),
         layer_norm=config.get("layer_norm_position"),
         pool=int(config.get("pool_size") or 1) if pooling else 1,
-        order=order,
     )
 
 
-def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None, order: int = DEFAULT_ORDER) -> Kernels:
+def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None) -> Kernels:
     """Infinite-width NNGP and NTK of a :func:`jaxbias.nets.mlp` network.
 
     Reads ``net.config``: depth, per-layer ``C_W`` and ``C_b`` (``C_b = 0`` without biases),
@@ -392,7 +387,6 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None,
       x2: inputs ``(P2, d0)``; None for ``x1`` against itself.
       per_layer: also return every layer's kernels.
       activation: override for the config's activation (needed when the net was built with a callable).
-      order: quadrature order for activations without closed form (see :func:`gauss_expect`).
 
     Returns:
       :class:`Kernels` of shape ``(P1, P2)`` (the output layer), or ``(depth + 1, P1, P2)`` with
@@ -410,8 +404,7 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None,
     """
     if not isinstance(net, Net):
         raise TypeError(f"net={net!r}: expected a jaxbias Net built by jaxbias.nets.mlp")
-    order = check_int("order", order, 1)
-    spec = _spec_from_config(net.config, activation, order)
+    spec = _spec_from_config(net.config, activation)
     x1 = _check_points("x1", x1)
     symmetric = x2 is None
     x2 = x1 if x2 is None else _check_points("x2", x2, x1.shape[1])
@@ -420,7 +413,9 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None,
         raise ValueError(f"x1 with shape {tuple(x1.shape)}: the net expects inputs of dimension {in_dim}")
     dtype = _float_dtype(x1, x2)
     per_layer = bool(per_layer)
-    return Kernels(*_recursion_jit(spec, x1.astype(dtype), x2.astype(dtype), symmetric, per_layer))
+    kernels = Kernels(*_recursion_jit(spec, x1.astype(dtype), x2.astype(dtype), symmetric, per_layer))
+    check_accuracy(kernels, f"infinite-width kernels of activation {getattr(spec.activation, 'name', spec.activation)!r}")
+    return kernels
 
 
 def infinite_kernels(
@@ -437,7 +432,6 @@ def infinite_kernels(
     residual: bool = False,
     residual_scale: float = 1.0,
     per_layer: bool = False,
-    order: int = DEFAULT_ORDER,
 ) -> Kernels:
     """NNGP and NTK of an MLP described by keywords (no network object needed).
 
@@ -469,5 +463,5 @@ def infinite_kernels(
         "layer_norm_position": None, "pooling": None, "weight_law": "normal",
     }
     return infinite(Net(None, None, config), x1, x2, per_layer=per_layer,
-                    activation=None if isinstance(activation, str) else activation, order=order)
+                    activation=None if isinstance(activation, str) else activation)
 

@@ -2,16 +2,22 @@
 
 For ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` this module computes ``E[f(u, v)]`` by 2-D
 quadrature (:func:`gauss_expect`), and the two expectations the NNGP and NTK
-recursions need (../shared/SCIENCE.md section 3; Neal 1996, Lee et al. ICLR 2018, Jacot et al.
-NeurIPS 2018):
+recursions need (Neal 1996, Lee et al. ICLR 2018, Jacot et al. NeurIPS 2018):
 
 * :func:`phi_phi` ``E[phi(u) phi(v)]``,
 * :func:`dphi_dphi` ``E[phi'(u) phi'(v)]``,
 
 with closed forms where they exist (arc-cosine kernels of Cho & Saul, NeurIPS 2009, for relu and
 step and, as linear combinations, leaky_relu(a), abs and centred_relu; Williams, NeurIPS 1997, for
-erf; identity) and quadrature for every other activation of :mod:`jaxbias.nets.activations` or any
-elementwise callable.
+erf; Gaussian integrals of exponentials for sin, cos, gaussian and snake(a); identity) and
+quadrature for every other activation of :mod:`jaxbias.nets.activations` or any elementwise
+callable.
+
+Accuracy policy (one place for kernels, theory and IGB alike): closed forms are exact; every
+quadrature result meets :data:`RTOL` (``1e-8`` of ``E|f|`` in float64, ``1e-5`` in float32) by an
+a-posteriori error estimate over the rules of :data:`ORDERS`, at any variance, or it is NaN under
+``jit`` and a ``ValueError`` for concrete arguments (:func:`check_accuracy`, which the functions that
+``jit`` expectations apply to their outputs).
 
 Every function is pure, broadcasts its kernel arguments against each other, runs under ``jit`` and
 is differentiable in the kernel arguments to any order (``jax.grad``, ``jax.jacfwd``,
@@ -24,8 +30,9 @@ covariances (``k12^2 = k11 k22``, e.g. two equal inputs, where the theory of
 :mod:`jaxbias.theory` evaluates Jacobians and Hessians of the layer map). First derivatives need
 only ``f_u``, ``f_v`` and ``f_uv``, so they are right for activations with kinks (their a.e.
 derivatives carry no delta); second and higher derivatives of the quadrature need ``phi''`` and
-miss the delta of a kink (relu, leaky_relu, abs, step have closed forms that are exact; for
-``selu`` or a kinked callable, treat quadrature Hessians with care). At exactly zero variance
+miss the delta of a kink where ``phi'`` jumps (relu, leaky_relu, abs, step have closed forms that
+are exact; ``selu`` has no closed form, so :mod:`jaxbias.theory.finite_width` takes its second
+derivatives by finite differences of accurate values instead). At exactly zero variance
 (``k11 = 0``) the derivative in ``k11`` falls back to ``E[f_uu] / 2``.
 
 Conventions for activations that are not differentiable everywhere: ``phi'`` is the
@@ -55,11 +62,12 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 
 from jaxbias.nets.activations import Activation, get_activation
-from jaxbias.validation import check_int
 
 __all__ = [
-    "DEFAULT_ORDER",
+    "RTOL",
+    "ORDERS",
     "CLOSED_FORMS",
+    "check_accuracy",
     "gauss_expect",
     "phi_phi",
     "dphi_dphi",
@@ -67,11 +75,6 @@ __all__ = [
     "dphi_sq",
     "phi_mean",
 ]
-
-DEFAULT_ORDER = 32
-"""Gauss-Legendre nodes per piece (64 x 64 = 4,096 evaluations of ``fn`` per kernel entry): float64
-relative error below ~1e-8 even for narrow integrands (``exp(-u^2)`` at near-singular covariance),
-~1e-13 for the relu family; 48 reaches machine precision on the tests' cases."""
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -129,26 +132,141 @@ def _check_covariance(ks, names) -> None:
             )
 
 
-MAX_ORDER = 256
-"""Largest quadrature order accepted."""
-
-
-def _check_order(order) -> int:
-    return check_int("order", order, 1, MAX_ORDER)
-
-
 # ---------------------------------------------------------------------------------------------
-# Quadrature
+# Quadrature: one accuracy policy for every expectation without a closed form
 
+
+RTOL = {"float64": 1e-8, "float32": 1e-5}
+"""Accuracy every quadrature result is held to, by dtype: ``|error| <= RTOL * E|f|``.
+
+``E|f|`` (computed on the same nodes) bounds ``|E f|``; for :func:`phi_phi` it is at most
+``sqrt(E phi(u)^2 E phi(v)^2)``, so the tolerance is relative to the kernel's own scale. The error is
+estimated a posteriori (:data:`ORDERS`); a result that cannot meet the tolerance is NaN under
+``jit`` and a ``ValueError`` for concrete arguments, never a silently wrong number."""
+
+ORDERS = (24, 32, 48, 96, 192)
+"""Gauss-Legendre nodes per piece of the successive rules (``4 n^2`` evaluations of ``fn`` per entry).
+
+Rule ``i`` is accepted when ``|Q_i - Q_(i-1)| + tail_i <= RTOL * E|f|``: the difference estimates
+the error of the coarser rule, so the accepted value is conservatively within tolerance (``tail`` is
+``E|f|`` beyond 8 standard deviations, which flags integrands that the range ``[-10, 10]`` would
+truncate). Smooth activations and activations with a kink at 0 stop at 32 or 48 nodes at moderate
+variance; 96 nodes reach ~1e-13 up to variance 1e6 (tests/test_gaussian_accuracy.py). Each rule
+adds ~0.5 s to the first compilation of an integrand."""
 
 _CUT = 10.0
 """Integration range [-_CUT, _CUT] in standard-normal units (the Gaussian tail beyond is ~1e-23)."""
+
+_TAIL = 8.0
+"""Nodes beyond this many standard deviations make up the truncation indicator ``tail``."""
 
 
 @functools.lru_cache(maxsize=None)
 def _nodes(order: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [-1, 1]."""
     return leggauss(order)
+
+
+def _sinh_rule(length, scale, order: int, dtype):
+    """Nodes ``t`` and weights on ``[0, length]``, clustered near 0 on the scale ``scale``.
+
+    The sinh map ``t = lo sinh(s)``, Gauss-Legendre in ``s`` on ``[0, asinh(length / lo)]``,
+    ``lo = min(scale, length)``, spreads the nodes evenly in ``log t`` between ``lo`` and ``length``
+    (the sinh transformation for nearly singular integrands; Johnston & Elliott 2005). At large
+    variance an activation's whole structure (tanh's saturation, the neighbourhood of a kink) lies
+    within ``1/sqrt(k)`` standard deviations of the split, where a plain rule on ``[0, 10]`` has
+    almost no node. Shapes: ``length``, ``scale`` ``S``; returns two ``S + (order,)`` arrays.
+    """
+    x, w = _nodes(order)
+    shape = (1,) * jnp.ndim(length) + x.shape
+    x, w = jnp.asarray(x, dtype).reshape(shape), jnp.asarray(w, dtype).reshape(shape)
+    lo = jnp.minimum(scale, length)
+    lo = jnp.where(lo > 0, lo, 1)
+    top = jnp.arcsinh(length / lo)[..., None]
+    s = top * (x + 1) / 2
+    t = lo[..., None] * jnp.sinh(s)
+    weight = lo[..., None] * jnp.cosh(s) * top / 2 * w
+    return t, jnp.where(length[..., None] > 0, weight, 0)
+
+
+def _density(z):
+    return jnp.exp(-z * z / 2) * _INV_SQRT_2PI
+
+
+def _inverse(x):
+    """``1 / x`` where ``x > 0``, else ``inf`` (no small scale to resolve)."""
+    return jnp.where(x > 0, 1 / jnp.where(x > 0, x, 1), jnp.inf)
+
+
+def _safe_div(num, den):
+    """``num / den`` where ``den != 0``, else 0 (no NaN in values or derivatives)."""
+    ok = den != 0
+    return jnp.where(ok, num / jnp.where(ok, den, 1), 0)
+
+
+def _rule(fn, k11, k12, k22, order: int):
+    """``(E f, E|f|, tail)`` by the product rule of :func:`gauss_expect`, ``order`` nodes per piece."""
+    dtype = k11.dtype
+    # (u, v) = (a z1, c z1 + r z2): the Cholesky factor, with c = r = 0 where k11 = 0.
+    a = jnp.sqrt(k11)
+    c = _safe_div(k12, a)
+    r = jnp.sqrt(jnp.maximum(k22 - c * c, 0))
+    cut = jnp.full_like(a, _CUT)
+    # Outer z1: pieces [-L, 0] and [0, L] (u's kink), clustered near 0 on the scale where u, or the
+    # mean of v given z1, reaches 1.
+    t1, w1 = _sinh_rule(cut, _inverse(jnp.maximum(a, jnp.abs(c))), order, dtype)
+    z1 = jnp.concatenate([-t1, t1], axis=-1)
+    w1 = jnp.concatenate([w1, w1], axis=-1) * _density(z1)
+    inner_scale = _inverse(r)
+
+    def body(acc, node):
+        z1_, w1_ = node
+        # Inner z2: pieces either side of where v = c z1 + r z2 crosses 0 (v's kink), clustered there.
+        split = jnp.clip(_safe_div(-c * z1_, r), -_CUT, _CUT)
+        tl, wl = _sinh_rule(_CUT + split, inner_scale, order, dtype)
+        tr, wr = _sinh_rule(_CUT - split, inner_scale, order, dtype)
+        z2 = jnp.concatenate([split[..., None] - tl, split[..., None] + tr], axis=-1)
+        w2 = jnp.concatenate([wl, wr], axis=-1) * _density(z2)
+        u = (a * z1_)[..., None]
+        v = (c * z1_)[..., None] + r[..., None] * z2
+        f = jnp.broadcast_to(fn(u, v), v.shape).astype(dtype)
+        far = (jnp.abs(z1_)[..., None] > _TAIL) | (jnp.abs(z2) > _TAIL)
+        value, size, tail = acc
+        return (value + w1_ * jnp.sum(f * w2, axis=-1),
+                size + w1_ * jnp.sum(jnp.abs(f) * w2, axis=-1),
+                tail + w1_ * jnp.sum(jnp.where(far, jnp.abs(f), 0) * w2, axis=-1)), None
+
+    zero = jnp.zeros(k11.shape, dtype)
+    nodes = (jnp.moveaxis(z1, -1, 0), jnp.moveaxis(w1, -1, 0))
+    acc, _ = jax.lax.scan(body, (zero, zero, zero), nodes)
+    return acc
+
+
+def _rtol(dtype) -> float:
+    return RTOL["float64"] if jnp.dtype(dtype).itemsize >= 8 else RTOL["float32"]
+
+
+def _adaptive(fn, k11, k12, k22):
+    """``E f`` by the rules of :data:`ORDERS` until the error estimate meets :data:`RTOL`; NaN where none does."""
+    rtol = _rtol(k11.dtype)
+    rules = [functools.partial(_rule, fn, order=n) for n in ORDERS]
+    previous = rules[0](k11, k12, k22)[0]
+    value, size, tail = rules[1](k11, k12, k22)
+    ok = jnp.abs(value - previous) + tail <= rtol * size
+    result = jnp.where(ok, value, jnp.nan)
+
+    def unfinished(state):
+        i, _, ok, _ = state
+        return (i < len(rules) - 1) & ~jnp.all(ok)
+
+    def refine(state):
+        i, previous, ok, result = state
+        value, size, tail = jax.lax.switch(i + 1, rules, k11, k12, k22)
+        accept = ~ok & (jnp.abs(value - previous) + tail <= rtol * size)
+        return i + 1, value, ok | accept, jnp.where(accept, value, result)
+
+    state = (jnp.asarray(1), value, ok, result)
+    return jax.lax.while_loop(unfinished, refine, state)[3]
 
 
 def _partial(fn: Callable, arg: int) -> Callable:
@@ -162,63 +280,25 @@ def _partial(fn: Callable, arg: int) -> Callable:
     return d
 
 
-def _safe_div(num, den):
-    """``num / den`` where ``den != 0``, else 0 (no NaN in values or derivatives)."""
-    ok = den != 0
-    return jnp.where(ok, num / jnp.where(ok, den, 1), 0)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 4))
-def _expect(fn, k11, k12, k22, order):
-    x, w = _nodes(order)
-    dtype = k11.dtype
-    # (u, v) = (a z1, c z1 + r z2): the Cholesky factor, with c = r = 0 where k11 = 0.
-    a = jnp.sqrt(k11)
-    c = _safe_div(k12, a)
-    r = jnp.sqrt(jnp.maximum(k22 - c * c, 0))
-    # Outer z1 on [-L, 0] and [0, L] (u's kink at u = 0), m Gauss-Legendre nodes each, density folded
-    # into the weights.
-    z1 = np.concatenate([(x - 1) * _CUT / 2, (x + 1) * _CUT / 2])
-    w1 = np.concatenate([w, w]) * _CUT / 2 * np.exp(-z1 * z1 / 2) / math.sqrt(2 * math.pi)
-    xs = jnp.asarray(x, dtype).reshape((1,) * k11.ndim + x.shape)
-    ws = jnp.asarray(w, dtype).reshape((1,) * k11.ndim + w.shape)
-
-    def piece(lo, hi):
-        mid, half = ((lo + hi) / 2)[..., None], ((hi - lo) / 2)[..., None]
-        z2 = mid + half * xs
-        return z2, half * ws * jnp.exp(-z2 * z2 / 2) / math.sqrt(2 * math.pi)
-
-    def body(acc, node):
-        z1_, w1_ = node
-        # Inner z2 split where v = c z1 + r z2 crosses 0 (v's kink), clipped to [-L, L].
-        split = jnp.clip(_safe_div(-c * z1_, r), -_CUT, _CUT)
-        (za, wa), (zb, wb) = piece(jnp.full_like(split, -_CUT), split), piece(split, jnp.full_like(split, _CUT))
-        z2 = jnp.concatenate([za, zb], axis=-1)
-        w2 = jnp.concatenate([wa, wb], axis=-1)
-        u = (a * z1_)[..., None]
-        v = (c * z1_)[..., None] + r[..., None] * z2
-        f = jnp.broadcast_to(fn(u, v), v.shape).astype(dtype)
-        return acc + w1_ * jnp.sum(f * w2, axis=-1), None
-
-    nodes = (jnp.asarray(z1, dtype), jnp.asarray(w1, dtype))
-    acc, _ = jax.lax.scan(body, jnp.zeros(k11.shape, dtype), nodes)
-    return acc
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _expect(fn, k11, k12, k22):
+    return _adaptive(fn, k11, k12, k22)
 
 
 @_expect.defjvp
-def _expect_jvp(fn, order, primals, tangents):
+def _expect_jvp(fn, primals, tangents):
     k11, k12, k22 = primals
     d11, d12, d22 = tangents
-    out = _expect(fn, k11, k12, k22, order)
+    out = _expect(fn, k11, k12, k22)
     f_u, f_v = _partial(fn, 0), _partial(fn, 1)
     f_uv = _partial(f_u, 1)
-    e_uv = _expect(f_uv, k11, k12, k22, order)
+    e_uv = _expect(f_uv, k11, k12, k22)
 
     def diagonal(k, f_x, x_index, f_xx):
         # dE/dk11 = (E[u f_u] - k12 E[f_uv]) / (2 k11) (scale and correlation moves, Price's theorem
         # for the correlation); where k11 = 0 it is E[f_uu] / 2 (Price).
-        moment = _expect(lambda u, v: f_x(u, v) * (u if x_index == 0 else v), k11, k12, k22, order)
-        second = _expect(f_xx, k11, k12, k22, order)
+        moment = _expect(lambda u, v: f_x(u, v) * (u if x_index == 0 else v), k11, k12, k22)
+        second = _expect(f_xx, k11, k12, k22)
         return jnp.where(k > 0, _safe_div(moment - k12 * e_uv, 2 * k), second / 2)
 
     e11 = diagonal(k11, f_u, 0, _partial(f_u, 0))
@@ -226,8 +306,51 @@ def _expect_jvp(fn, order, primals, tangents):
     return out, e11 * d11 + e_uv * d12 + e22 * d22
 
 
-def gauss_expect(fn: Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> jax.Array:
-    """``E[fn(u, v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` by 2-D quadrature.
+_expect_jit = jax.jit(_expect, static_argnums=(0,))
+
+
+def check_accuracy(value, what: str, *kernel) -> None:
+    """Raises ValueError where a concrete result of this module is not finite (its accuracy check failed).
+
+    Every quadrature result that misses :data:`RTOL` is NaN (no exception can be raised under
+    ``jit``); functions that ``jit`` expectations call this on their concrete outputs.
+
+    Args:
+      value: the result (an array or a pytree of arrays; traced leaves are skipped).
+      what: what was computed, for the message (e.g. ``"E[phi(u) phi(v)] for activation 'tanh'"``).
+      kernel: the covariance entries ``k11, k12, k22`` (the message shows the first failing entry).
+    """
+    for leaf in jax.tree_util.tree_leaves(value):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        leaf = np.asarray(leaf)
+        bad = ~np.isfinite(leaf)
+        if not np.any(bad):
+            continue
+        where = ""
+        if kernel and not any(isinstance(k, jax.core.Tracer) for k in kernel):
+            try:
+                ks = np.broadcast_arrays(*(np.asarray(k, np.float64) for k in kernel), bad)
+                index = np.unravel_index(int(np.argmax(ks[-1])), ks[-1].shape)
+                where = f" at (k11, k12, k22) = {tuple(float(k[index]) for k in ks[:-1])}"
+            except ValueError:
+                pass
+        raise ValueError(
+            f"{what}{where}: {int(bad.sum())} of {bad.size} values are not finite: the integrand is not "
+            f"finite there, or varies too fast for the quadrature to reach relative accuracy "
+            f"{_rtol(leaf.dtype):g} with {ORDERS[-1]} nodes per piece (jaxbias.kernels.gaussian.RTOL)"
+        )
+
+
+def _evaluate(fn: Callable, k11, k12, k22, what: str) -> jax.Array:
+    """:func:`_expect_jit` with the accuracy check raised as a ValueError for concrete arguments."""
+    out = _expect_jit(fn, k11, k12, k22)
+    check_accuracy(out, what, k11, k12, k22)
+    return out
+
+
+def gauss_expect(fn: Callable, k11, k12, k22) -> jax.Array:
+    """``E[fn(u, v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])`` by 2-D quadrature, to :data:`RTOL`.
 
     The pair is written ``u = a z1``, ``v = c z1 + r z2`` with ``z1, z2`` independent standard normals
     (``a = sqrt(k11)``, ``c = k12 / a``, ``r = sqrt(k22 - c^2)``), so singular covariances
@@ -235,20 +358,26 @@ def gauss_expect(fn: Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> 
     ``[-10, 10]^2`` (the tail beyond is ~1e-23) is a product Gauss-Legendre rule on pieces that
     break where ``u = 0`` (``z1 = 0``) and, for each ``z1`` node, where ``v = 0``: activations with a
     kink or a jump at 0 (relu, abs, selu, elu, step, ...) are smooth on every piece, so the rule
-    converges exponentially for them too (plain Gauss-Hermite converges like ``1/order`` there,
-    and slowly for steep functions such as tanh at large variance). See :data:`DEFAULT_ORDER` for accuracy. Derivatives: see the module docstring.
+    converges exponentially for them too. On each piece the nodes are sinh-mapped toward the
+    break on the scale ``1 / sqrt(variance)``, so that large variances (where tanh is a step and
+    a kink's neighbourhood is a sliver of the Gaussian) are resolved as well as small ones. Rules
+    of :data:`ORDERS` nodes per piece are tried in turn until the a-posteriori error estimate meets
+    :data:`RTOL` (``1e-8`` of ``E|fn|`` in float64, ``1e-5`` in float32); where none does, the
+    result is NaN under ``jit`` and a ``ValueError`` otherwise. Derivatives: see the module docstring.
 
     Args:
-      fn: elementwise ``fn(u, v) -> array`` (jnp operations; it is called on broadcast arrays).
+      fn: elementwise ``fn(u, v) -> array`` (jnp operations; it is called on broadcast arrays). Pass
+        the same function object to reuse a compiled program.
       k11, k12, k22: covariance entries, arrays that broadcast together (any shape ``S``).
-      order: Gauss-Legendre nodes per piece (4 pieces: ``4 order^2`` evaluations of ``fn``).
 
     Returns:
       ``E[fn(u, v)]`` of the broadcast shape ``S``, in the widest float dtype of the arguments.
 
     Raises:
       ValueError: (concrete arguments) a negative or non-finite variance, ``|k12| > sqrt(k11 k22)``,
-        shapes that do not broadcast, or an invalid ``order``.
+        shapes that do not broadcast, or an integrand the quadrature cannot resolve to :data:`RTOL`
+        (not finite, discontinuous away from ``u = 0`` and ``v = 0``, oscillating faster than 192
+        nodes per piece resolve, or growing so fast that ``[-10, 10]`` truncates it).
 
     Example:
       >>> import jaxbias as jb
@@ -257,9 +386,8 @@ def gauss_expect(fn: Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> 
     """
     if not callable(fn):
         raise TypeError(f"fn={fn!r}: expected a callable fn(u, v)")
-    order = _check_order(order)
     k11, k12, k22 = _kernel_args(k11, k12, k22)
-    return _expect_jit(fn, k11, k12, k22, order)
+    return _evaluate(fn, k11, k12, k22, f"gauss_expect({getattr(fn, '__name__', 'fn')})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,12 +507,56 @@ def _identity_dd(k11, k12, k22):
     return jnp.ones_like(k12)
 
 
+def _cos_pp(k11, k12, k22):
+    # E[cos u cos v] = (E cos(u - v) + E cos(u + v)) / 2 = e^(-(k11 + k22)/2) cosh(k12), written with
+    # the variances of u -+ v so that no exponent is positive (no overflow at any variance).
+    return (jnp.exp(-(k11 + k22 - 2 * k12) / 2) + jnp.exp(-(k11 + k22 + 2 * k12) / 2)) / 2
+
+
+def _sin_pp(k11, k12, k22):
+    # E[sin u sin v] = (E cos(u - v) - E cos(u + v)) / 2 = e^(-(k11 + k22)/2) sinh(k12).
+    return (jnp.exp(-(k11 + k22 - 2 * k12) / 2) - jnp.exp(-(k11 + k22 + 2 * k12) / 2)) / 2
+
+
+def _cos_dd(k11, k12, k22):
+    return _sin_pp(k11, k12, k22)  # cos' = -sin
+
+
+def _gaussian_pp(k11, k12, k22):
+    # phi = exp(-x^2): E[exp(-u^2 - v^2)] = det(I + 2 Sigma)^(-1/2).
+    return 1 / jnp.sqrt((1 + 2 * k11) * (1 + 2 * k22) - 4 * k12 * k12)
+
+
+def _gaussian_dd(k11, k12, k22):
+    # phi' = -2x exp(-x^2): 4 E[u v exp(-u^2 - v^2)] = 4 det(I + 2 Sigma)^(-1/2) [Sigma (I + 2 Sigma)^-1]_12
+    # and [Sigma (I + 2 Sigma)^-1]_12 = k12 / det(I + 2 Sigma).
+    det = (1 + 2 * k11) * (1 + 2 * k22) - 4 * k12 * k12
+    return 4 * k12 / det ** 1.5
+
+
+def _snake_pp(a):
+    # snake_a(x) = x + sin^2(a x) / a = x + (1 - cos(2 a x)) / (2 a); E[u cos(2 a v)] = 0 (odd), so
+    # E = k12 + (1 - E cos(2a u) - E cos(2a v) + E cos(2a u) cos(2a v)) / (4 a^2).
+    s = 4 * a * a
+
+    def pp(k11, k12, k22):
+        return k12 + (1 - jnp.exp(-s * k11 / 2) - jnp.exp(-s * k22 / 2) + _cos_pp(s * k11, s * k12, s * k22)) / s
+
+    return pp
+
+
+def _snake_dd(a):
+    # snake_a' = 1 + sin(2 a x): E = 1 + E sin(2a u) sin(2a v).
+    s = 4 * a * a
+    return lambda k11, k12, k22: 1 + _sin_pp(s * k11, s * k12, s * k22)
+
+
 def _closed_form(name: str):
     """``(phi_phi, dphi_dphi)`` closed forms for a canonical activation name, or None."""
-    m = re.fullmatch(r"leaky_relu\((.+)\)", name)
+    m = re.fullmatch(r"(leaky_relu|snake)\((.+)\)", name)
     if m:
-        a = float(m.group(1))
-        return _leaky_pp(a), _leaky_dd(a)
+        a = float(m.group(2))
+        return (_leaky_pp(a), _leaky_dd(a)) if m.group(1) == "leaky_relu" else (_snake_pp(a), _snake_dd(a))
     return _CLOSED.get(name)
 
 
@@ -395,9 +567,12 @@ _CLOSED = {
     "centred_relu": (_centred_relu_pp, _relu_dd),
     "erf": (_erf_pp, _erf_dd),
     "identity": (_identity_pp, _identity_dd),
+    "sin": (_sin_pp, _cos_pp),
+    "cos": (_cos_pp, _cos_dd),
+    "gaussian": (_gaussian_pp, _gaussian_dd),
 }
 
-CLOSED_FORMS: tuple[str, ...] = tuple(sorted(_CLOSED)) + ("leaky_relu(a)",)
+CLOSED_FORMS: tuple[str, ...] = tuple(sorted(_CLOSED)) + ("leaky_relu(a)", "snake(a)")
 """Activations with closed-form kernels; every other one uses :func:`gauss_expect`."""
 
 
@@ -424,9 +599,6 @@ def _integrand(phi: Callable, kind: str) -> Callable:
     return lambda u, v: phi(u)  # "mean"
 
 
-_expect_jit = jax.jit(_expect, static_argnums=(0, 4))
-
-
 def _derivative(phi: Callable) -> Callable:
     """Elementwise a.e. derivative of an elementwise ``phi`` (jax's derivative)."""
     return lambda x: jax.jvp(phi, (x,), (jnp.ones_like(x),))[1]
@@ -436,36 +608,36 @@ def _derivative(phi: Callable) -> Callable:
 # Public expectations
 
 
-def phi_phi(activation: str | Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER) -> jax.Array:
+def phi_phi(activation: str | Callable, k11, k12, k22) -> jax.Array:
     """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[k11, k12], [k12, k22]])``: the NNGP layer map.
 
-    Closed forms (module docstring) for relu, step, leaky_relu(a), abs, centred_relu, erf and
-    identity; :func:`gauss_expect` otherwise.
+    Closed forms (module docstring) for relu, step, leaky_relu(a), abs, centred_relu, erf, identity,
+    sin, cos, gaussian and snake(a); :func:`gauss_expect` (accurate to :data:`RTOL`) otherwise.
 
     Args:
       activation: name (see :mod:`jaxbias.nets.activations`), :class:`Activation` or elementwise callable.
       k11, k12, k22: covariance entries, broadcasting together (shape ``S``).
-      order: quadrature order (activations without closed form, see :func:`gauss_expect`).
 
     Returns:
       Array of shape ``S``.
+
+    Raises:
+      ValueError: an invalid covariance, or (concrete arguments) an activation the quadrature cannot
+        resolve to :data:`RTOL` there.
 
     Example:
       >>> import jaxbias as jb
       >>> round(float(jb.kernels.phi_phi("erf", 1.0, 1.0, 1.0)), 6)  # (2/pi) arcsin(2/3)
       0.464559
     """
-    order = _check_order(order)
     act, closed = _resolve(activation)
     k11, k12, k22 = _kernel_args(k11, k12, k22)
     if closed is not None:
         return closed[0](k11, k12, k22)
-    return _expect_jit(_integrand(act.fn, "pp"), k11, k12, k22, order)
+    return _evaluate(_integrand(act.fn, "pp"), k11, k12, k22, f"E[phi(u) phi(v)] for activation {act.name!r}")
 
 
-def dphi_dphi(
-    activation: str | Callable, k11, k12, k22, *, order: int = DEFAULT_ORDER, distributional: bool = False
-) -> jax.Array:
+def dphi_dphi(activation: str | Callable, k11, k12, k22, *, distributional: bool = False) -> jax.Array:
     """``E[phi'(u) phi'(v)]``: the factor multiplying the previous NTK in the NTK recursion.
 
     ``phi'`` is the almost-everywhere derivative (what ``jax.grad`` computes); for ``step`` that is 0.
@@ -475,44 +647,45 @@ def dphi_dphi(
     Args:
       activation: name, :class:`Activation` or elementwise callable.
       k11, k12, k22: covariance entries, broadcasting together (shape ``S``).
-      order: quadrature order (activations without closed form, see :func:`gauss_expect`).
       distributional: see above (only changes ``step``).
 
     Returns:
       Array of shape ``S``.
+
+    Raises:
+      ValueError: as :func:`phi_phi`.
 
     Example:
       >>> import jaxbias as jb
       >>> round(float(jb.kernels.dphi_dphi("relu", 1.0, 0.0, 1.0)), 6)  # P(u > 0, v > 0) = 1/4
       0.25
     """
-    order = _check_order(order)
     act, closed = _resolve(activation)
     k11, k12, k22 = _kernel_args(k11, k12, k22)
     if closed is not None:
         if distributional and act.name == "step":
             return _step_dd_distributional(k11, k12, k22)
         return closed[1](k11, k12, k22)
-    return _expect_jit(_integrand(act.fn, "dd"), k11, k12, k22, order)
+    return _evaluate(_integrand(act.fn, "dd"), k11, k12, k22, f"E[phi'(u) phi'(v)] for activation {act.name!r}")
 
 
-def phi_sq(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> jax.Array:
+def phi_sq(activation: str | Callable, k) -> jax.Array:
     """``E[phi(u)^2]`` for ``u ~ N(0, k)``: :func:`phi_phi` at ``(k, k, k)`` (the length map)."""
-    return phi_phi(activation, k, k, k, order=order)
+    return phi_phi(activation, k, k, k)
 
 
-def dphi_sq(activation: str | Callable, k, *, order: int = DEFAULT_ORDER, distributional: bool = False) -> jax.Array:
+def dphi_sq(activation: str | Callable, k, *, distributional: bool = False) -> jax.Array:
     """``E[phi'(u)^2]`` for ``u ~ N(0, k)``: :func:`dphi_dphi` at ``(k, k, k)`` (``chi_perp / C_W``)."""
-    return dphi_dphi(activation, k, k, k, order=order, distributional=distributional)
+    return dphi_dphi(activation, k, k, k, distributional=distributional)
 
 
-def phi_mean(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> jax.Array:
+def phi_mean(activation: str | Callable, k) -> jax.Array:
     """``E[phi(u)]`` for ``u ~ N(0, k)`` (needed by residual connections and layer norm after phi).
 
-    Closed forms for the relu family (``E[relu(u)] = sqrt(k / (2 pi))``), step (1/2 for k > 0) and the
-    odd activations erf and identity (0); quadrature otherwise.
+    Closed forms for the relu family (``E[relu(u)] = sqrt(k / (2 pi))``), step (1/2 for k > 0), the
+    odd activations erf, identity and sin (0), cos (``e^(-k/2)``), gaussian (``(1 + 2k)^(-1/2)``) and
+    snake(a) (``(1 - e^(-2 a^2 k)) / (2a)``); quadrature (to :data:`RTOL`) otherwise.
     """
-    order = _check_order(order)
     act, closed = _resolve(activation)
     k, _, _ = _kernel_args(k, k, k, names=("k", "k", "k"))
     name = act.name if closed is not None else None
@@ -527,6 +700,13 @@ def phi_mean(activation: str | Callable, k, *, order: int = DEFAULT_ORDER) -> ja
         return (1 - float(name[len("leaky_relu(") : -1])) * m
     if name == "step":
         return jnp.where(k > 0, 0.5, 0).astype(k.dtype)
-    if name in ("erf", "identity"):
+    if name in ("erf", "identity", "sin"):
         return jnp.zeros_like(k)
-    return _expect_jit(_integrand(act.fn, "mean"), k, k, k, order)
+    if name == "cos":
+        return jnp.exp(-k / 2)
+    if name == "gaussian":
+        return 1 / jnp.sqrt(1 + 2 * k)
+    if (name or "").startswith("snake("):
+        a = float(name[len("snake(") : -1])
+        return (1 - jnp.exp(-2 * a * a * k)) / (2 * a)
+    return _evaluate(_integrand(act.fn, "mean"), k, k, k, f"E[phi(u)] for activation {act.name!r}")

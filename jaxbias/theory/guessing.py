@@ -531,9 +531,9 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int, n_points: int | N
         k_aa, k_ab = jnp.ones_like(k_aa), k_ab / k_aa
     elif bn == "pre":
         k_aa, k_ab = jnp.ones_like(k_aa), jnp.zeros_like(k_ab)
-    mean = phi_mean(act, k_aa, order=order)
-    p_aa = phi_sq(act, k_aa, order=order)
-    p_ab = phi_phi(act, k_aa, k_ab, k_aa, order=order)
+    mean = phi_mean(act, k_aa)
+    p_aa = phi_sq(act, k_aa)
+    p_ab = phi_phi(act, k_aa, k_ab, k_aa)
     shift, scale = 0.0, 1.0
     if ln == "post":
         shift, scale = mean, jnp.sqrt(p_aa - mean * mean)
@@ -800,8 +800,8 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
       net: a :func:`jaxbias.nets.mlp` Net, or its config dict.
       x: the input set ``(n_points, d0)`` (its moments by :func:`input_moments`), or None with ``moments``.
       moments: ``(s_aa, s_ab)`` as from :func:`input_moments` / :func:`gaussian_input_moments`.
-      order: quadrature order of :func:`jaxbias.kernels.gauss_expect` for activations without a
-        closed form, and Gauss-Legendre nodes per piece of the max-pooling rule.
+      order: Gauss-Legendre nodes per piece of the max-pooling rule (every other expectation follows
+        the accuracy policy of :mod:`jaxbias.kernels.gaussian`).
       n_points: number of points batch norm standardizes over (the sampled input set, ``x.shape[0]``
         for ``net.apply(params, x)``), or None (default) for the many-input limit. Only batch norm after
         the activation depends on it (see above); networks without batch norm do not (their outputs on
@@ -872,8 +872,7 @@ REGIMES = ("neutral", "prejudiced", "deep prejudice")
 
 
 def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int, *,
-                  moments: tuple[float, float] = (1.0, 0.0), deep: int = 200, tol: float = 1e-3,
-                  order: int = 64) -> dict:
+                  moments: tuple[float, float] = (1.0, 0.0), deep: int = 200, tol: float = 1e-3) -> dict:
     """Predicted ``gamma`` at ``depth`` and the deep-network IGB regime over a ``(C_W, C_b)`` grid.
 
     Plain MLP (same ``C_W``, ``C_b`` in every layer). The regime is read off the depth -> infinity limit
@@ -897,7 +896,7 @@ def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int,
     import jax
     import jax.numpy as jnp
 
-    from jaxbias.kernels.gaussian import phi_phi
+    from jaxbias.kernels.gaussian import check_accuracy, phi_phi
     from jaxbias.nets.activations import get_activation
 
     act = get_activation(activation)
@@ -918,14 +917,15 @@ def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int,
 
             def step(k, _):
                 k_aa, k_ab = k
-                n_aa = cb_j + cw_j * phi_phi(act, k_aa, k_aa, k_aa, order=order)
-                n_ab = cb_j + cw_j * phi_phi(act, k_aa, k_ab, k_aa, order=order)
+                n_aa = cb_j + cw_j * phi_phi(act, k_aa, k_aa, k_aa)
+                n_ab = cb_j + cw_j * phi_phi(act, k_aa, k_ab, k_aa)
                 return (n_aa, n_ab), (n_aa, n_ab)
 
             _, trace = jax.lax.scan(step, k0, None, length=steps)
             return trace
 
         aa, ab = (np.asarray(t) for t in run(cw_j, cb_j))
+    check_accuracy((aa, ab), f"IGB phase diagram of activation {act.name!r}")
     k_aa = aa[depth - 1] if depth > 0 else cb + cw * moments[0] + 0 * aa[0]
     k_ab = ab[depth - 1] if depth > 0 else cb + cw * moments[1] + 0 * ab[0]
     with np.errstate(divide="ignore", invalid="ignore"):
