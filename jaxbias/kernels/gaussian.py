@@ -68,6 +68,8 @@ __all__ = [
     "ORDERS",
     "CLOSED_FORMS",
     "check_accuracy",
+    "fixed_rule_expect",
+    "has_closed_form",
     "gauss_expect",
     "phi_phi",
     "dphi_dphi",
@@ -280,25 +282,28 @@ def _partial(fn: Callable, arg: int) -> Callable:
     return d
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _expect(fn, k11, k12, k22):
-    return _adaptive(fn, k11, k12, k22)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 4))
+def _expect(fn, k11, k12, k22, order=None):
+    """``E fn``: adaptive to :data:`RTOL` (``order=None``) or by the fixed rule of ``order`` nodes per piece."""
+    if order is None:
+        return _adaptive(fn, k11, k12, k22)
+    return _rule(fn, k11, k12, k22, order)[0]
 
 
 @_expect.defjvp
-def _expect_jvp(fn, primals, tangents):
+def _expect_jvp(fn, order, primals, tangents):
     k11, k12, k22 = primals
     d11, d12, d22 = tangents
-    out = _expect(fn, k11, k12, k22)
+    out = _expect(fn, k11, k12, k22, order)
     f_u, f_v = _partial(fn, 0), _partial(fn, 1)
     f_uv = _partial(f_u, 1)
-    e_uv = _expect(f_uv, k11, k12, k22)
+    e_uv = _expect(f_uv, k11, k12, k22, order)
 
     def diagonal(k, f_x, x_index, f_xx):
         # dE/dk11 = (E[u f_u] - k12 E[f_uv]) / (2 k11) (scale and correlation moves, Price's theorem
         # for the correlation); where k11 = 0 it is E[f_uu] / 2 (Price).
-        moment = _expect(lambda u, v: f_x(u, v) * (u if x_index == 0 else v), k11, k12, k22)
-        second = _expect(f_xx, k11, k12, k22)
+        moment = _expect(lambda u, v: f_x(u, v) * (u if x_index == 0 else v), k11, k12, k22, order)
+        second = _expect(f_xx, k11, k12, k22, order)
         return jnp.where(k > 0, _safe_div(moment - k12 * e_uv, 2 * k), second / 2)
 
     e11 = diagonal(k11, f_u, 0, _partial(f_u, 0))
@@ -306,7 +311,26 @@ def _expect_jvp(fn, primals, tangents):
     return out, e11 * d11 + e_uv * d12 + e22 * d22
 
 
-_expect_jit = jax.jit(_expect, static_argnums=(0,))
+_expect_jit = jax.jit(_expect, static_argnums=(0, 4))
+
+
+def fixed_rule_expect(fn: Callable, k11, k12, k22, order: int, *, estimate: bool = True):
+    """``E f`` (and its relative error estimate) by the rule of ``order`` nodes per piece, no adaptive choice.
+
+    A fixed rule is a smooth function of the kernel entries (its nodes move smoothly with them): what
+    finite differences need, and cheap to differentiate (one rule per derivative integrand, with the
+    integration-by-parts derivatives of the module docstring). The adaptive :func:`gauss_expect`
+    may switch rules between neighbouring kernels. The estimate ``(|Q_order - Q_2order| + tail) / E|f|``
+    bounds the relative error of ``Q_order`` conservatively (not differentiated); ``estimate=False``
+    returns ``E f`` alone. Arguments as :func:`gauss_expect`, already broadcast to one float dtype.
+    """
+    value = _expect(fn, k11, k12, k22, order)
+    if not estimate:
+        return value
+    _, size, tail = _rule(fn, *(jax.lax.stop_gradient(k) for k in (k11, k12, k22)), order)
+    finer = _rule(fn, *(jax.lax.stop_gradient(k) for k in (k11, k12, k22)), 2 * order)[0]
+    error = (jnp.abs(finer - jax.lax.stop_gradient(value)) + tail) / jnp.where(size > 0, size, 1)
+    return value, error
 
 
 def check_accuracy(value, what: str, *kernel) -> None:
@@ -344,7 +368,7 @@ def check_accuracy(value, what: str, *kernel) -> None:
 
 def _evaluate(fn: Callable, k11, k12, k22, what: str) -> jax.Array:
     """:func:`_expect_jit` with the accuracy check raised as a ValueError for concrete arguments."""
-    out = _expect_jit(fn, k11, k12, k22)
+    out = _expect_jit(fn, k11, k12, k22, None)
     check_accuracy(out, what, k11, k12, k22)
     return out
 
@@ -586,6 +610,11 @@ def _resolve(activation: str | Callable | Activation) -> tuple[Activation, tuple
     if isinstance(activation, (str, Activation)):
         return act, _closed_form(act.name)
     return act, None
+
+
+def has_closed_form(activation: str | Callable | Activation) -> bool:
+    """Whether :func:`phi_phi` and :func:`dphi_dphi` use a closed form for ``activation`` (never for a bare callable)."""
+    return _resolve(activation)[1] is not None
 
 
 @functools.lru_cache(maxsize=512)
