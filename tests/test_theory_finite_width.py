@@ -93,3 +93,90 @@ def test_unsupported_nets_are_named():
         excess_kurtosis(jb.nets.mlp(8, 2, "relu", weight_law="orthogonal"), x)
     with pytest.raises(ValueError, match="residual=True"):
         excess_kurtosis(jb.nets.mlp(8, 3, "relu", residual=True), x)
+
+
+# -- activations whose derivative jumps: selu (issue 14, D2) ------------------------------------------
+# Reference: E[selu(u) selu(v)] with the inner expectation over v given u in closed form (a Gaussian
+# integral of x and e^x on each side of 0), the outer one by scipy's adaptive quad split at 0, and the
+# layer map's Hessian by Richardson-extrapolated central differences of those values.
+
+_LAM, _ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+
+
+def _selu(x):
+    return _LAM * (x if x > 0 else _ALPHA * math.expm1(x))
+
+
+def _selu_mean(m, r):
+    """E[selu(m + r Z)], Z ~ N(0, 1), r > 0."""
+    from scipy.special import log_ndtr, ndtr
+
+    s = m / r
+    positive = m * ndtr(s) + r * math.exp(-s * s / 2) / math.sqrt(2 * math.pi)
+    negative = math.exp(m + r * r / 2 + log_ndtr(-(m + r * r) / r)) - ndtr(-s)
+    return _LAM * (positive + _ALPHA * negative)
+
+
+def _selu_pp(k11, k12, k22):
+    a = math.sqrt(k11)
+    c = k12 / a
+    r = math.sqrt(k22 - c * c)
+    f = lambda z: _selu(a * z) * _selu_mean(c * z, r) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    return sum(integrate.quad(f, lo, hi, epsabs=0, epsrel=1e-13, limit=200)[0] for lo, hi in ((-12, 0), (0, 12)))
+
+
+def _selu_sq(q):
+    return _e(lambda u: _selu(u) ** 2, q)
+
+
+def _richardson_hessian(f, k, h):
+    """Hessian of a scalar f at k by central differences at h and h/2, Richardson-extrapolated."""
+    k = np.asarray(k, np.float64)
+    eye = np.eye(k.size)
+
+    def hess(step):
+        out = np.empty((k.size, k.size))
+        for i in range(k.size):
+            for j in range(k.size):
+                if i == j:
+                    out[i, i] = (f(*(k + step * eye[i])) - 2 * f(*k) + f(*(k - step * eye[i]))) / step ** 2
+                else:
+                    out[i, j] = sum(a * b * f(*(k + step * (a * eye[i] + b * eye[j]))) for a in (1, -1)
+                                    for b in (1, -1)) / (4 * step ** 2)
+        return out
+
+    return (4 * hess(h / 2) - hess(h)) / 3
+
+
+def test_selu_mean_shift_against_finite_differences_of_exact_values():
+    # The issue's case: jax.hessian through the quadrature missed the delta in selu'' at 0 and gave
+    # 32 * shift_ab = +0.0417; the right value is -0.0434.
+    fw = finite_width("selu", [32, 32], [1.0, 0.4, 1.3], 1.0, 0.0)
+    k2, cov2 = fw.kernel[1], fw.covariance[1]
+    h_ab = _richardson_hessian(_selu_pp, k2, 2e-3)
+    h_aa = _richardson_hessian(_selu_sq, k2[:1], 2e-3)[0, 0]
+    h_bb = _richardson_hessian(_selu_sq, k2[2:], 2e-3)[0, 0]
+    expected = 0.5 * np.array([h_aa * cov2[0, 0], np.sum(h_ab * cov2), h_bb * cov2[2, 2]])
+    np.testing.assert_allclose(fw.mean_shift[2], expected, rtol=1e-5)
+    assert 32 * fw.mean_shift[2, 1] == pytest.approx(-0.0434, abs=5e-4)
+    # the kernel itself (values, no derivatives) against the reference too
+    np.testing.assert_allclose(fw.kernel[2, 1], _selu_pp(*k2), rtol=1e-9)
+
+
+def test_callable_takes_the_finite_difference_path():
+    # A callable's smoothness is unknown: it gets the same accurate path as the named selu.
+    import jax
+
+    named = finite_width("selu", [16, 16], [1.0, 0.4, 1.3], 1.0, 0.1)
+    bare = finite_width(lambda x: jax.nn.selu(x), [16, 16], [1.0, 0.4, 1.3], 1.0, 0.1)
+    for a, b in zip(named, bare):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-14)
+
+
+def test_unresolvable_derivatives_raise():
+    import jax.numpy as jnp
+
+    with pytest.raises(ValueError, match="correlation above 0.99"):
+        finite_width("selu", [32, 32], [1.0, 0.999, 1.0], 1.0, 0.0)
+    with pytest.raises(ValueError, match="not accurate enough"):  # a kink away from 0: algebraic convergence
+        finite_width(lambda x: jnp.maximum(x - 0.5, 0.0), [32, 32], [1.0, 0.4, 1.3], 1.0, 0.0)
