@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int"]
+__all__ = ["check_int", "check_kernel"]
 
 
 def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
@@ -18,3 +18,49 @@ def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name}={value!r}: expected {expected}")
     return value
+
+
+KERNEL_ROUNDING = 64
+"""Slack of :func:`check_kernel` in units of the kernel dtype's epsilon, relative to ``sqrt(k11 k22)``."""
+
+
+def check_kernel(k11: Any, k12: Any, k22: Any, names: tuple[str, str, str] = ("k11", "k12", "k22"),
+                 dtype: Any = None) -> None:
+    """Raises ValueError unless ``[[k11, k12], [k12, k22]]`` is a covariance matrix (elementwise).
+
+    The one check of a kernel triple for every public function that takes one (Gaussian
+    expectations, layer maps, IGB and finite-width theory): variances finite and ``>= 0``, ``k12``
+    finite and ``k12^2 <= k11 k22`` up to rounding, i.e. ``|k12| <= sqrt(k11 k22) (1 + 64 eps)``
+    with ``eps`` the machine epsilon of ``dtype`` (default: the inputs' widest float dtype). The
+    message names the argument, the first offending value and what was expected.
+
+    Args:
+      k11, k12, k22: array-likes that broadcast together.
+      names: the arguments' names as the caller's signature spells them.
+      dtype: the dtype whose rounding is allowed for (float64 when the inputs are Python numbers).
+    """
+    arrays = [np.asarray(k) for k in (k11, k12, k22)]
+    if dtype is None:
+        floats = [a.dtype for a in arrays if np.issubdtype(a.dtype, np.floating)]
+        dtype = max(floats, key=lambda d: d.itemsize) if floats else np.float64
+    eps = float(np.finfo(dtype).eps)
+    v11, v12, v22 = (a.astype(np.float64) for a in arrays)
+    for v, name in ((v11, names[0]), (v22, names[2])):
+        bad = (v < 0) | ~np.isfinite(v)
+        if np.any(bad):
+            raise ValueError(f"{name} contains {float(v[bad].ravel()[0])!r}: a variance must be finite and >= 0")
+    if np.any(~np.isfinite(v12)):
+        raise ValueError(f"{names[1]} contains {float(v12[~np.isfinite(v12)].ravel()[0])!r}: expected a finite covariance")
+    try:
+        v11, v12, v22 = np.broadcast_arrays(v11, v12, v22)
+    except ValueError:
+        raise ValueError(f"{', '.join(names)} with shapes {[a.shape for a in arrays]}: expected shapes that "
+                         "broadcast together") from None
+    bound = np.sqrt(v11 * v22)
+    bad = np.abs(v12) > bound * (1 + KERNEL_ROUNDING * eps) + np.finfo(np.float64).tiny
+    if np.any(bad):
+        i = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise ValueError(
+            f"{names[1]}={float(v12[i])!r} with {names[0]}={float(v11[i])!r}, {names[2]}={float(v22[i])!r}: not a "
+            f"covariance ({names[1]}^2 > {names[0]} {names[2]}: |{names[1]}| exceeds sqrt({names[0]} {names[2]}) = "
+            f"{float(bound[i])!r} by more than rounding); a kernel must be positive semi-definite")

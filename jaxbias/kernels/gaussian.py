@@ -62,6 +62,7 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 
 from jaxbias.nets.activations import Activation, get_activation
+from jaxbias.validation import check_kernel
 
 __all__ = [
     "RTOL",
@@ -116,22 +117,8 @@ def _concrete(x) -> np.ndarray | None:
 
 
 def _check_covariance(ks, names) -> None:
-    k11, k12, k22 = (_concrete(k) for k in ks)
-    for k, name in ((k11, names[0]), (k22, names[2])):
-        if k is not None and (np.any(k < 0) or not np.all(np.isfinite(k))):
-            bad = k[(k < 0) | ~np.isfinite(k)].ravel()[0]
-            raise ValueError(f"{name} contains {bad!r}: a variance must be finite and >= 0")
-    if k11 is not None and k12 is not None and k22 is not None:
-        try:
-            excess = np.abs(k12) - np.sqrt(k11 * k22)
-        except ValueError:
-            return  # shapes do not broadcast: reported by _kernel_args
-        slack = 1e-4 * np.sqrt(k11 * k22) + 1e-12
-        if np.any(excess > slack) or not np.all(np.isfinite(k12)):
-            raise ValueError(
-                f"{names[1]}: |k12| must not exceed sqrt(k11 k22) (a covariance matrix is positive "
-                f"semi-definite); largest excess {float(np.nanmax(np.where(np.isfinite(excess), excess, np.inf)))!r}"
-            )
+    if all(not isinstance(k, jax.core.Tracer) for k in ks):
+        check_kernel(*ks, names=names, dtype=ks[0].dtype)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
 from jaxbias.nets.core import Net, per_layer
 from jaxbias.nets.mlp import plain_gaussian_config
 from jaxbias.theory.recursions import scale_invariant_slopes
-from jaxbias.validation import check_int
+from jaxbias.validation import check_int, check_kernel
 
 __all__ = ["FiniteWidth", "finite_width", "mlp_finite_width", "excess_kurtosis", "square_covariance"]
 
@@ -259,6 +259,10 @@ def finite_width(activation, widths: Sequence[int], kernel1, weight_var, bias_va
         raise ValueError(f"kernel1 with shape {tuple(kernel1.shape)}: expected (aa,) or (aa, ab, bb), or a batch "
                          "(B, 1) or (B, 3)")
     m = kernel1.shape[-1]
+    if m == 1:
+        check_kernel(kernel1[..., 0], 0.0, 0.0, names=("kernel1 (aa)", "0", "0"))
+    else:
+        check_kernel(kernel1[..., 0], kernel1[..., 1], kernel1[..., 2], names=("kernel1 (aa)", "kernel1 (ab)", "kernel1 (bb)"))
     step = _step_program(phi, batched)
     with jax.enable_x64(True):  # finite differences and 1/n shifts need float64
         k = jnp.asarray(kernel1)

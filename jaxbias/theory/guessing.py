@@ -38,6 +38,8 @@ import numpy as np
 from scipy import integrate, special, stats
 from scipy.stats import qmc
 
+from jaxbias.validation import check_kernel
+
 __all__ = [
     "gamma_from_kernel",
     "g0_cdf",
@@ -97,9 +99,7 @@ def gamma_from_kernel(q_aa: Any, q_ab: Any) -> np.ndarray:
     q_ab = np.asarray(q_ab, np.float64)
     if np.any(~np.isfinite(q_aa)) or np.any(q_aa <= 0):
         raise ValueError(f"q_aa={q_aa!r}: expected positive finite variances")
-    # q_ab may exceed q_aa by rounding when the correlation is ~1: allow a relative slack.
-    if np.any(q_ab > q_aa * (1 + 1e-6)) or np.any(~np.isfinite(q_ab)):
-        raise ValueError(f"q_ab={q_ab!r}, q_aa={q_aa!r}: expected finite q_ab <= q_aa (a covariance)")
+    check_kernel(q_aa, q_ab, q_aa, names=("q_aa", "q_ab", "q_aa"))
     gap = np.maximum(q_aa - q_ab, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(gap > 0, q_ab / np.where(gap > 0, gap, 1.0), np.inf)
@@ -850,8 +850,9 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
         if str(config.get("weight_law", "")).startswith("absolute") and not config.get("in_dim"):
             raise ValueError("weight_law='absolute(a)' with moments: build the net with in_dim or pass x")
     s_aa, s_ab = (float(m) for m in moments)
-    if not s_aa > 0 or abs(s_ab) > s_aa * (1 + 1e-9):
-        raise ValueError(f"moments={moments!r}: expected s_aa > 0 and |s_ab| <= s_aa")
+    if not s_aa > 0:
+        raise ValueError(f"moments={moments!r}: expected s_aa > 0")
+    check_kernel(s_aa, s_ab, s_aa, names=("moments[0] (s_aa)", "moments[1] (s_ab)", "moments[0] (s_aa)"))
     act = get_activation(config["activation"])
     cws, cbs = _layer_scales(config, d0)
     with jax.enable_x64(True):
