@@ -15,7 +15,7 @@ point ``K*``; closed forms (SCIENCE.md section 4):
 * the ``K* = 0`` class (tanh, erf, sin): ``C_b = 0, C_W = 1 / phi'(0)^2``.
 
 Gaussian expectations come from :mod:`jaxbias.kernels.gaussian` (closed forms where they exist,
-2-D Gauss-Hermite otherwise); everything here is vectorized over arrays of ``(C_W, C_b)``.
+2-D quadrature to the accuracy policy of that module otherwise); everything here is vectorized over arrays of ``(C_W, C_b)``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbias.kernels.gaussian import dphi_dphi, phi_phi
+from jaxbias.kernels.gaussian import check_accuracy, dphi_dphi, phi_phi
 from jaxbias.nets.activations import Activation, get_activation
 
 __all__ = [
@@ -186,6 +186,12 @@ def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
     if np.any(q0v <= 0):
         raise ValueError(f"q0={q0!r}: expected a positive initial variance")
     out = _fixed_point_program(phi)(*(jnp.asarray(a.ravel(), jnp.float32) for a in (cw, cb, q0v)))
+    # A quadrature that missed its accuracy is NaN inside the program; check the map where it ended
+    # (concrete arguments: a ValueError naming the activation and the variance).
+    check_accuracy(out, f"fixed point of the length map of activation {phi.name!r}")
+    finite = np.isfinite(np.asarray(out)) & (np.asarray(out) > 0)
+    if np.any(finite):
+        phi_phi(phi, *(jnp.asarray(np.asarray(out)[finite]),) * 3)
     return np.asarray(out, np.float64).reshape(cw.shape)
 
 
