@@ -353,11 +353,29 @@ def check_accuracy(value, what: str, *kernel) -> None:
         )
 
 
+_rule_jit = jax.jit(_rule, static_argnums=(0, 4))
+
+
 def _evaluate(fn: Callable, k11, k12, k22, what: str) -> jax.Array:
-    """:func:`_expect_jit` with the accuracy check raised as a ValueError for concrete arguments."""
-    out = _expect_jit(fn, k11, k12, k22, None)
-    check_accuracy(out, what, k11, k12, k22)
-    return out
+    """``E fn`` to :data:`RTOL`, the accuracy check raised as a ValueError for concrete arguments.
+
+    Traced arguments take :func:`_expect` (all rules in one program, differentiable); concrete ones
+    run the same rules one compiled program at a time and stop at the first that passes, so a
+    first call compiles only the rules it needs.
+    """
+    if any(isinstance(k, jax.core.Tracer) for k in (k11, k12, k22)):
+        return _expect_jit(fn, k11, k12, k22, None)
+    rtol = _rtol(k11.dtype)
+    previous = _rule_jit(fn, k11, k12, k22, ORDERS[0])[0]
+    result, done = jnp.full(k11.shape, jnp.nan, k11.dtype), jnp.zeros(k11.shape, bool)
+    for order in ORDERS[1:]:
+        value, size, tail = _rule_jit(fn, k11, k12, k22, order)
+        accept = ~done & (jnp.abs(value - previous) + tail <= rtol * size)
+        result, done, previous = jnp.where(accept, value, result), done | accept, value
+        if bool(jnp.all(done)):
+            break
+    check_accuracy(result, what, k11, k12, k22)
+    return result
 
 
 def gauss_expect(fn: Callable, k11, k12, k22) -> jax.Array:
