@@ -231,16 +231,49 @@ def _rule(fn, k11, k12, k22, order: int):
     return acc
 
 
+def _rule_1d(fn, k, order: int):
+    """``(E f(u), E|f(u)|, tail)`` for ``u ~ N(0, k)``: the outer rule of :func:`_rule` alone (``k12^2 = k11 k22``)."""
+    dtype = k.dtype
+    a = jnp.sqrt(k)
+    t, w = _sinh_rule(jnp.full_like(a, _CUT), _inverse(a), order, dtype)
+    z = jnp.concatenate([-t, t], axis=-1)
+    w = jnp.concatenate([w, w], axis=-1) * _density(z)
+    u = a[..., None] * z
+    f = jnp.broadcast_to(fn(u), u.shape).astype(dtype)
+    return (jnp.sum(f * w, axis=-1), jnp.sum(jnp.abs(f) * w, axis=-1),
+            jnp.sum(jnp.where(jnp.abs(z) > _TAIL, jnp.abs(f), 0) * w, axis=-1))
+
+
 def _rtol(dtype) -> float:
     return RTOL["float64"] if jnp.dtype(dtype).itemsize >= 8 else RTOL["float32"]
 
 
-def _adaptive(fn, k11, k12, k22):
-    """``E f`` by the rules of :data:`ORDERS` until the error estimate meets :data:`RTOL`; NaN where none does."""
-    rtol = _rtol(k11.dtype)
-    rules = [functools.partial(_rule, fn, order=n) for n in ORDERS]
-    previous = rules[0](k11, k12, k22)[0]
-    value, size, tail = rules[1](k11, k12, k22)
+def _adaptive(rule, fn, *ks):
+    """``E f`` by ``rule`` (:func:`_rule` or :func:`_rule_1d`) with each order of :data:`ORDERS` in turn until
+    the error estimate meets :data:`RTOL`; NaN where none does.
+
+    Elementwise over arrays of any shape already, so ``vmap`` of it is the same program on the stacked
+    arrays (a custom batching rule): the default rule would turn the rule switch inside the loop into
+    a select that evaluates every rule at every step.
+    """
+
+    @jax.custom_batching.custom_vmap
+    def run(*ks):
+        return _adaptive_loop(rule, fn, *ks)
+
+    @run.def_vmap
+    def _batched(axis_size, in_batched, *ks):
+        ks = [k if batched else jnp.broadcast_to(k, (axis_size,) + k.shape) for k, batched in zip(ks, in_batched)]
+        return run(*ks), True
+
+    return run(*ks)
+
+
+def _adaptive_loop(rule, fn, *ks):
+    rtol = _rtol(ks[0].dtype)
+    rules = [functools.partial(rule, fn, order=n) for n in ORDERS]
+    previous = rules[0](*ks)[0]
+    value, size, tail = rules[1](*ks)
     ok = jnp.abs(value - previous) + tail <= rtol * size
     result = jnp.where(ok, value, jnp.nan)
 
@@ -250,7 +283,7 @@ def _adaptive(fn, k11, k12, k22):
 
     def refine(state):
         i, previous, ok, result = state
-        value, size, tail = jax.lax.switch(i + 1, rules, k11, k12, k22)
+        value, size, tail = jax.lax.switch(i + 1, rules, *ks)
         accept = ~ok & (jnp.abs(value - previous) + tail <= rtol * size)
         return i + 1, value, ok | accept, jnp.where(accept, value, result)
 
@@ -273,7 +306,7 @@ def _partial(fn: Callable, arg: int) -> Callable:
 def _expect(fn, k11, k12, k22, order=None):
     """``E fn``: adaptive to :data:`RTOL` (``order=None``) or by the fixed rule of ``order`` nodes per piece."""
     if order is None:
-        return _adaptive(fn, k11, k12, k22)
+        return _adaptive(_rule, fn, k11, k12, k22)
     return _rule(fn, k11, k12, k22, order)[0]
 
 
@@ -299,6 +332,28 @@ def _expect_jvp(fn, order, primals, tangents):
 
 
 _expect_jit = jax.jit(_expect, static_argnums=(0, 4))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 2))
+def _expect_1d(fn, k, order=None):
+    """``E fn(u)``, ``u ~ N(0, k)``: adaptive (``order=None``) or the fixed rule of ``order`` nodes."""
+    if order is None:
+        return _adaptive(_rule_1d, fn, k)
+    return _rule_1d(fn, k, order)[0]
+
+
+@_expect_1d.defjvp
+def _expect_1d_jvp(fn, order, primals, tangents):
+    (k,), (dk,) = primals, tangents
+    # dE/dk = E[u f'(u)] / (2k) (Gaussian integration by parts: first derivatives only, right for
+    # kinks); where k = 0 it is f''(0) / 2 (Price).
+    df = _derivative(fn)
+    moment = _expect_1d(lambda u: u * df(u), k, order)
+    second = _expect_1d(_derivative(df), k, order)
+    return _expect_1d(fn, k, order), jnp.where(k > 0, _safe_div(moment, 2 * k), second / 2) * dk
+
+
+_expect_1d_jit = jax.jit(_expect_1d, static_argnums=(0, 2))
 
 
 def fixed_rule_expect(fn: Callable, k11, k12, k22, order: int, *, estimate: bool = True):
@@ -354,10 +409,11 @@ def check_accuracy(value, what: str, *kernel) -> None:
 
 
 _rule_jit = jax.jit(_rule, static_argnums=(0, 4))
+_rule_1d_jit = jax.jit(_rule_1d, static_argnums=(0, 2))
 
 
 def _evaluate(fn: Callable, k11, k12, k22, what: str) -> jax.Array:
-    """``E fn`` to :data:`RTOL`, the accuracy check raised as a ValueError for concrete arguments.
+    """``E fn(u, v)`` to :data:`RTOL`, the accuracy check raised as a ValueError for concrete arguments.
 
     Traced arguments take :func:`_expect` (all rules in one program, differentiable); concrete ones
     run the same rules one compiled program at a time and stop at the first that passes, so a
@@ -365,16 +421,27 @@ def _evaluate(fn: Callable, k11, k12, k22, what: str) -> jax.Array:
     """
     if any(isinstance(k, jax.core.Tracer) for k in (k11, k12, k22)):
         return _expect_jit(fn, k11, k12, k22, None)
-    rtol = _rtol(k11.dtype)
-    previous = _rule_jit(fn, k11, k12, k22, ORDERS[0])[0]
-    result, done = jnp.full(k11.shape, jnp.nan, k11.dtype), jnp.zeros(k11.shape, bool)
+    return _escalate(lambda order: _rule_jit(fn, k11, k12, k22, order), k11, what, (k11, k12, k22))
+
+
+def _evaluate_1d(fn: Callable, k, what: str) -> jax.Array:
+    """``E fn(u)``, ``u ~ N(0, k)``, to :data:`RTOL`: the 1-D counterpart of :func:`_evaluate`."""
+    if isinstance(k, jax.core.Tracer):
+        return _expect_1d_jit(fn, k, None)
+    return _escalate(lambda order: _rule_1d_jit(fn, k, order), k, what, (k, k, k))
+
+
+def _escalate(rule, like, what, kernel):
+    rtol = _rtol(like.dtype)
+    previous = rule(ORDERS[0])[0]
+    result, done = jnp.full(like.shape, jnp.nan, like.dtype), jnp.zeros(like.shape, bool)
     for order in ORDERS[1:]:
-        value, size, tail = _rule_jit(fn, k11, k12, k22, order)
+        value, size, tail = rule(order)
         accept = ~done & (jnp.abs(value - previous) + tail <= rtol * size)
         result, done, previous = jnp.where(accept, value, result), done | accept, value
         if bool(jnp.all(done)):
             break
-    check_accuracy(result, what, k11, k12, k22)
+    check_accuracy(result, what, *kernel)
     return result
 
 
@@ -415,8 +482,12 @@ def gauss_expect(fn: Callable, k11, k12, k22) -> jax.Array:
     """
     if not callable(fn):
         raise TypeError(f"fn={fn!r}: expected a callable fn(u, v)")
+    same = k11 is k12 and k12 is k22  # u = v: one variable
     k11, k12, k22 = _kernel_args(k11, k12, k22)
-    return _evaluate(fn, k11, k12, k22, f"gauss_expect({getattr(fn, '__name__', 'fn')})")
+    what = f"gauss_expect({getattr(fn, '__name__', 'fn')})"
+    if same:
+        return _evaluate_1d(_on_diagonal(fn), k11, what)
+    return _evaluate(fn, k11, k12, k22, what)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -630,7 +701,19 @@ def _integrand(phi: Callable, kind: str) -> Callable:
     if kind == "dd":
         dphi = _derivative(phi)
         return lambda u, v: dphi(u) * dphi(v)
-    return lambda u, v: phi(u)  # "mean"
+    # one-variable integrands of u alone (k12^2 = k11 k22: the 1-D rule)
+    if kind == "sq":
+        return lambda u: phi(u) * phi(u)
+    if kind == "dsq":
+        dphi = _derivative(phi)
+        return lambda u: dphi(u) * dphi(u)
+    return phi  # "mean"
+
+
+@functools.lru_cache(maxsize=512)
+def _on_diagonal(fn: Callable) -> Callable:
+    """``u -> fn(u, u)``: the integrand at ``u = v`` (one stable function per ``fn``, for the jit caches)."""
+    return lambda u: fn(u, u)
 
 
 def _derivative(phi: Callable) -> Callable:
@@ -665,10 +748,14 @@ def phi_phi(activation: str | Callable, k11, k12, k22) -> jax.Array:
       0.464559
     """
     act, closed = _resolve(activation)
+    same = k11 is k12 and k12 is k22  # u = v: one variable
     k11, k12, k22 = _kernel_args(k11, k12, k22)
     if closed is not None:
         return closed[0](k11, k12, k22)
-    return _evaluate(_integrand(act.fn, "pp"), k11, k12, k22, f"E[phi(u) phi(v)] for activation {act.name!r}")
+    what = f"E[phi(u) phi(v)] for activation {act.name!r}"
+    if same:
+        return _evaluate_1d(_integrand(act.fn, "sq"), k11, what)
+    return _evaluate(_integrand(act.fn, "pp"), k11, k12, k22, what)
 
 
 def dphi_dphi(activation: str | Callable, k11, k12, k22, *, distributional: bool = False) -> jax.Array:
@@ -695,16 +782,20 @@ def dphi_dphi(activation: str | Callable, k11, k12, k22, *, distributional: bool
       0.25
     """
     act, closed = _resolve(activation)
+    same = k11 is k12 and k12 is k22  # u = v: one variable
     k11, k12, k22 = _kernel_args(k11, k12, k22)
     if closed is not None:
         if distributional and act.name == "step":
             return _step_dd_distributional(k11, k12, k22)
         return closed[1](k11, k12, k22)
-    return _evaluate(_integrand(act.fn, "dd"), k11, k12, k22, f"E[phi'(u) phi'(v)] for activation {act.name!r}")
+    what = f"E[phi'(u) phi'(v)] for activation {act.name!r}"
+    if same:
+        return _evaluate_1d(_integrand(act.fn, "dsq"), k11, what)
+    return _evaluate(_integrand(act.fn, "dd"), k11, k12, k22, what)
 
 
 def phi_sq(activation: str | Callable, k) -> jax.Array:
-    """``E[phi(u)^2]`` for ``u ~ N(0, k)``: :func:`phi_phi` at ``(k, k, k)`` (the length map)."""
+    """``E[phi(u)^2]`` for ``u ~ N(0, k)``: :func:`phi_phi` at ``(k, k, k)`` (the length map; a 1-D rule)."""
     return phi_phi(activation, k, k, k)
 
 
@@ -743,4 +834,4 @@ def phi_mean(activation: str | Callable, k) -> jax.Array:
     if (name or "").startswith("snake("):
         a = float(name[len("snake(") : -1])
         return (1 - jnp.exp(-2 * a * a * k)) / (2 * a)
-    return _evaluate(_integrand(act.fn, "mean"), k, k, k, f"E[phi(u)] for activation {act.name!r}")
+    return _evaluate_1d(_integrand(act.fn, "mean"), k, f"E[phi(u)] for activation {act.name!r}")

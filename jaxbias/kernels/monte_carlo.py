@@ -43,7 +43,7 @@ import numpy as np
 
 from jaxbias.engine import _check_n, summarize
 from jaxbias.kernels.empirical import _check_points, ntk_fn
-from jaxbias.kernels.gaussian import phi_phi
+from jaxbias.kernels.gaussian import check_accuracy, phi_phi
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
 from jaxbias.nets.mlp import mlp, plain_gaussian_config
@@ -252,7 +252,10 @@ def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0,
             raise ValueError(f"x1 with shape {tuple(np.shape(x1))}: the mlp expects inputs of shape "
                              f"(n_points, {in_dim or 'd'})")
         mean = np.asarray(jax.jit(stat)(x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)))
+        check_accuracy(mean, f"conditional NNGP of activation {spec.activation!r} (readout expectation)")
         zero = np.zeros_like(mean)
         return KernelMoments(mean, zero, zero, n)
-    return _moments(summarize(trunk, x, n, key, stat=stat, summary=moments(), chunk_size=chunk_size,
-                              memory_budget=memory_budget, progress=progress))
+    result = _moments(summarize(trunk, x, n, key, stat=stat, summary=moments(), chunk_size=chunk_size,
+                                memory_budget=memory_budget, progress=progress))
+    check_accuracy(result.mean, f"conditional NNGP of activation {spec.activation!r} (readout expectation)")
+    return result

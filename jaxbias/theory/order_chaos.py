@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.kernels.gaussian import check_accuracy
 from jaxbias.theory.recursions import (
     _check_var,
     _phi,
@@ -123,6 +124,7 @@ def order_chaos(activation, weight_var, bias_var) -> OrderChaos:
     chaotic = chi_1 > 1.0
     c_iter = np.asarray(_c_star_program(phi)(*(jnp.asarray(a.ravel(), jnp.float32) for a in (cw, cb, q_pos))),
                         np.float64).reshape(cw.shape)
+    check_accuracy(c_iter[chaotic], f"correlation map of activation {phi.name!r}")  # NaN: a missed accuracy
     c_star = np.where(chaotic, c_iter, 1.0)
     qp = jnp.asarray(q_pos, jnp.float32)
     chi_c = np.asarray(cwj * gauss_dphi_dphi(phi, qp, qp * jnp.asarray(c_star, jnp.float32), qp), np.float64)

@@ -74,12 +74,22 @@ def _phi(activation) -> Activation:
 
 def gauss_phi_phi(phi: Activation, k11, k12, k22):
     """``E[phi(u) phi(v)]`` for broadcastable arrays of covariance entries (vectorized :func:`phi_phi`)."""
-    return jnp.vectorize(lambda a, b, c: phi_phi(phi, a, b, c))(k11, k12, k22)
+    if k11 is k12 and k12 is k22:  # one variable: phi_phi broadcasts and takes its 1-D rule
+        out = phi_phi(phi, k11, k11, k11)
+    else:
+        out = jnp.vectorize(lambda a, b, c: phi_phi(phi, a, b, c))(k11, k12, k22)
+    check_accuracy(out, f"E[phi(u) phi(v)] for activation {phi.name!r}", k11, k12, k22)
+    return out
 
 
 def gauss_dphi_dphi(phi: Activation, k11, k12, k22):
     """``E[phi'(u) phi'(v)]`` for broadcastable arrays of covariance entries (vectorized :func:`dphi_dphi`)."""
-    return jnp.vectorize(lambda a, b, c: dphi_dphi(phi, a, b, c))(k11, k12, k22)
+    if k11 is k12 and k12 is k22:
+        out = dphi_dphi(phi, k11, k11, k11)
+    else:
+        out = jnp.vectorize(lambda a, b, c: dphi_dphi(phi, a, b, c))(k11, k12, k22)
+    check_accuracy(out, f"E[phi'(u) phi'(v)] for activation {phi.name!r}", k11, k12, k22)
+    return out
 
 
 def length_map(activation, weight_var, bias_var, q):
@@ -188,7 +198,7 @@ def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
     out = _fixed_point_program(phi)(*(jnp.asarray(a.ravel(), jnp.float32) for a in (cw, cb, q0v)))
     # A quadrature that missed its accuracy is NaN inside the program; check the map where it ended
     # (concrete arguments: a ValueError naming the activation and the variance).
-    check_accuracy(out, f"fixed point of the length map of activation {phi.name!r}")
+    check_accuracy(np.where(np.isinf(out), 0.0, out), f"fixed point of the length map of activation {phi.name!r}")
     finite = np.isfinite(np.asarray(out)) & (np.asarray(out) > 0)
     if np.any(finite):
         phi_phi(phi, *(jnp.asarray(np.asarray(out)[finite]),) * 3)
