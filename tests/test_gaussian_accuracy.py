@@ -21,7 +21,7 @@ The property tests (hypothesis, derandomized) draw log-uniform variances in ``[1
 correlations in ``[-1, 1]`` (exactly -1, 0, 1 included). Within ``1e-12`` of a singular covariance
 ``E f`` may move by ~``sqrt(eps) E|f|`` when ``k12`` moves by one ulp; there a result is also accepted
 when it is the exact value at some ``k12`` within 4 ulps (reported, never silent). Library errors
-beyond the policy are xfail(strict) tests at the end of this file (:func:`_known_bad`).
+beyond the policy are xfail(strict) tests at the end of this file.
 """
 
 import math
@@ -452,18 +452,13 @@ def _near_singular(k11, k12, k22):
     return 1 - Fraction(k12) ** 2 / (Fraction(k11) * Fraction(k22)) <= Fraction(1, 10**12)
 
 
-def _known_bad(name, kind, k11, k12=None, k22=None):
-    """Library errors beyond RTOL, each xfail-tested below: relu's E[phi phi] for 1 + rho < 1e-4."""
-    return name == "relu" and kind == "pp" and k12 / math.sqrt(k11 * k22) < -1 + 1e-4
-
-
 def _policy_property(name, ref_fn, max_examples):
     """Draws (k11, k22, rho) and checks phi_phi, dphi_dphi and phi_mean of ``name`` against ``ref_fn``:
     within ``ALLOW * RTOL * E|f|``, or a ValueError (fails if more than MAX_RAISED of the cases raise).
 
     Deterministic: derandomized, with a seed per activation so that each sees its own covariances.
     """
-    cases, raised, backward, known = set(), [], [], []
+    cases, raised, backward = set(), [], []
 
     @seed(zlib.crc32(name.encode()))
     @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
@@ -481,11 +476,6 @@ def _policy_property(name, ref_fn, max_examples):
                 continue
             ref, size = ref_fn(name, kind, *args)
             tol = ALLOW * RTOL["float64"]
-            if _known_bad(name, kind, *args):
-                # test_relu_phi_phi_near_antiparallel (xfail): here only |error| <= 1e-13 sqrt(k11 k22).
-                assert abs(got - ref) <= 1e-13 * math.sqrt(args[0] * args[2]), (name, kind, args, got, ref)
-                known.append((kind, args, got, ref))
-                continue
             if kind != "mean" and abs(got - ref) > tol * size and _near_singular(*args):
                 # Within ~1e-12 of a singular covariance E f can move by ~sqrt(eps) E|f| (or all of E|f|,
                 # where E|f| -> 0) when k12 moves by an ulp: accept the exact value at some k12 within
@@ -502,7 +492,7 @@ def _policy_property(name, ref_fn, max_examples):
 
     check()
     print(f"\n{name}: {len(cases)} cases, {len(raised)} raised, {len(backward)} within 4 ulps of k12 only "
-          f"{backward}, {len(known)} known bad {known}; worst |error| / E|f|: {WORST.get(name)}")
+          f"{backward}; worst |error| / E|f|: {WORST.get(name)}")
     assert len(raised) <= MAX_RAISED * len(cases), raised
 
 
@@ -614,13 +604,10 @@ def test_relu_dphi_dphi_forward_error_near_antiparallel(x64):
                    "relu dphi_dphi at (1e-4, -1.0, 1e4)")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "relu's E[phi(u) phi(v)] = s (sqrt(1 - rho^2) + (pi - arccos rho) rho) / (2 pi) cancels as rho -> -1: the "
-    "two terms are ~sqrt(2 (1 + rho)) and the value ~(2 (1 + rho))^1.5 / 3, so the rounding of 1 - rho^2 leaves "
-    "a relative error ~1e-8 at 1 + rho = 1e-5, 8e-6 at 1e-6 and 4e-2 at 1e-8 (absolute ~1e-14 s)"))
 @pytest.mark.parametrize("cov", [(1.0, -1 + 1e-6, 1.0), (1.0, -1 + 1e-8, 1.0), (1e-4, -9.99999e-05, 1e-4),
                                  (1e4, -9999.99, 1e4), (2.0, -(1 - 1e-7) * math.sqrt(12.0), 6.0)])
 def test_relu_phi_phi_near_antiparallel(x64, cov):
-    assert _known_bad("relu", "pp", *cov)
+    # The arc-cosine form cancels as rho -> -1 (value ~(2 (1 + rho))^1.5 / 3); the library switches to a
+    # series there (it was 8e-6 off at 1 + rho = 1e-6 and 4e-2 at 1e-8).
     ref, size = reference("relu", "pp", *cov)
     _assert_within(float(phi_phi("relu", *cov)), ref, size, ALLOW * RTOL["float64"], f"relu phi_phi at {cov}")
