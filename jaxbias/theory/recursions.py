@@ -232,11 +232,14 @@ def _line_program(phi: Activation):
                 return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
             start = cb_of(jnp.exp(lo))
-            ok = cb_of(jnp.exp(hi)) >= cb
+            end = cb_of(jnp.exp(hi))
+            ok = end >= cb
             lo, hi = jax.lax.fori_loop(0, 50, bisect, (lo, hi))
             # C_b at or below the line's start (q* -> 0): the K* = 0 critical point 1 / phi'(0)^2
             cw = jnp.where(cb <= start, cw_of(jnp.float32(1e-7)), cw_of(jnp.exp(0.5 * (lo + hi))))
-            return jnp.where(ok, cw, jnp.nan)
+            # NaN from a Gaussian expectation that missed its accuracy, kept apart from "no line" (below)
+            missed = jnp.isnan(start) | jnp.isnan(end) | (ok & jnp.isnan(cw))
+            return jnp.where(ok | missed, cw, jnp.nan), missed
 
         _LINE_CACHE[phi] = jax.jit(jax.vmap(solve))
     return _LINE_CACHE[phi]
@@ -274,7 +277,10 @@ def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
     if phi.name in k0_class and np.all(cb == 0):
         return np.full(cb.shape, 1.0 / k0_class[phi.name])
     unstable = _line_checks(phi, cb)
-    out = np.asarray(_line_program(phi)(jnp.asarray(cb.ravel(), jnp.float32)), np.float64).reshape(cb.shape)
+    out, missed = _line_program(phi)(jnp.asarray(cb.ravel(), jnp.float32))
+    if np.any(np.asarray(missed)):
+        check_accuracy(np.where(np.asarray(missed), np.nan, 0.0), f"critical line of activation {phi.name!r}")
+    out = np.asarray(out, np.float64).reshape(cb.shape)
     return np.where(unstable, np.nan, out)
 
 
