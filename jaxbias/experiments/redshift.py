@@ -10,7 +10,7 @@ them at every weight scale, inside one compiled program: the scales are applied 
 random draw (:func:`scaled_net`), so the scale axis costs no extra compilation and the curves
 along it compare the same networks.
 
-"Weight scale" is ambiguous in the literature (../shared/SCIENCE.md), so ``scale_kind`` names it:
+"Weight scale" is ambiguous in the literature, so ``scale_kind`` names it:
 
 * ``"weight_var"``: ``scale`` is C_W, weights ``N(0, C_W / fan_in)`` (or the chosen fan-in
   ``weight_law`` at that variance), biases at fixed variance ``bias_var``;

@@ -1,4 +1,4 @@
-"""Infinite-width NNGP and NTK of multilayer perceptrons (../shared/SCIENCE.md section 3).
+"""Infinite-width NNGP and NTK of multilayer perceptrons.
 
 Recursions (Neal 1996; Lee et al., ICLR 2018; Matthews et al., ICLR 2018; Jacot et al., NeurIPS
 2018; Arora et al., NeurIPS 2019), for ``z1 = b1 + W1 x``, ``z(l+1) = b(l+1) + W(l+1) phi(z(l))``

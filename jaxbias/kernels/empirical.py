@@ -5,7 +5,7 @@ The empirical NTK of a network ``f(params, x) in R^O`` is (Jacot et al., NeurIPS
     T(x, x')_{o o'} = sum over parameters p of  df_o(x)/dp  df_o'(x')/dp,
 
 ``J(x) J(x')^T`` with ``J`` the Jacobian with respect to the parameters as they are stored (under
-the "ntk" parameterization the forward-pass scales multiply it; ../shared/SCIENCE.md section 3).
+the "ntk" parameterization the forward-pass scales multiply it).
 ``trace=True`` returns the mean over the output axis, ``(1/O) sum_o T_{oo}`` (neural-tangents'
 ``trace_axes=(-1,)`` convention, which is what infinite-width theory compares to); ``trace=False``
 keeps both output axes.

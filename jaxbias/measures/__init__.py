@@ -1,6 +1,6 @@
 """Measures of one function (one network's outputs), pure and jit/vmap-able; the engine maps them over networks.
 
-Function complexity (../shared/SCIENCE.md section 1): Fourier mean frequency and radial spectrum
+Function complexity (Teney et al., CVPR 2024; Valle-Perez et al., ICLR 2019): Fourier mean frequency and radial spectrum
 (:mod:`~jaxbias.measures.spectral`), Legendre polynomial order (:mod:`~jaxbias.measures.polynomial`),
 LZ76 and the Valle-Perez LZ complexity (:mod:`~jaxbias.measures.lz`), Boolean sensitivity, entropy and
 truth tables (:mod:`~jaxbias.measures.boolean`), and the near-constant guard

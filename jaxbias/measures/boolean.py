@@ -1,6 +1,6 @@
 """Measures of Boolean functions given by their truth tables.
 
-Conventions (../shared/SCIENCE.md section 1): inputs ``{0,1}^n`` in lexicographic order (as
+Conventions: inputs ``{0,1}^n`` in lexicographic order (as
 ``jb.inputs.hypercube(n)`` enumerates them: input ``j`` has bit ``i`` equal to bit ``n - 1 - i``
 of ``j``, so ``x_1`` is the most significant), and the output bit is ``f(x) > 0``. A truth table
 is the ``(2^n,)`` Boolean vector of outputs.

@@ -1,7 +1,7 @@
 """The near-constant guard: functions whose spread is at the level of floating-point rounding.
 
 A deep sigmoid network at a small weight scale computes a function whose relative spread over
-its inputs is ~1e-7 (../shared/SCIENCE.md section 1, "float32 trap"). In float32 what is left
+its inputs is ~1e-7 (the float32 trap of Fourier complexity scores). In float32 what is left
 of it is rounding noise, whose Fourier spectrum is flat: scored naively it looks like white
 noise, the *most* complex function, when it is in fact the simplest. The spectral, polynomial
 and LZ measures of :mod:`jaxbias.measures` therefore give such functions the constant's score,

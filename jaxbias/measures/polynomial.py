@@ -3,7 +3,7 @@
 The function on a grid over ``[-1, 1]^d`` (endpoints included, as ``jb.inputs.grid`` builds it)
 is fitted by least squares with the products ``P_a1(x_1) ... P_ad(x_d)`` of Legendre polynomials,
 each ``a_i <= degree``. The score is the mean total degree ``|a| = a_1 + ... + a_d`` weighted by
-the coefficient magnitudes ``|c_a|``, the constant term excluded (../shared/SCIENCE.md section 1;
+the coefficient magnitudes ``|c_a|``, the constant term excluded (Teney et al., CVPR 2024;
 the "polynomial order" complexity of Teney et al., CVPR 2024, sec. 3). The tensor-product design
 matrix is a Kronecker product, so its pseudo-inverse is the Kronecker product of the 1-D ones:
 the fit is ``d`` small matrix products, one per axis.

@@ -2,7 +2,7 @@
 
 Teney, Nicolicioiu, Hartmann & Abbasnejad, "Neural Redshift: Random Networks are not Random
 Functions", CVPR 2024, score a function by the mean frequency of its Fourier spectrum. The
-definition here (../shared/SCIENCE.md section 1): evaluate ``f`` on a grid over ``[-1, 1]^d``,
+definition here (Teney et al., CVPR 2024): evaluate ``f`` on a grid over ``[-1, 1]^d``,
 take the magnitudes (not the power) of the full d-dimensional DFT with signed frequencies, drop
 the DC term, and average the radial frequency ``|k|`` weighted by magnitude, divided by the
 largest radius on the grid, so the score lies in ``[0, 1]``. Frequencies are in cycles per
@@ -163,7 +163,7 @@ def radial_spectrum(values, bins: int | None = None, *, window: str | None = Non
 def mean_frequency_redshift_code(values, *, guard: bool = False, rtol: float | None = None):
     """The mean frequency as computed by the public Neural Redshift prototype (2-D grids only).
 
-    Reproduces the prototype's choices, as described in ../shared/SCIENCE.md section 1, so that
+    Reproduces the prototype's choices, as published with Teney et al. (CVPR 2024), so that
     its published heatmaps can be reproduced: ``|rfft2|``, keeping only rows ``0 .. r/2``
     (which drops one quadrant of frequencies: a sinusoid along ``x - y`` scores differently from
     one along ``x + y``, and loses all its energy when it lies exactly on the diagonal), radii

@@ -2,7 +2,7 @@
 
 ``z1 = b1 + W1 * x`` (2-D convolution, kernel ``(kh, kw, c_in, c_out)``, fan-in ``kh kw c_in``),
 ``h_l = pool(phi(z_l))``, ``z_(l+1) = b_(l+1) + W_(l+1) * h_l``; then global average pooling over
-the spatial axes (or flattening) and a dense readout. Scales follow ../shared/SCIENCE.md: weights
+the spatial axes (or flattening) and a dense readout. Scales follow Roberts, Yaida & Hanin (2022): weights
 have variance ``C_W / fan_in`` and biases ``C_b``, so a unit's pre-activation at init has variance
 ``C_W q + C_b`` with ``q`` the mean square of its receptive field (zero padding included as zeros),
 the convolutional NNGP of Novak et al. (ICLR 2019) and Garriga-Alonso et al. (ICLR 2019).

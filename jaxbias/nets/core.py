@@ -10,7 +10,7 @@ A network is ``Net(init, apply)``: two pure functions, as in stax and neural-tan
 ``config`` is a plain dict describing the network (architecture and every hyperparameter); the
 engine writes it into results files. User-made nets may leave it empty.
 
-Scales follow ../shared/SCIENCE.md: a layer's weights have variance ``C_W / fan_in`` and its
+Scales follow Roberts, Yaida & Hanin (2022): a layer's weights have variance ``C_W / fan_in`` and its
 biases variance ``C_b`` at init. Parameterization "standard" stores the scaled weights;
 "ntk" stores unit-variance weights and multiplies by ``sqrt(C_W / fan_in)`` (and ``sqrt(C_b)``)
 in the forward pass (Jacot et al. 2018). For the same key both give the same function.

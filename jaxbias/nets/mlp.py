@@ -1,7 +1,7 @@
 """Fully connected networks (multilayer perceptrons).
 
 ``z1 = b1 + W1 x``, ``h_l = phi(z_l)``, ``z_(l+1) = b_(l+1) + W_(l+1) h_l``; output ``z_(L+1)``
-(notation of ../shared/SCIENCE.md and Roberts, Yaida & Hanin 2022). Options:
+(notation of Roberts, Yaida & Hanin 2022). Options:
 
 * residual connections ``h_(l+1) = h_l + alpha * phi(z_(l+1))`` where shapes allow (every hidden
   layer after the first);

@@ -9,7 +9,7 @@ The branch ``f`` is ``block_depth`` layers of
 
 with ``N`` the normalization (identity when ``normalization=None``). Without normalization the
 first affine of the first block sees ``phi(z1)``, ``z1 = A_0 x``, so at init its pre-activation
-has second moment ``C_W E[phi(z1)^2] + C_b`` (../shared/SCIENCE.md, section 3).
+has second moment ``C_W E[phi(z1)^2] + C_b`` (Lee et al., ICLR 2018).
 
 Normalizations have no learned gain or bias (their values at init):
 

@@ -14,7 +14,7 @@ residual connection and layer norm (no learned gain or bias):
 ``MLP`` is ``d_model -> mlp_dim -> d_model`` with the activation in between. The sequence is
 pooled (mean over positions, or the first token) and read out densely to ``out``.
 
-Scales at init (../shared/SCIENCE.md): every affine map has weights of variance ``C_W / fan_in``
+Scales at init (Roberts, Yaida & Hanin 2022): every affine map has weights of variance ``C_W / fan_in``
 and biases ``C_b``. Tables that are looked up rather than multiplied have fixed scales:
 
 * token embeddings: N(0, 1) entries (standard deviation 1, whatever ``weight_var``);

@@ -1,4 +1,4 @@
-"""Theory: predictions for random networks and checks of them against Monte Carlo (SCIENCE.md sections 2-4).
+"""Theory: predictions for random networks and checks of them against Monte Carlo.
 
 Two functions share the name ``phase_diagram``: ``jaxbias.theory.phase_diagram`` is the order/chaos
 diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are

@@ -1,6 +1,6 @@
 """Theory checks: a prediction against a Monte Carlo estimate over random networks, with a verdict.
 
-A check is a statistical statement (../shared/SCIENCE.md section 4). From ``n`` independent
+A check is a statistical statement. From ``n`` independent
 networks a per-network statistic is computed inside the engine's compiled program; the
 estimate is a smooth function ``combine`` of the statistic's means (identity: the estimate is
 the mean itself; a ratio of means for a correlation; ``E z^4 / E[z^2]^2 - 3`` for a kurtosis),

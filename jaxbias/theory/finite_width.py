@@ -1,7 +1,6 @@
 """Leading finite-width corrections: the four-point vertex and the 1/n mean shift of an MLP.
 
-Roberts, Yaida & Hanin, "The Principles of Deep Learning Theory" (2022), ch. 4-5; SCIENCE.md
-section 4. Given layer ``l``, the pre-activations of layer ``l+1`` are exactly Gaussian and iid
+Roberts, Yaida & Hanin, "The Principles of Deep Learning Theory" (2022), ch. 4-5. Given layer ``l``, the pre-activations of layer ``l+1`` are exactly Gaussian and iid
 over units, with the random Gram matrix
 
     G(l+1)_ab = C_b + (C_W / n_l) sum_j phi(z(l)_j;a) phi(z(l)_j;b),

@@ -1,7 +1,7 @@
 """Theory of initial guessing bias (IGB): the law of ``G_0``, estimators, and a KS check.
 
 Francazi, Lucchi & Baity-Jesi, "Initial Guessing Bias: How Untrained Networks Favor Some Classes"
-(ICML 2024); definitions in ../shared/SCIENCE.md section 2. Over the inputs, the output of one
+(ICML 2024). Over the inputs, the output of one
 network ``chi`` is ``N(mu_chi, sigma^2)``; over networks ``mu_chi ~ N(0, gamma sigma^2)``. The
 fraction of inputs sent to class 0 is then ``G_0 = Phi(z)``, ``z ~ N(0, gamma)`` (``n_points`` ->
 infinity), with
@@ -83,7 +83,7 @@ def _check_n_points(n_points: Any) -> int | None:
 
 
 def gamma_from_kernel(q_aa: Any, q_ab: Any) -> np.ndarray:
-    """``gamma = q_ab / (q_aa - q_ab)`` (mean-field link, SCIENCE.md section 2).
+    """``gamma = q_ab / (q_aa - q_ab)`` (mean-field link of Francazi et al. 2024).
 
     Args:
       q_aa: output variance on one input (array-like).
@@ -301,7 +301,7 @@ def estimate_gamma(means: Any, variances: Any, n_points: int, *, n_boot: int = 1
                    seed: int = 0) -> Estimate:
     """Finite-``n`` corrected estimate of ``gamma`` with a bootstrap interval.
 
-    ``gamma_hat = (Var_chi(mean_x f) - E_chi[var_x f] / n) / E_chi[var_x f]`` (SCIENCE.md section 2):
+    ``gamma_hat = (Var_chi(mean_x f) - E_chi[var_x f] / n) / E_chi[var_x f]``:
     with ``n`` iid inputs ``Var_chi(mean_x f) = gamma sigma^2 + sigma^2 / n``, so subtracting
     ``E[var_x f] / n`` (``var_x`` unbiased, ``ddof=1``) removes the finite-``n`` part. Several output
     units are pooled (each unit is one draw of the same law).
@@ -773,7 +773,7 @@ def _check_resolved(values) -> None:
 
 def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | None = None, order: int = 64,
                   n_points: int | None = None) -> Prediction:
-    """``gamma`` of a :func:`jaxbias.nets.mlp` predicted by the NNGP recursion (SCIENCE.md sections 2-3).
+    """``gamma`` of a :func:`jaxbias.nets.mlp` predicted by the NNGP recursion.
 
     Mean-field theory of Francazi et al. (ICML 2024) and Bassi, Francazi et al. (2025,
     arXiv:2505.12096): for two independent inputs of the data distribution, the output kernel

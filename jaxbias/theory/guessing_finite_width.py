@@ -33,7 +33,7 @@ The sign of the correction depends on the activation, not on ``d0`` against the 
 * tanh with bias (``C_W = 3``, ``C_b = 0.3``), width 16, 5000 nets: ``gamma`` RISES above the
   infinite-width value, more so with depth: depth 4 measured 0.96 [0.91, 1.00], predicted 0.93,
   infinite width 0.88; depth 8 measured 2.03 [1.92, 2.12], predicted 1.98, infinite width 1.68.
-  This is the behaviour SCIENCE.md section 2 states in general; it holds for these nets, not for ReLU.
+  This is the behaviour Francazi et al. (2024) state in general; it holds for these nets, not for ReLU.
 * ``d0`` small (8, 16) against the width (32, 128), ReLU: the norms and overlaps of the points
   spread (``|x|^2 ~ chi^2_d0``) and the average of the per-pair kernels falls below the kernel of
   the averaged input moments, an infinite-width effect of the input set (``average="pairs"`` takes

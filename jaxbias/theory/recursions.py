@@ -8,7 +8,7 @@ pre-activation follows the length map (Poole et al. 2016; Roberts, Yaida & Hanin
 Two susceptibilities decide how perturbations grow with depth (RYH eq. 5.50-5.51):
 ``chi_par(K) = dF/dK`` (of the length) and ``chi_perp(K) = C_W E[phi'(z)^2]`` (of a direction,
 Schoenholz et al. 2017's chi_1). Criticality is ``chi_par(K*) = chi_perp(K*) = 1`` at the fixed
-point ``K*``; closed forms (SCIENCE.md section 4):
+point ``K*``; closed forms:
 
 * scale-invariant ``phi`` (slopes a+ for z > 0, a- for z < 0: relu, leaky relu, abs, identity):
   ``C_b = 0, C_W = 2 / (a+^2 + a-^2)``;
@@ -248,7 +248,7 @@ def _line_program(phi: Activation):
 def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
     """The weight variance ``C_W`` on the order/chaos line at bias variance ``C_b``: ``chi_1(q*) = 1``.
 
-    Closed forms where they exist (SCIENCE.md section 4): scale-invariant activations give
+    Closed forms where they exist: scale-invariant activations give
     ``2 / (a+^2 + a-^2)`` (at every ``C_b``: with ``C_b > 0`` the fixed point ``q*`` runs to infinity
     as ``C_W`` approaches it); tanh, erf and sin at ``C_b = 0`` give ``1 / phi'(0)^2``. Otherwise
     the line is followed through its parametrization by the fixed point ``q*`` (on it
