@@ -518,7 +518,17 @@ def _arccos(x):
 
 
 def _antiparallel_angle(rho):
-    """``pi - arccos(rho) = 2 arcsin(sqrt((1 + rho) / 2))``, accurate as ``rho -> -1`` (no cancellation)."""
+    """``pi - arccos(rho)`` for ``rho <= 0``, accurate as ``rho -> -1`` (no cancellation).
+
+    Float32: ``arccos(|rho|)`` by the polynomial of :func:`_arccos` (``sqrt(1 - |rho|) p(|rho|)``, relative
+    error ~1e-8, and ~20x faster than XLA's CPU arcsin); other dtypes: ``2 arcsin(sqrt((1 + rho) / 2))``.
+    """
+    if rho.dtype == jnp.float32:
+        a = jnp.abs(rho)
+        p = jnp.asarray(_ACOS_COEFFS[-1], rho.dtype)
+        for c in _ACOS_COEFFS[-2::-1]:
+            p = p * a + c
+        return jnp.sqrt(jnp.maximum(1 - a, 0)) * p
     return 2 * jnp.arcsin(jnp.sqrt(jnp.maximum((1 + rho) / 2, 0)))
 
 
