@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command writes figures to files; the library leaves the backend to its caller
     try:
         initialize_devices(args)
         return args.run(args)

@@ -60,9 +60,6 @@ def plot_functions(ds: xr.Dataset, path, *, max_nets: int = 16, out_unit: int = 
     Returns:
       The written path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     # netCDF stores a one-element list attribute as a scalar: atleast_1d restores the shape tuple.

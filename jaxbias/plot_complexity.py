@@ -27,9 +27,6 @@ _LABELS = {"mean_frequency": "mean frequency", "polynomial_order": "polynomial o
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

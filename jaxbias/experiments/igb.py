@@ -274,9 +274,6 @@ def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int =
       ds: a Dataset from :func:`run_igb` or :func:`igb_cell` (``attrs["n_points"]``: inputs per network).
       path: image path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from jaxbias.plot import save_figure
@@ -316,9 +313,6 @@ def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int =
 def plot_phase(ds: xr.Dataset, path):
     """Phase diagram: regimes (neutral / prejudiced / deep prejudice) and ``gamma`` contours from theory
     over ``(C_W, C_b)``, with measured ``gamma`` as points coloured on the same scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap, LogNorm
 

@@ -149,9 +149,6 @@ def _is_hypercube(x: np.ndarray) -> bool:
 
 def plot_ntk_spectrum(ds: xr.Dataset, path) -> Any:
     """Log-log eigenvalues against rank: finite width (per-init mean, 5-95 % band, mean kernel) and infinite width."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from jaxbias.plot import save_figure
