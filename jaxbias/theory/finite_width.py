@@ -7,7 +7,8 @@ over units, with the random Gram matrix
 
 ``n_l`` the width of layer ``l``. Its mean and covariance, to leading order in ``1/n``, follow
 from the infinite-width layer map ``F(K) = C_b + C_W E_K[phi phi]`` (its Jacobian ``J`` and
-Hessian ``H`` taken by ``jax.jacfwd`` and ``jax.hessian``):
+Hessian ``H`` taken by ``jax.jacfwd`` and ``jax.hessian`` where that is exact, and by Richardson
+finite differences of accurate values where ``phi'`` jumps (selu) or may (callables)):
 
     Cov G(l+1) = (C_W^2 / n_l) Cov_K(l)[phi_a phi_b, phi_c phi_d] + J Cov G(l) J^T,
     E G(l+1) - K(l+1) = J (E G(l) - K(l)) + 1/2 H : Cov G(l),
@@ -36,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbias.kernels.gaussian import fixed_rule_expect, gauss_expect, has_closed_form, phi_phi
+from jaxbias.kernels.gaussian import fixed_rule_expect, has_closed_form, phi_phi
 from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
 from jaxbias.nets.core import Net, per_layer
 from jaxbias.nets.mlp import plain_gaussian_config
@@ -44,6 +45,26 @@ from jaxbias.theory.recursions import scale_invariant_slopes
 from jaxbias.validation import check_int, check_kernel
 
 __all__ = ["FiniteWidth", "finite_width", "mlp_finite_width", "excess_kurtosis", "square_covariance"]
+
+
+_FD_ORDER = 64
+"""Nodes per piece of the fixed quadrature rule behind the derivatives of the layer map (~1e-13 relative at
+moderate variance; its error estimate is checked at every layer)."""
+
+_FD_STEP = 2e-3
+"""Finite-difference step relative to the distance from the edge of the PSD cone (and to the variances)."""
+
+_FD_MIN_MARGIN = 1e-2
+"""Smallest distance ``sqrt(aa bb) - |ab|`` to a singular covariance, relative to ``sqrt(aa bb)``, at which
+finite differences are taken (correlation at most 0.99): closer, value rounding dominates them."""
+
+_FD_RTOL = 1e-10
+"""Largest relative error estimate of the fixed rule accepted for finite differences: a Hessian from
+second differences at step ``h`` amplifies value errors by ``1 / h^2``."""
+
+
+_KINKED = ("selu",)
+"""Built-in activations without closed-form kernels whose derivative jumps."""
 
 
 class FiniteWidth(NamedTuple):
@@ -111,22 +132,6 @@ def _product_covariance(phi: Activation, k):
     return jnp.stack([jnp.stack(row) for row in rows]) - second_v[:, None] * second_v[None, :], error
 
 
-_FD_ORDER = 64
-"""Nodes per piece of the fixed quadrature rule behind the derivatives of the layer map (~1e-13 relative at
-moderate variance; its error estimate is checked at every layer)."""
-
-_FD_STEP = 2e-3
-"""Finite-difference step relative to the distance from the edge of the PSD cone (and to the variances)."""
-
-_FD_MIN_MARGIN = 1e-2
-"""Smallest distance ``sqrt(aa bb) - |ab|`` to a singular covariance, relative to ``sqrt(aa bb)``, at which
-finite differences are taken (correlation at most 0.99): closer, value rounding dominates them."""
-
-_FD_RTOL = 1e-10
-"""Largest relative error estimate of the fixed rule accepted for finite differences: a Hessian from
-second differences at step ``h`` amplifies value errors by ``1 / h^2``."""
-
-
 def _exact_autodiff(phi: Activation) -> bool:
     """Whether autodiff of the layer map is exact: closed forms, or built-in activations with continuous ``phi'``.
 
@@ -139,10 +144,6 @@ def _exact_autodiff(phi: Activation) -> bool:
     if phi.name not in ACTIVATIONS or phi.name in _KINKED:
         return False
     return get_activation(phi.name).fn is phi.fn
-
-
-_KINKED = ("selu",)
-"""Built-in activations without closed-form kernels whose derivative jumps."""
 
 
 def _product(phi: Activation):
