@@ -31,7 +31,9 @@ from typing import Any, Callable
 import numpy as np
 import xarray as xr
 
-__all__ = ["result_attrs", "config_of", "check_writable", "save", "load"]
+from jaxbias.nets.spec import Spec, describe, from_dict
+
+__all__ = ["result_attrs", "config_of", "net_of", "check_writable", "save", "load"]
 
 _ENGINE = "h5netcdf"
 _INT64 = np.iinfo(np.int64)
@@ -67,9 +69,39 @@ def to_json(value: Any) -> str:
         ValueError: if ``value`` holds something JSON cannot represent.
     """
     try:
-        return json.dumps(value, sort_keys=True, default=_json_default)
+        return json.dumps(_networks_described(value), sort_keys=True, default=_json_default)
     except TypeError as err:
         raise ValueError(f"cannot serialize {value!r} to JSON: {err}") from None
+
+
+def _networks_described(value: Any) -> Any:
+    """``value`` with every network in it replaced by :func:`jaxbias.nets.describe` (a spec by its dict)."""
+    if isinstance(value, Spec) or (callable(getattr(value, "init", None)) and callable(getattr(value, "apply", None))):
+        return describe(value)
+    if isinstance(value, dict):
+        return {k: _networks_described(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_networks_described(v) for v in value]
+    return value
+
+
+def net_of(ds: xr.Dataset, name: str = "net") -> Spec:
+    """The network spec a results Dataset was computed with, rebuilt (equal to the one that ran).
+
+    Args:
+        ds: a Dataset whose attrs came from ``result_attrs`` with the network under ``config[name]``.
+        name: where the network sits in the config.
+
+    Raises:
+        ValueError: no such entry, or a network that cannot be rebuilt (user functions, flax modules).
+    """
+    config = config_of(ds)
+    if name not in config:
+        raise ValueError(f"name={name!r}: the result's config has no network there (keys: {sorted(config)})")
+    data = config[name]
+    if isinstance(data, dict) and data.get("rebuildable") is False:
+        raise ValueError(f"the result's network ({data.get('type')}) was not a jaxbias spec and cannot be rebuilt")
+    return from_dict(data)
 
 
 def _package_version(name: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int", "check_kernel"]
+__all__ = ["check_int", "check_float", "check_kernel"]
 
 
 def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
@@ -18,6 +18,20 @@ def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name}={value!r}: expected {expected}")
     return value
+
+
+def check_float(name: str, value: Any, minimum: float | None = None, *, strict: bool = False) -> float:
+    """Returns ``value`` as a finite float (``> minimum`` if ``strict``, else ``>= minimum``), or raises ValueError."""
+    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r}: expected a finite number{bound}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r}: expected a finite number{bound}") from None
+    if not np.isfinite(out) or (minimum is not None and (out <= minimum if strict else out < minimum)):
+        raise ValueError(f"{name}={value!r}: expected a finite number{bound}")
+    return out
 
 
 KERNEL_ROUNDING = 64

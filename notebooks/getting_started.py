@@ -57,7 +57,7 @@ print(f"mean std over nets {moments['mean']:.4f} +- {moments['sem']:.4f}")
 
 # %%
 path = os.path.join(tempfile.mkdtemp(), "getting_started.nc")
-ds = jb.outputs_dataset(y, x, {"net": net.config, "n": N}, key=0, grid_shape=(32, 32))
+ds = jb.outputs_dataset(y, x, {"net": net, "n": N}, key=0, grid_shape=(32, 32))
 jb.save(ds, path)
 again = jb.load(path)
 assert (again["outputs"].values == y).all()

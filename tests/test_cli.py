@@ -19,7 +19,8 @@ def test_sample_writes_results_and_plot(tmp_path):
     assert ds["outputs"].dims == ("net", "point", "out") and ds["outputs"].shape == (12, 64, 1)
     config = jb.io.config_of(ds)
     assert config["net"]["width"] == [16, 16] and config["run"]["n"] == 12 and ds.attrs["key"] == 3
-    net = jb.nets.from_config(config["net"])  # the file says how to regenerate itself
+    net = jb.io.net_of(ds)  # the file says how to regenerate itself
+    assert net == jb.nets.MLP(16, 2, "tanh")
     expected = jb.sample(net, jb.inputs.grid(2, 8), 12, key=3, progress=False)
     np.testing.assert_allclose(ds["outputs"].values, expected, rtol=1e-6)
 

@@ -239,6 +239,6 @@ def test_every_family_runs_through_the_engine_and_matches_a_loop(family):
     elif family == "cnn":
         net, x = jb.nets.cnn([4, 8], out=3), rng.normal(size=(5, 8, 8, 1)).astype(np.float32)
     else:
-        net, x = jb.nets.resnet(16, 2, normalization="batch"), rng.normal(size=(5, 12)).astype(np.float32)
+        net, x = jb.nets.resnet(16, 2, norm="batch_pre"), rng.normal(size=(5, 12)).astype(np.float32)
     y = jb.sample(net, x, 6, key=2, chunk_size=4, progress=False)
     np.testing.assert_allclose(y, loop_reference(net, x, 6, 2), rtol=1e-5, atol=1e-5)

@@ -204,10 +204,12 @@ def test_linen_batch_norm_uses_batch_statistics():
 def test_linen_config_and_method():
     module = LinenMLP(width=5)
     net = from_linen(module, method="__call__", name="tiny")
-    assert net.config["arch"] == "flax_linen"
-    assert net.config["name"] == "tiny"
-    assert net.config["module"] == repr(module) and "width=5" in net.config["module"].replace(" ", "")
-    assert from_linen(module).config["name"] == "LinenMLP"
+    assert net.api == "linen"
+    assert net.name == "tiny"
+    assert net.module == repr(module) and "width=5" in net.module.replace(" ", "")
+    assert from_linen(module).name == "LinenMLP"
+    described = jb.nets.describe(net)
+    assert described["type"] == "FlaxNet" and described["name"] == "tiny" and described["rebuildable"] is False
 
 
 def test_linen_runs_under_default_promotion():
@@ -269,10 +271,9 @@ def test_nnx_state_with_batch_stats_and_rngs():
 
 def test_nnx_config():
     net = from_nnx(lambda rngs: NnxMLP(rngs, width=4), name="small")
-    assert net.config["arch"] == "flax_nnx"
-    assert net.config["name"] == "small"
-    assert net.config["module"] == "NnxMLP"
-    assert net.config["n_params"] == (3 * 4 + 4) + (4 * 4 + 4) + (4 * 1 + 1)
+    assert net.api == "nnx"
+    assert net.name == "small"
+    assert net.module == "NnxMLP"
 
 
 def test_nnx_wrong_input_dimension():

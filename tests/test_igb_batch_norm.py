@@ -50,7 +50,7 @@ def test_numpy_reference_and_the_sum_to_zero_identities(activation, act):
 
     n = 40
     x = igb.igb_inputs("blobs", n, 16, 0.3, key=3)
-    net = jb.nets.mlp(32, 2, activation, weight_var=1.5, bias_var=0.4, batch_norm_position="post")
+    net = jb.nets.mlp(32, 2, activation, weight_var=1.5, bias_var=0.4, norm="batch_post")
     for i in range(3):
         params = net.init(jax.random.fold_in(jax.random.key(7), i), x)
         y, hidden = _numpy_forward(params, x, act)
@@ -69,7 +69,7 @@ def test_bias_free_readout_gives_exactly_minus_one_over_n():
     # No bias: every network's output mean over the set is 0, so gamma_hat = -1/n with no sampling noise.
     n = 200
     x = igb.igb_inputs("blobs", n, 64, 0.0, key=1)
-    net = jb.nets.mlp(64, 1, "relu", bias=False, batch_norm_position="post")
+    net = jb.nets.mlp(64, 1, "relu", bias=False, norm="batch_post")
     stats = jb.reduce(net, x, 300, key=2, stat=jb.measures.guessing_stats, progress=False)
     within = float(np.mean(stats.var))
     assert np.max(np.abs(stats.mean)) < 1e-5 * math.sqrt(within)
@@ -100,7 +100,7 @@ def test_sampled_networks_measure_the_finite_set_gamma(activation, depth, cw, cb
     n, nets = 10, 4000
     x = igb.igb_inputs("blobs", n, 64, 0.0, key=1)
     r, se_r = _varying_fraction(x, cw, cb) if activation == "relu" else (1.0, 0.0)  # tanh is never constant
-    net = jb.nets.mlp(64, depth, activation, weight_var=cw, bias_var=cb, batch_norm_position="post")
+    net = jb.nets.mlp(64, depth, activation, weight_var=cw, bias_var=cb, norm="batch_post")
     stats = jb.reduce(net, x, nets, key=5, stat=jb.measures.guessing_stats, progress=False)
     m, v = np.asarray(stats.mean, np.float64)[:, 0], np.asarray(stats.var, np.float64)[:, 0]
     hat = th.estimate_gamma(m, v, n, n_boot=0).value
@@ -122,11 +122,10 @@ def test_predict_gamma_n_points_against_the_kernel_formula():
     n = 200
     x = igb.igb_inputs("blobs", n, 64, 0.5, key=1)
     cases = [
-        (jb.nets.mlp(64, 1, "relu", weight_var=1.0, bias_var=0.5, batch_norm_position="post"), 1.0, 0.5, 1.0),
+        (jb.nets.mlp(64, 1, "relu", weight_var=1.0, bias_var=0.5, norm="batch_post"), 1.0, 0.5, 1.0),
         (jb.nets.mlp(64, 3, "tanh", weight_var=[1.5, 2.0, 1.0, 3.0], bias_var=[0.1, 0.2, 0.3, 0.4],
-                     batch_norm_position="post"), 3.0, 0.4, 1.0),
-        (jb.nets.mlp(64, 2, "gelu", weight_var=2.0, bias_var=0.3, batch_norm_position="post", pooling="avg",
-                     pool_size=4), 2.0, 0.3, 0.25),
+                     norm="batch_post"), 3.0, 0.4, 1.0),
+        (jb.nets.mlp(64, 2, "gelu", weight_var=2.0, bias_var=0.3, norm="batch_post", pool="avg(4)"), 2.0, 0.3, 0.25),
     ]
     for net, cw, cb, p in cases:
         pred = th.predict_gamma(net, x, n_points=n)
@@ -138,11 +137,11 @@ def test_predict_gamma_n_points_against_the_kernel_formula():
     # the configuration: n = 200, C_b / C_W = 0.5 -> 1.5 % below
     assert _gamma_n(1.0, 0.5, 200) / 0.5 - 1 == pytest.approx(-0.015)
     # networks without batch norm do not depend on n_points
-    for options in ({}, {"layer_norm_position": "post"}, {"pooling": "avg"}):
+    for options in ({}, {"norm": "layer_post"}, {"pool": "avg(2)"}):
         net = jb.nets.mlp(64, 2, "relu", bias_var=0.2, **options)
         assert th.predict_gamma(net, x, n_points=n) == th.predict_gamma(net, x)
-    with pytest.raises(NotImplementedError, match="batch_norm_position='pre'"):
-        th.predict_gamma(jb.nets.mlp(64, 1, "relu", batch_norm_position="pre"), x, n_points=n)
+    with pytest.raises(NotImplementedError, match="norm='batch_pre'"):
+        th.predict_gamma(jb.nets.mlp(64, 1, "relu", norm="batch_pre"), x, n_points=n)
     with pytest.raises(ValueError, match="n_points=1"):
         th.predict_gamma(cases[0][0], x, n_points=1)
 

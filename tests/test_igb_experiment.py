@@ -49,7 +49,7 @@ def test_odd_activation_has_no_bias_beyond_binomial_noise():
 
 
 def test_max_pooling_raises_gamma_as_predicted(relu_cell):
-    plain, pooled = relu_cell, _cell(pooling="max")
+    plain, pooled = relu_cell, _cell(pool="max")
     ok, info = _close(pooled)
     assert ok, info
     assert float(pooled["gamma_theory"]) > float(plain["gamma_theory"])
@@ -168,5 +168,5 @@ def test_ten_digit_classes_match_multiclass_theory():
 def test_cnn_cells_measure_without_theory(norm):
     x, _ = jb.inputs.digits(classes=(0, 1))
     ds = igb.igb_cell(np.asarray(x).reshape(-1, 8, 8, 1), 100, arch="cnn", activation="relu", depth=2, width=8,
-                      pooling="max", norm=norm, n_boot=100)
+                      pool="max", norm=norm, n_boot=100)
     assert math.isnan(float(ds["gamma_theory"])) and math.isfinite(float(ds["gamma"]))

@@ -78,8 +78,8 @@ def test_moments_average_and_the_pair_subset():
     ({"average": "median"}, "average='median'"),
     ({"max_pairs": 0}, "max_pairs"),
     ({"x": np.ones((1, 4))}, "n_points >= 2"),
-    ({"net": jb.nets.mlp(8, 2, "relu", batch_norm_position="post")}, "batch_norm_position='post'"),
-    ({"net": jb.nets.mlp(8, 2, "relu", pooling="max")}, "pooling='max'"),
+    ({"net": jb.nets.mlp(8, 2, "relu", norm="batch_post")}, "norm='batch_post'"),
+    ({"net": jb.nets.mlp(8, 2, "relu", pool="max")}, "pool='max\\(2\\)'"),
 ])
 def test_bad_input_names_the_argument(kwargs, message):
     args = {"net": jb.nets.mlp(8, 2, "relu"), "x": np.ones((3, 4)), **kwargs}

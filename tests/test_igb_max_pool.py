@@ -27,7 +27,7 @@ EPS = dict(epsabs=1e-14, epsrel=1e-10, limit=200)
 
 
 def _pool_net(depth, activation="relu", pool_size=4, **kwargs):
-    return jb.nets.mlp(1024, depth, activation, bias=False, pooling="max", pool_size=pool_size, weight_var=2.0,
+    return jb.nets.mlp(1024, depth, activation, bias=False, pool=f"max({pool_size})", weight_var=2.0,
                        **kwargs)
 
 
@@ -151,7 +151,7 @@ def test_step_with_layer_norm_shift_scale_closed_form(rho):
 def test_layer_norm_post_max_pool_first_layer():
     # One layer, C_W = 1, no bias, moments (1, 0.3): the pooled units are psi = (relu - m) / s, m and s^2
     # the mean and variance of relu(u), u ~ N(0, 1).
-    net = jb.nets.mlp(63, 1, "relu", bias=False, pooling="max", pool_size=3, layer_norm_position="post")
+    net = jb.nets.mlp(63, 1, "relu", bias=False, pool="max(3)", norm="layer_post")
     pred = th.predict_gamma(net, moments=(1.0, 0.3))
     m = 1 / math.sqrt(2 * math.pi)
     s2 = 0.5 - m * m

@@ -95,15 +95,15 @@ def _mc_pooled(pool, kind, k_aa, k_ab, f, n=2_000_000, seed=0):
 def test_pooling_matches_monte_carlo(kind, size):
     cw, s = 1.0, (1.0, 0.3)
     p_aa, p_ab, se_ab, se_aa = _mc_pooled(size, kind, cw * s[0], cw * s[1], np.tanh)
-    pred = th.predict_gamma(jb.nets.mlp(60, 1, "tanh", bias=False, pooling=kind, pool_size=size), moments=s)
+    pred = th.predict_gamma(jb.nets.mlp(60, 1, "tanh", bias=False, pool=f"{kind}({size})"), moments=s)
     assert abs(pred.q_ab - cw * p_ab) < 5 * cw * se_ab
     assert abs(pred.q_aa - cw * p_aa) < 5 * cw * se_aa
 
 
 def test_max_pooling_raises_gamma():
     plain = th.predict_gamma(jb.nets.mlp(64, 1, "relu", bias=False), moments=(1.0, 0.0)).gamma
-    pooled = th.predict_gamma(jb.nets.mlp(64, 1, "relu", bias=False, pooling="max"), moments=(1.0, 0.0)).gamma
-    odd = th.predict_gamma(jb.nets.mlp(64, 1, "tanh", bias=False, pooling="max"), moments=(1.0, 0.0)).gamma
+    pooled = th.predict_gamma(jb.nets.mlp(64, 1, "relu", bias=False, pool="max"), moments=(1.0, 0.0)).gamma
+    odd = th.predict_gamma(jb.nets.mlp(64, 1, "tanh", bias=False, pool="max"), moments=(1.0, 0.0)).gamma
     assert pooled > plain and odd > 0.1  # max pooling makes even an odd activation biased
 
 
@@ -112,18 +112,18 @@ def test_normalization_placements_match_closed_forms():
     k_aa, k_ab = cb + cw * s[0], cb + cw * s[1]
     f = ACTS["relu"]
     # layer norm before: phi of the correlation kernel (1, rho)
-    pre = th.predict_gamma(jb.nets.mlp(64, 1, "relu", weight_var=cw, bias_var=cb, layer_norm_position="pre"),
+    pre = th.predict_gamma(jb.nets.mlp(64, 1, "relu", weight_var=cw, bias_var=cb, norm="layer_pre"),
                            moments=s)
     assert pre.q_ab == pytest.approx(cb + cw * _relu2(1.0, k_ab / k_aa), rel=1e-9)
     # layer norm after: the unit-centred, unit-variance activation
-    post = th.predict_gamma(jb.nets.mlp(64, 1, "relu", weight_var=cw, bias_var=cb, layer_norm_position="post"),
+    post = th.predict_gamma(jb.nets.mlp(64, 1, "relu", weight_var=cw, bias_var=cb, norm="layer_post"),
                             moments=s)
     m, m2 = _e1(f, k_aa), _e1(lambda z: f(z) ** 2, k_aa)
     assert post.q_ab == pytest.approx(cb + cw * (_relu2(k_aa, k_ab) - m * m) / (m2 - m * m), rel=1e-7)
     assert post.q_aa == pytest.approx(cb + cw, rel=1e-9)
     # batch norm over the inputs removes what all inputs share: only the readout bias is left
     for position in ("pre", "post"):
-        net = jb.nets.mlp(64, 2, "relu", weight_var=cw, bias_var=cb, batch_norm_position=position)
+        net = jb.nets.mlp(64, 2, "relu", weight_var=cw, bias_var=cb, norm=f"batch_{position}")
         pred = th.predict_gamma(net, moments=s)
         if position == "post":
             assert pred.gamma == pytest.approx(cb / cw)

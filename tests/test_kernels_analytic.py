@@ -343,9 +343,9 @@ def test_one_hidden_layer_output_covariance_exact(activation, parameterization, 
 DEEP_CASES = {
     "plain": dict(activation="tanh", weight_var=1.5, bias_var=0.05),
     "residual": dict(activation="relu", weight_var=1.0, bias_var=0.1, residual=True, residual_scale=0.7),
-    "ln_pre": dict(activation="relu", weight_var=2.0, bias_var=0.1, layer_norm_position="pre"),
-    "ln_post": dict(activation="gelu", weight_var=1.0, bias_var=0.1, layer_norm_position="post"),
-    "avg_pool": dict(activation="relu", weight_var=2.0, bias_var=0.1, pooling="avg", pool_size=2),
+    "ln_pre": dict(activation="relu", weight_var=2.0, bias_var=0.1, norm="layer_pre"),
+    "ln_post": dict(activation="gelu", weight_var=1.0, bias_var=0.1, norm="layer_post"),
+    "avg_pool": dict(activation="relu", weight_var=2.0, bias_var=0.1, pool="avg(2)"),
 }
 
 
@@ -409,8 +409,8 @@ def test_errors():
         ntk_step(1.0, 0.0, 1.0, 1.0, "relu", 1.0, 0.0, "standard")
     with pytest.raises(ValueError, match="parameterization"):
         ntk_step(1.0, 0.0, 1.0, 1.0, "relu", 1.0, 0.0, "mup")
-    with pytest.raises(ValueError, match="pooling='max'"):
-        jb.kernels.infinite(jb.nets.mlp(8, 2, pooling="max"), X)
+    with pytest.raises(ValueError, match="pool='max\\(2\\)'"):
+        jb.kernels.infinite(jb.nets.mlp(8, 2, pool="max"), X)
     with pytest.raises(ValueError, match="weight_law='absolute"):
         jb.kernels.infinite(jb.nets.mlp(8, 2, weight_law="absolute(1)"), X)
     with pytest.raises(ValueError, match="weight_law='low_rank"):

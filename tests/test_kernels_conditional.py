@@ -138,13 +138,13 @@ def test_blocks_outputs_and_parameterization():
 
 @pytest.mark.parametrize("net, needle", [
     (jb.nets.mlp(8, 2, "relu", residual=True), "residual=True"),
-    (jb.nets.mlp(8, 2, "relu", layer_norm_position="pre"), "layer_norm_position='pre'"),
+    (jb.nets.mlp(8, 2, "relu", norm="layer_pre"), "norm='layer_pre'"),
     (jb.nets.mlp(8, 2, "relu", weight_law="uniform"), "weight_law='uniform'"),
     (jb.nets.mlp(8, 2, lambda z: z * z), "not a known name"),
-    (jb.nets.cnn([4], kernel_size=3), "jaxbias.nets.mlp networks only"),
+    (jb.nets.cnn([4], kernel_size=3), "jaxbias.nets.MLP networks only"),
 ])
 def test_unsupported_nets_are_refused(net, needle):
-    x = np.zeros((4, 6, 6, 1), np.float32) if net.config["arch"] == "cnn" else X
+    x = np.zeros((4, 6, 6, 1), np.float32) if isinstance(net, jb.nets.CNN) else X
     with pytest.raises(ValueError, match="estimator='conditional'") as info:
         jb.kernels.nngp_monte_carlo(net, x, n=4, estimator="conditional", progress=False)
     assert needle in str(info.value)

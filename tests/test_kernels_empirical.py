@@ -21,9 +21,9 @@ X2 = np.asarray(jb.inputs.sphere(3, 4, key=2)) * 1.5
 NETS = {
     "relu_d1": lambda: jb.nets.mlp(12, 1, "relu", out=2, bias_var=0.2),
     "tanh_d4_scan_ntk": lambda: jb.nets.mlp(8, 4, "tanh", out=2, bias_var=0.3, parameterization="ntk"),
-    "residual_layernorm_out3": lambda: jb.nets.mlp(8, 2, "gelu", out=3, residual=True, layer_norm_position="pre",
+    "residual_layernorm_out3": lambda: jb.nets.mlp(8, 2, "gelu", out=3, residual=True, norm="layer_pre",
                                                    bias_var=0.1),
-    "maxpool_nobias": lambda: jb.nets.mlp(8, 2, "relu", out=2, pooling="max", bias=False),
+    "maxpool_nobias": lambda: jb.nets.mlp(8, 2, "relu", out=2, pool="max", bias=False),
 }
 FULL_CHECK = ("relu_d1", "tanh_d4_scan_ntk")
 DEFAULT_NET = "tanh_d4_scan_ntk"  # the one net of the default tests (one compile per program, reused)
@@ -264,7 +264,7 @@ def test_bad_input(kwargs, message):
 
 
 def test_blocking_coupled_points_raises():
-    net = jb.nets.resnet(8, 1, normalization="batch")
+    net = jb.nets.resnet(8, 1, norm="batch_pre")
     params = net.init(jax.random.key(0), X)
     with pytest.raises(ValueError, match="blocking needs points"):
         empirical_ntk(net, params, X, block_size=3)
@@ -319,8 +319,8 @@ def test_ntk_command_writes_dataset_and_plot(tmp_path):
     assert rc == 0 and png.stat().st_size > 1000
     ds = jb.load(out)
     x = np.asarray(jb.inputs.hypercube(3))
-    net = jb.nets.from_config(jb.io.config_of(ds)["net"])
-    assert net.config["parameterization"] == "ntk"  # the command's default (width-independent limit)
+    net = jb.io.net_of(ds)
+    assert net.parameterization == "ntk"  # the command's default (width-independent limit)
     kernels = [empirical_ntk(net, net.init(jax.random.fold_in(jax.random.key(0), i), x), x) for i in range(3)]
     np.testing.assert_allclose(ds["ntk_mean"].values, np.mean(kernels, axis=0), rtol=1e-4, atol=1e-5)
     eigs = np.sort(np.linalg.eigvalsh(np.asarray(kernels, np.float64)), axis=1)[:, ::-1]

@@ -13,7 +13,7 @@ import pytest
 import jaxbias as jb
 from jaxbias.kernels import empirical_ntk
 from jaxbias.kernels.empirical import _structured_order
-from jaxbias.nets.core import AffineTap, ConvTap, Net, affine_taps, register_affine_taps
+from jaxbias.nets.core import AffineTap, ConvTap, affine_taps
 
 RNG = np.random.RandomState(0)
 IMAGES = RNG.randn(4, 9, 9, 2).astype(np.float32)
@@ -24,13 +24,12 @@ NETS = {
     "strided_valid_k5": lambda: jb.nets.cnn([3, 4], kernel_size=[3, 5], stride=[2, 1], padding=["SAME", "VALID"],
                                             out=2, bias_var=0.1),
     # int padding, max pooling, flatten instead of global pooling, no biases, ntk parameterization
-    "maxpool_flatten_ntk": lambda: jb.nets.cnn([3], kernel_size=3, padding=1, pooling="max", global_pool=False,
+    "maxpool_flatten_ntk": lambda: jb.nets.cnn([3], kernel_size=3, padding=1, pool="max", global_pool=False,
                                                out=3, bias=False, parameterization="ntk"),
-    "avgpool_layernorm_ntk": lambda: jb.nets.cnn([2, 3], kernel_size=3, pooling="avg", normalization="layer",
-                                                 norm_position="pre", out=2, bias_var=0.2, parameterization="ntk"),
-    "resnet_conv_layernorm_ntk": lambda: jb.nets.resnet(3, 2, 2, kind="conv", normalization="layer", out=2,
+    "avgpool_layernorm_ntk": lambda: jb.nets.cnn([2, 3], kernel_size=3, pool="avg", norm="layer_pre", out=2, bias_var=0.2, parameterization="ntk"),
+    "resnet_conv_layernorm_ntk": lambda: jb.nets.resnet(3, 2, 2, kind="conv", norm="layer_post", out=2,
                                                         bias_var=0.1, parameterization="ntk"),
-    "resnet_dense_post": lambda: jb.nets.resnet(5, 3, 2, kind="dense", normalization="layer", norm_position="post",
+    "resnet_dense_post": lambda: jb.nets.resnet(5, 3, 2, kind="dense", norm="layer_post",
                                                 out=3, bias_var=0.1, residual_scale=0.5),
 }
 DEFAULT = ("strided_valid_k5", "maxpool_flatten_ntk", "resnet_conv_layernorm_ntk")
@@ -128,7 +127,7 @@ def test_linear_cnn_closed_form(parameterization):
     with jax.enable_x64(ntk):
         dtype = np.float64 if ntk else np.float32
         net = jb.nets.cnn([width], kernel_size=k, stride=stride, padding=pad, activation="linear", out=2,
-                          pooling="avg", weight_var=cw, bias_var=cb, parameterization=parameterization)
+                          pool="avg", weight_var=cw, bias_var=cb, parameterization=parameterization)
         params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), net.init(jax.random.key(4), IMAGES))
         w = np.asarray(params["conv"][0]["w"], np.float64).reshape(-1, width)  # (k k C, width), im2col order
         b = np.asarray(params["conv"][0]["b"], np.float64)
@@ -166,8 +165,7 @@ def test_user_net_with_1d_dilated_convolution():
     def apply(params, x):
         return forward(params, x)[0]
 
-    register_affine_taps(apply, lambda params, x, eps: forward(params, x, eps, record=True))
-    net = Net(lambda key, x: None, apply, {})
+    net = jb.nets.Net(lambda key, x: None, apply, tapped=lambda params, x, eps: forward(params, x, eps, record=True))
     keys = jax.random.split(jax.random.key(0), 3)
     params = {"w": jax.random.normal(keys[0], (3, 2, 4)) / 3, "b": jax.random.normal(keys[1], (4,)),
               "v": jax.random.normal(keys[2], (4, 2))}
@@ -178,7 +176,7 @@ def test_user_net_with_1d_dilated_convolution():
 
 
 def test_batch_norm_refuses_structured_and_auto_falls_back():
-    net = jb.nets.cnn([2], kernel_size=3, normalization="batch", out=2)
+    net = jb.nets.cnn([2], kernel_size=3, norm="batch_post", out=2)
     params = net.init(jax.random.key(0), IMAGES)
     with pytest.raises(ValueError, match="method='structured': not available because the net's points are coupled"):
         empirical_ntk(net, params, IMAGES, method="structured")
@@ -186,7 +184,7 @@ def test_batch_norm_refuses_structured_and_auto_falls_back():
         empirical_ntk(NETS["strided_valid_k5"](), case("strided_valid_k5")[1], IMAGES, method="structured",
                       wrt=lambda path, leaf: True)
     assert jb.kernels.auto_method(net, params, IMAGES) in ("jacobian", "ntvp")
-    mlp = jb.nets.mlp(4, 1, batch_norm_position="pre")  # batch statistics couple an mlp's points too
+    mlp = jb.nets.mlp(4, 1, norm="batch_pre")  # batch statistics couple an mlp's points too
     with pytest.raises(ValueError, match="points are coupled"):
         jb.kernels.ntk_fn(mlp, method="structured")
     # coupled points: each output depends on every point, so the reference differentiates the whole batch

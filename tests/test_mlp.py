@@ -102,17 +102,18 @@ def reference_mlp(params_list, x, phi, residual=False, ln=None, pool=None):
 
 
 @pytest.mark.parametrize("options", [
-    {}, {"residual": True}, {"layer_norm_position": "pre"}, {"layer_norm_position": "post"},
-    {"pooling": "max", "pool_size": 2}, {"pooling": "avg", "pool_size": 4},
+    {}, {"residual": True}, {"norm": "layer_pre"}, {"norm": "layer_post"},
+    {"pool": "max(2)"}, {"pool": "avg(4)"},
 ])
 def test_options_match_a_numpy_reference(options):
     net = jb.nets.mlp(8, 2, "relu", bias_var=0.5, **options)
     x = X[:, :3]
     params = net.init(jax.random.key(0), x)
     got = np.asarray(net.apply(params, x))
-    pool = (options["pooling"], options["pool_size"]) if "pooling" in options else None
+    pool = {"pool": None, "max(2)": ("max", 2), "avg(4)": ("avg", 4)}[options.get("pool", "pool")]
+    norm = options.get("norm")
     want = reference_mlp(params["layers"], x, lambda z: np.maximum(z, 0), options.get("residual", False),
-                         options.get("layer_norm_position"), pool)
+                         None if norm is None else norm.split("_")[1], pool)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
@@ -146,8 +147,11 @@ def test_sparse_and_low_rank_structure():
     ({"bias_var": [0.1, -0.1, 0.0]}, "bias_var="),
     ({"weight_var": [1.0, 1.0]}, "3 per-layer values"),
     ({"parameterization": "mup"}, "parameterization='mup'"),
-    ({"layer_norm_position": "middle"}, "layer_norm_position"),
-    ({"pooling": "max", "pool_size": 3}, "pool_size=3"),
+    ({"norm": "layer_middle"}, "norm='layer_middle'"),
+    ({"norm": "group"}, "norm='group'"),
+    ({"pool": "max(3)"}, "window 3 must divide"),
+    ({"pool": "min(2)"}, "pool='min(2)'"),
+    ({"residual": True, "pool": "avg(2)"}, "nothing to skip"),
     ({"width": 0}, "width=0"),
     ({"depth": -1}, "depth=-1"),
 ])

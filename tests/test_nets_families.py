@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from numpy.polynomial.hermite_e import hermegauss
 
+import jaxbias as jb
 from jaxbias.nets.cnn import cnn
 from jaxbias.nets.core import Affine, affine_init, conv_apply, init_affines, init_groups
 from jaxbias.nets.resnet import resnet
@@ -54,22 +55,22 @@ SHAPE_CASES = [
         IMAGES,
         2,
     ),
-    ("cnn_valid_max_flatten", lambda: cnn([4], padding="VALID", pooling="max", global_pool=False), IMAGES, 1),
-    ("cnn_avg_nobias_orth", lambda: cnn([4, 4], pooling="avg", bias=False, weight_law="orthogonal"), IMAGES, 1),
+    ("cnn_valid_max_flatten", lambda: cnn([4], padding="VALID", pool="max", global_pool=False), IMAGES, 1),
+    ("cnn_avg_nobias_orth", lambda: cnn([4, 4], pool="avg", bias=False, weight_law="orthogonal"), IMAGES, 1),
     ("cnn_linear", lambda: cnn([], out=3), IMAGES, 3),
     ("resnet_dense_pre", lambda: resnet(8, 2), VECTORS, 1),
     (
         "resnet_dense_post_layer",
-        lambda: resnet(8, 2, 1, activation="tanh", normalization="layer", norm_position="post"),
+        lambda: resnet(8, 2, 1, activation="tanh", norm="layer_post"),
         VECTORS,
         1,
     ),
-    ("resnet_dense_batch", lambda: resnet(8, 3, normalization="batch", residual_scale=0.5, out=2), VECTORS, 2),
+    ("resnet_dense_batch", lambda: resnet(8, 3, norm="batch_pre", residual_scale=0.5, out=2), VECTORS, 2),
     ("resnet_no_blocks", lambda: resnet(8, 0), VECTORS, 1),
-    ("resnet_conv_pre_batch", lambda: resnet(4, 2, kind="conv", normalization="batch"), IMAGES, 1),
+    ("resnet_conv_pre_batch", lambda: resnet(4, 2, kind="conv", norm="batch_pre"), IMAGES, 1),
     (
         "resnet_conv_post_layer",
-        lambda: resnet(4, 1, 3, kind="conv", normalization="layer", norm_position="post", kernel_size=(1, 3)),
+        lambda: resnet(4, 1, 3, kind="conv", norm="layer_post", kernel_size=(1, 3)),
         IMAGES,
         1,
     ),
@@ -77,7 +78,7 @@ SHAPE_CASES = [
     ("transformer_tokens_pre", lambda: transformer(8, 2, 2, 16, vocab_size=11), TOKENS, 1),
     (
         "transformer_tokens_post_learned",
-        lambda: transformer(8, 2, 4, 16, 11, positional="learned", norm_position="post", pool="first", causal=True),
+        lambda: transformer(8, 2, 4, 16, 11, positional="learned", norm="layer_post", readout="first", causal=True),
         TOKENS,
         1,
     ),
@@ -90,7 +91,7 @@ SHAPE_CASES = [
     ("transformer_seq_no_layers", lambda: transformer(8, 0, 2, 8, out=2), SEQUENCES, 2),
     (
         "transformer_seq_post_nobias_ntk",
-        lambda: transformer(8, 2, 2, 8, norm_position="post", bias=False, out=3, parameterization="ntk"),
+        lambda: transformer(8, 2, 2, 8, norm="layer_post", bias=False, out=3, parameterization="ntk"),
         SEQUENCES,
         3,
     ),
@@ -122,8 +123,8 @@ def test_shapes_under_jit_without_recompiling(make, x, out):
     assert np.all(np.isfinite(y))
     np.testing.assert_array_equal(y, y2)
     assert len(traces) == 1
-    config = json.loads(json.dumps(net.config))
-    assert config == net.config and config["arch"] in ("cnn", "resnet", "transformer")
+    data = json.loads(json.dumps(jb.nets.to_dict(net)))  # the spec survives a results file's JSON
+    assert jb.nets.from_dict(data) == net and hash(jb.nets.from_dict(data)) == hash(net)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,8 +138,8 @@ BAD_ARGS = [
     (lambda: cnn([4, 4], stride=[1, (2, 0)]), "stride"),
     (lambda: cnn([4], padding="FULL"), "padding"),
     (lambda: cnn([4], padding=-1), "padding"),
-    (lambda: cnn([4], pooling="min"), "pooling"),
-    (lambda: cnn([4], pooling="max", pool_size=0), "pool_size"),
+    (lambda: cnn([4], pool="min"), "pool"),
+    (lambda: cnn([4], pool="max(0)"), "pool"),
     (lambda: cnn([4], global_pool="yes"), "global_pool"),
     (lambda: cnn([4], weight_var=-1.0), "weight_var"),
     (lambda: cnn([4, 4], bias_var=[0.1] * 5), "bias_var"),
@@ -151,8 +152,8 @@ BAD_ARGS = [
     (lambda: resnet(8, -1), "num_blocks"),
     (lambda: resnet(8, 2, 0), "block_depth"),
     (lambda: resnet(8, 2, kind="rnn"), "kind"),
-    (lambda: resnet(8, 2, normalization="group"), "normalization"),
-    (lambda: resnet(8, 2, norm_position="middle"), "norm_position"),
+    (lambda: resnet(8, 2, norm="group"), "norm"),
+    (lambda: resnet(8, 2, norm="layer_middle"), "norm"),
     (lambda: resnet(8, 2, residual_scale=float("nan")), "residual_scale"),
     (lambda: resnet(8, 2, kind="conv", kernel_size=(3,)), "kernel_size"),
     (lambda: resnet(8, 2, weight_var=[1.0] * 3), "weight_var"),
@@ -165,7 +166,8 @@ BAD_ARGS = [
     (lambda: transformer(8, 1, 2, 8, vocab_size=0), "vocab_size"),
     (lambda: transformer(8, 1, 2, 8, max_len=0), "max_len"),
     (lambda: transformer(8, 1, 2, 8, positional="rope"), "positional"),
-    (lambda: transformer(8, 1, 2, 8, norm_position="sandwich"), "norm_position"),
+    (lambda: transformer(8, 1, 2, 8, norm="layer_sandwich"), "norm"),
+    (lambda: transformer(8, 1, 2, 8, norm="batch_pre"), "norm"),
     (lambda: transformer(8, 1, 2, 8, pool="max"), "pool"),
     (lambda: transformer(8, 1, 2, 8, causal=1), "causal"),
     (lambda: transformer(8, 2, 2, 8, weight_var=[1.0] * 3), "weight_var"),
@@ -184,7 +186,7 @@ BAD_INPUTS = [
     ("cnn_int", cnn([4]), None, IMAGES.astype(np.int32), "dtype"),
     (
         "cnn_too_small",
-        cnn([4], kernel_size=5, padding="VALID", pooling="max", pool_size=2),
+        cnn([4], kernel_size=5, padding="VALID", pool="max(2)"),
         None,
         IMAGES[:, :5, :5],
         "too small",
@@ -194,7 +196,7 @@ BAD_INPUTS = [
     ("cnn_in_shape", cnn([4], in_shape=(6, 6, 3)), None, IMAGES, "expects inputs of shape"),
     ("resnet_dense_rank", resnet(8, 1), None, IMAGES, "x with shape"),
     ("resnet_conv_rank", resnet(8, 1, kind="conv"), None, VECTORS, "x with shape"),
-    ("resnet_batch_one_point", resnet(8, 1, normalization="batch"), VECTORS, VECTORS[:1], "at least 2"),
+    ("resnet_batch_one_point", resnet(8, 1, norm="batch_pre"), VECTORS, VECTORS[:1], "at least 2"),
     ("resnet_dim", resnet(8, 1), VECTORS, VECTORS[:, :3], "params were drawn"),
     ("transformer_tokens_float", transformer(8, 1, 2, 8, 11), None, TOKENS.astype(np.float32), "dtype"),
     ("transformer_tokens_rank", transformer(8, 1, 2, 8, 11), None, TOKENS[..., None], "x with shape"),
@@ -266,8 +268,7 @@ def test_conv_apply_matches_numpy():
 
 
 def test_cnn_matches_numpy_reference():
-    net = cnn([3, 4], kernel_size=[3, 2], stride=[2, 1], padding=[1, "VALID"], activation="tanh", pooling="max",
-              pool_size=1, global_pool=False, out=2, bias_var=0.2)
+    net = cnn([3, 4], kernel_size=[3, 2], stride=[2, 1], padding=[1, "VALID"], activation="tanh", pool="max(1)", global_pool=False, out=2, bias_var=0.2)
     x = _normal(5, (2, 9, 9, 2))
     p = _init(net, x)
     q = _f64(p)
@@ -277,7 +278,7 @@ def test_cnn_matches_numpy_reference():
     ref = h.reshape(2, -1) @ q["readout"]["w"] + q["readout"]["b"]
     np.testing.assert_allclose(jax.jit(net.apply)(p, x), ref, rtol=1e-4, atol=1e-5)
 
-    pooled = cnn([3], pooling="max", pool_size=2, activation="relu")
+    pooled = cnn([3], pool="max(2)", activation="relu")
     p = _init(pooled, x)
     q = _f64(p)
     h = _np_max_pool(np.maximum(_np_conv(x.astype(np.float64), q["conv"][0]["w"], q["conv"][0]["b"], 1, "SAME"), 0), 2)
@@ -300,7 +301,7 @@ def test_dense_resnet_matches_numpy_reference():
     p = _init(resnet(6, 2, 2, **kw), VECTORS)  # normalization has no params: one draw serves all
     q = _f64(p)
     for normalization, position in [("layer", "pre"), ("batch", "post"), (None, "pre"), ("layer", "post")]:
-        net = resnet(6, 2, 2, normalization=normalization, norm_position=position, **kw)
+        net = resnet(6, 2, 2, norm=None if normalization is None else f"{normalization}_{position}", **kw)
         norm = {"layer": _np_layer_norm, "batch": _np_batch_norm, None: lambda h: h}[normalization]
         h = VECTORS.astype(np.float64) @ q["input"]["w"] + q["input"]["b"]
         for blk in range(2):
@@ -334,7 +335,7 @@ def test_transformer_matches_numpy_reference(tokens, position, causal):
     d, heads, hd = 8, 2, 4
     x = TOKENS if tokens else SEQUENCES
     net = transformer(d, 2, heads, 12, 11 if tokens else None, positional="learned" if tokens else "sinusoidal",
-                      norm_position=position, causal=causal, activation="tanh", bias_var=0.1, pool="mean")
+                      norm=f"layer_{position}", causal=causal, activation="tanh", bias_var=0.1, readout="mean")
     p = _init(net, x)
     q = _f64(p)
     n, t = x.shape[:2]
@@ -373,7 +374,7 @@ def test_transformer_matches_numpy_reference(tokens, position, causal):
     if causal:
         # The first position attends only to itself: pooled on it, later tokens change nothing.
         first = transformer(d, 2, heads, 12, 11, positional="learned", causal=True, activation="tanh", bias_var=0.1,
-                            pool="first")
+                            readout="first")
         changed = TOKENS.copy()
         changed[:, 1:] = (changed[:, 1:] + 1) % 11
         np.testing.assert_allclose(first.apply(p, changed), first.apply(p, TOKENS), rtol=1e-6)
@@ -468,13 +469,13 @@ _VEC = _normal(8, (3, 6), scale=1.3, shift=-0.5)
 # name -> (make(depth, **kw), inputs, first-layer ratios(law, params)); depth 0 keeps only the
 # input layer and readout, so the statistics programs stay small.
 LAW_FAMILIES = {
-    "cnn": _conv_family(lambda d, **kw: cnn([16, 4][: d + 1], pooling="avg", **kw), lambda p: p["conv"][0]),
+    "cnn": _conv_family(lambda d, **kw: cnn([16, 4][: d + 1], pool="avg", **kw), lambda p: p["conv"][0]),
     "resnet_conv": _conv_family(
-        lambda d, **kw: resnet(16, d, kind="conv", normalization="batch", **kw), lambda p: p["input"]
+        lambda d, **kw: resnet(16, d, kind="conv", norm="batch_pre", **kw), lambda p: p["input"]
     ),
-    "resnet_dense": _dense_family(lambda d, **kw: resnet(16, 2 * d, normalization="layer", **kw), _VEC, _VEC[0]),
+    "resnet_dense": _dense_family(lambda d, **kw: resnet(16, 2 * d, norm="layer_pre", **kw), _VEC, _VEC[0]),
     "transformer_seq": _dense_family(
-        lambda d, **kw: transformer(16, d, 2, 8, norm_position="post", pool="first", **kw), _SEQ, _SEQ[0, 1]
+        lambda d, **kw: transformer(16, d, 2, 8, norm="layer_post", readout="first", **kw), _SEQ, _SEQ[0, 1]
     ),
     "transformer_tokens": _token_family(
         lambda d, **kw: transformer(16, d, 2, 8, vocab_size=11, positional="learned", max_len=12, causal=True, **kw)
@@ -500,7 +501,7 @@ def _first_layer_ratios(family: str) -> dict[str, np.ndarray]:
 def test_weight_law_first_layer_variance(family, law):
     make, x, _ = LAW_FAMILIES[family]
     deep = make(1, weight_var=CW, bias_var=CB, weight_law=law)
-    assert deep.config["weight_law"] == law
+    assert deep.weight_law == law
     # Every layer of the family traces under this law (shapes of stacked, conv and table draws);
     # the standard-vs-ntk test below runs full networks.
     params = jax.eval_shape(jax.jit(deep.init), KEY, x)
@@ -616,10 +617,9 @@ def _numpy_cnn_one_layer(params, x, normalization, position):
 @pytest.mark.parametrize("position", ["pre", "post"])
 def test_cnn_normalization_matches_numpy(normalization, position):
     x = jax.random.normal(jax.random.key(3), (5, 6, 6, 2))
-    net = cnn([4], kernel_size=3, activation="relu", bias_var=0.5, normalization=normalization,
-                      norm_position=position)
+    net = cnn([4], kernel_size=3, activation="relu", bias_var=0.5, norm=f"{normalization}_{position}")
     params = net.init(jax.random.key(4), x)
     np.testing.assert_allclose(net.apply(params, x), _numpy_cnn_one_layer(params, x, normalization, position),
                                rtol=2e-4, atol=2e-5)
-    with pytest.raises(ValueError, match="normalization='group'"):
-        cnn([4], normalization="group")
+    with pytest.raises(ValueError, match="norm='group'"):
+        cnn([4], norm="group")

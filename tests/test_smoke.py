@@ -10,6 +10,6 @@ def test_eight_fake_devices():
 
 def test_mlp_shapes_under_jit():
     x = jnp.ones((5, 3))
-    net = jb.nets.mlp(16, 6, "tanh", out=2, bias_var=0.1, layer_norm_position="pre")
+    net = jb.nets.mlp(16, 6, "tanh", out=2, bias_var=0.1, norm="layer_pre")
     p = net.init(jax.random.key(0), x)
     assert jax.jit(net.apply)(p, x).shape == (5, 2)

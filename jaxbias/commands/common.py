@@ -6,6 +6,8 @@ import argparse
 import itertools
 import os
 
+from jaxbias.nets.options import NORMS
+
 __all__ = [
     "NET_OPTIONS",
     "add_device_options",
@@ -43,10 +45,10 @@ def add_net_options(p: argparse.ArgumentParser, defaults: dict | None = None) ->
     p.add_argument("--out-dim", type=int, default=defaults.get("out_dim", 1), help="number of output units")
     p.add_argument("--no-bias", action="store_true", help="layers without biases")
     p.add_argument("--residual", action="store_true", help="MLP: skip connections around hidden layers 2..depth")
-    p.add_argument("--layer-norm", choices=["pre", "post"], default=None,
-                   help="layer norm before (pre) or after (post) the activation")
-    p.add_argument("--pooling", choices=["max", "avg"], default=None, help="1-D pooling over hidden units (MLP)")
-    p.add_argument("--pool-size", type=int, default=2, help="pooling window")
+    p.add_argument("--norm", choices=list(NORMS), default=None,
+                   help="layer or batch norm before (pre) or after (post) the activation")
+    p.add_argument("--pool", default=None, metavar="KIND(P)",
+                   help="MLP: 1-D pooling over hidden units after each activation, 'max(p)' or 'avg(p)' (window p)")
 
 
 def add_run_options(p: argparse.ArgumentParser, out: str, *, engine: bool = True,
@@ -111,11 +113,11 @@ def build_net(args, cell: dict):
         bias=not args.no_bias, parameterization=cell["parameterization"], weight_law=cell["weight_law"],
     )
     if args.arch == "mlp":
-        return jb.nets.mlp(cell["width"], cell["depth"], residual=args.residual,
-                           layer_norm_position=args.layer_norm, pooling=args.pooling, pool_size=args.pool_size,
+        return jb.nets.MLP(cell["width"], cell["depth"], residual=args.residual, norm=args.norm, pool=args.pool,
                            **common)
-    return jb.nets.resnet(cell["width"], cell["depth"], normalization="layer" if args.layer_norm else None,
-                          norm_position=args.layer_norm or "pre", **common)
+    if args.pool is not None:
+        raise ValueError(f"--pool {args.pool}: pooling over hidden units is an MLP option (--arch mlp)")
+    return jb.nets.ResNet(cell["width"], cell["depth"], norm=args.norm, **common)
 
 
 

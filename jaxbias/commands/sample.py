@@ -60,11 +60,11 @@ def run(args) -> int:
         net = build_net(args, {**fixed, **cell})
         y = jb.sample(net, x, args.n, key=args.key, chunk_size=args.chunk_size,
                       memory_budget=args.memory_budget, progress=progress)
-        config = {"net": net.config, "run": run_config, "inputs": meta_json}
+        config = {"net": net, "run": run_config, "inputs": meta_json}
         return jb.outputs_dataset(y, x, config, args.key, grid_shape=grid_shape)
 
     if not swept:
-        config = {"net": build_net(args, fixed).config, "run": run_config, "inputs": meta_json}
+        config = {"net": build_net(args, fixed), "run": run_config, "inputs": meta_json}
         if args.resume and pathlib.Path(args.out).exists() and config_of(jb.load(args.out)) == json.loads(to_json(config)):
             ds = jb.load(args.out)  # --resume: this exact run already finished
         else:

@@ -128,7 +128,7 @@ def boolean_prior_cell(n: int = 10**6, *, n_inputs: int = 7, width: int = 40, de
             comp[name][:rows] = values
         constant = tables.all(axis=1) | ~tables.any(axis=1)
         p_constant = float(counts[:rows][constant].sum()) / n  # both constants are among the top rows if present
-    config = {"experiment": "boolean_prior", "net": net.config, "n": n, "n_inputs": n_inputs, "bias_std": bias_std,
+    config = {"experiment": "boolean_prior", "net": net, "n": n, "n_inputs": n_inputs, "bias_std": bias_std,
               "keep": keep}
     ds = xr.Dataset(
         {

@@ -67,18 +67,15 @@ def igb_net(*, activation: str, depth: int, width: int, pooling: str = "none", n
         raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling={pooling!r}: expected one of {', '.join(POOLINGS)}")
-    pool = None if pooling == "none" else pooling
-    kind, _, position = norm.partition("_")
+    pool = None if pooling == "none" else jb.nets.Pool(pooling, pool_size)
+    norm = None if norm == "none" else norm
     if arch == "cnn":
-        return jb.nets.cnn([width] * depth, activation=activation, out=out, pooling=pool, pool_size=pool_size,
-                           weight_var=weight_var, bias_var=bias_var, normalization=None if norm == "none" else kind,
-                           norm_position=position or "post", **kwargs)
+        return jb.nets.CNN((width,) * depth, activation=activation, out=out, pool=pool, weight_var=weight_var,
+                           bias_var=bias_var, norm=norm, **kwargs)
     if arch != "mlp":
         raise ValueError(f"arch={arch!r}: expected 'mlp' or 'cnn'")
-    return jb.nets.mlp(width, depth, activation, out=out, weight_var=weight_var, bias_var=bias_var,
-                       pooling=pool, pool_size=pool_size,
-                       layer_norm_position=position if kind == "layer" else None,
-                       batch_norm_position=position if kind == "batch" else None, **kwargs)
+    return jb.nets.MLP(width, depth, activation, out=out, weight_var=weight_var, bias_var=bias_var, pool=pool,
+                       norm=norm, **kwargs)
 
 
 def _theory(net, x, classes: int) -> dict:
@@ -89,8 +86,8 @@ def _theory(net, x, classes: int) -> dict:
         return {"gamma_theory": math.nan, "gamma_theory_n": math.nan, "var_g0_theory": math.nan,
                 "max_g_theory": math.nan}
     try:  # batch norm standardizes over this input set: its finite-set value (the others do not depend on it)
-        gamma_n = th.predict_gamma(net, x, n_points=x.shape[0]).gamma if net.config.get(
-            "batch_norm_position") else pred.gamma
+        batch_norm = net.norm is not None and net.norm.kind == "batch"
+        gamma_n = th.predict_gamma(net, x, n_points=x.shape[0]).gamma if batch_norm else pred.gamma
     except NotImplementedError:
         gamma_n = math.nan
     # A finite input sample can make the average pair kernel slightly negative: the law then uses 0.

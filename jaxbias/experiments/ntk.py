@@ -19,8 +19,7 @@ the degree that dominates each eigenvector, with ``exact`` 0 and the off-diagona
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -32,21 +31,20 @@ from jaxbias.kernels import spectra
 from jaxbias.kernels.analytic import infinite
 from jaxbias.kernels.empirical import ntk_fn
 from jaxbias.kernels.monte_carlo import ntk_moments
-from jaxbias.nets.core import Net
+from jaxbias.nets import MLP, Net
 
 __all__ = ["ntk_spectrum", "plot_ntk_spectrum"]
 
 _BAND = (0.05, 0.95)
 
 
-@functools.lru_cache(maxsize=32)
-def _eig_apply(kernel):
-    """``apply(params, x)`` returning the eigenvalues of the network's NTK on ``x``, descending."""
+class _EigApply(NamedTuple):
+    """``apply(params, x)`` returning the eigenvalues of the network's NTK on ``x``, descending (hashable)."""
 
-    def apply(params, x):
-        return jnp.linalg.eigvalsh(kernel(params, x))[::-1]
+    kernel: Callable
 
-    return apply
+    def __call__(self, params, x):
+        return jnp.linalg.eigvalsh(self.kernel(params, x))[::-1]
 
 
 def _summaries(values: np.ndarray, prefix: str) -> dict:
@@ -88,11 +86,10 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
     x = jnp.asarray(x, jnp.float32)
     if x.ndim != 2:
         raise ValueError(f"x with shape {tuple(x.shape)}: expected points (n_points, d)")
-    arch = net.config.get("arch") if isinstance(net.config, dict) else None
-    with_infinite = arch == "mlp" if with_infinite is None else bool(with_infinite)
+    with_infinite = isinstance(net, MLP) if with_infinite is None else bool(with_infinite)
     moments = ntk_moments(net, x, n=n, key=key, method=method, progress=progress)
     kernel = ntk_fn(net, method=method)
-    eigs = reduce(Net(net.init, _eig_apply(kernel), net.config), x, n, key, progress=progress).astype(np.float64)
+    eigs = reduce(Net(net.init, _EigApply(kernel), "ntk_eigenvalues"), x, n, key, progress=progress).astype(np.float64)
     lo, hi = np.quantile(eigs, _BAND, axis=0)
     mean_spec = spectra.eigen(moments.mean, vectors=False, check="ignore").values
     n_points = x.shape[0]
@@ -131,7 +128,7 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
     coords = {"point": np.arange(n_points), "point_b": np.arange(n_points), "rank": np.arange(1, n_points + 1)}
     if cube:
         coords["degree"] = np.arange(x.shape[1] + 1)
-    run = {"net": net.config, "n": int(n), "method": method, **(config or {})}
+    run = {"net": net, "n": int(n), "method": method, **(config or {})}
     attrs = result_attrs(run, key)
     attrs.update({k: v for k, v in summary.items() if k not in ("n_nets", "method")})
     return xr.Dataset(data, coords=coords, attrs=attrs)

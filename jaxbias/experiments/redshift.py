@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -33,13 +33,12 @@ import xarray as xr
 from jaxbias import engine, inputs
 from jaxbias import measures as jm
 from jaxbias.io import result_attrs
-from jaxbias.nets.core import Net
-from jaxbias.nets.mlp import mlp
+from jaxbias.nets.mlp import MLP
 from jaxbias.nets.weight_laws import get_weight_law
 from jaxbias.sweep import run_sweep
 from jaxbias.validation import check_int
 
-__all__ = ["SCALE_KINDS", "MEASURES", "scaled_net", "redshift_cell", "redshift", "baselines", "cell_statistics"]
+__all__ = ["SCALE_KINDS", "MEASURES", "ScaledNet", "scaled_net", "redshift_cell", "redshift", "baselines", "cell_statistics"]
 
 SCALE_KINDS = ("weight_var", "absolute")
 MEASURES = ("mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code")
@@ -62,47 +61,58 @@ def _check_scales(scales, scale_kind) -> tuple[float, ...]:
     return out
 
 
-def scaled_net(net: Net, scales: Sequence[float], scale_kind: str = "weight_var") -> Net:
+class ScaledNet(NamedTuple):
     """The same random network at several weight scales: outputs ``(n_points, n_scales * n_out)``.
 
     ``net`` must be built at unit scale: ``weight_var=1`` for ``scale_kind="weight_var"`` (weights
     are then multiplied by ``sqrt(scale)``, biases kept), ``weight_law="absolute(1)"`` for
     ``"absolute"`` (weights and biases multiplied by ``scale``). Since every weight law draws
     ``std * eps`` with ``eps`` independent of the scale, column block ``j`` equals the outputs of
-    the network built at ``scales[j]`` from the same key (up to float rounding). Works for any Net
+    the network built at ``scales[j]`` from the same key (up to float rounding). Works for any net
     whose parameter leaves are named ``"w"`` (weights) and ``"b"`` (biases), as in every
-    built-in family without batch norm.
+    built-in family without batch norm. Hashable: equal scaled nets share one compiled program.
     """
+
+    net: Any
+    scales: tuple[float, ...]
+    scale_kind: str = "weight_var"
+
+    def init(self, key, x):
+        return self.net.init(key, x)
+
+    def apply(self, params, x):
+        w_mult = np.asarray([math.sqrt(s) if self.scale_kind == "weight_var" else s for s in self.scales], np.float32)
+        b_mult = np.asarray([1.0 if self.scale_kind == "weight_var" else s for s in self.scales], np.float32)
+
+        def rescale(params, wm, bm):
+            def leaf(path, p):
+                name = getattr(path[-1], "key", None)
+                if name not in ("w", "b"):
+                    raise ValueError(f"scaled_net: parameter {jax.tree_util.keystr(path)} is neither a weight 'w' nor "
+                                     "a bias 'b'; only nets of affine layers can be rescaled")
+                return p * (wm if name == "w" else bm).astype(p.dtype)
+
+            return jax.tree_util.tree_map_with_path(leaf, params)
+
+        # One scale after the other (lax.map): one copy of the net in the program, one scale's activations in memory.
+        y = jax.lax.map(lambda m: self.net.apply(rescale(params, m[0], m[1]), x),
+                        (jnp.asarray(w_mult), jnp.asarray(b_mult)))
+        return jnp.moveaxis(y, 0, 1).reshape(y.shape[1], -1)  # (points, scales * out), scale-major
+
+
+def scaled_net(net, scales: Sequence[float], scale_kind: str = "weight_var") -> ScaledNet:
+    """:class:`ScaledNet` after checking that ``net`` is built at unit scale (see there)."""
     scales = _check_scales(scales, scale_kind)
-    config = net.config if isinstance(getattr(net, "config", None), dict) else {}
-    law = config.get("weight_law")
+    law = getattr(net, "weight_law", None)
     if scale_kind == "absolute" and law is not None and law != "absolute(1)":
         raise ValueError(f"net with weight_law={law!r}: scale_kind='absolute' needs a net built with "
                          "weight_law='absolute(1)'")
-    if scale_kind == "weight_var" and (any(v != 1.0 for v in config.get("weight_var", [1.0]))
+    weight_var = getattr(net, "weight_var", (1.0,))
+    if scale_kind == "weight_var" and (any(v != 1.0 for v in weight_var)
                                        or (law is not None and get_weight_law(law).absolute)):
-        raise ValueError(f"net with weight_var={config.get('weight_var')}, weight_law={law!r}: "
+        raise ValueError(f"net with weight_var={weight_var}, weight_law={law!r}: "
                          "scale_kind='weight_var' needs a net built with weight_var=1 and a fan-in law")
-    w_mult = np.asarray([math.sqrt(s) if scale_kind == "weight_var" else s for s in scales], np.float32)
-    b_mult = np.asarray([1.0 if scale_kind == "weight_var" else s for s in scales], np.float32)
-
-    def rescale(params, wm, bm):
-        def leaf(path, p):
-            name = getattr(path[-1], "key", None)
-            if name not in ("w", "b"):
-                raise ValueError(f"scaled_net: parameter {jax.tree_util.keystr(path)} is neither a weight 'w' nor a "
-                                 "bias 'b'; only nets of affine layers can be rescaled")
-            return p * (wm if name == "w" else bm).astype(p.dtype)
-
-        return jax.tree_util.tree_map_with_path(leaf, params)
-
-    def apply(params, x):
-        # One scale after the other (lax.map): one copy of the net in the program, one scale's activations in memory.
-        y = jax.lax.map(lambda m: net.apply(rescale(params, m[0], m[1]), x), (jnp.asarray(w_mult), jnp.asarray(b_mult)))
-        return jnp.moveaxis(y, 0, 1).reshape(y.shape[1], -1)  # (points, scales * out), scale-major
-
-    config = {"scaled": net.config, "scales": list(scales), "scale_kind": scale_kind}
-    return Net(net.init, apply, config)
+    return ScaledNet(net, tuple(scales), scale_kind)
 
 
 def _measure_fns(names: Sequence[str], window, degree: int):
@@ -177,8 +187,8 @@ def _build(activation, depth, width, scale_kind, weight_law, bias_var, residual,
         law = get_weight_law(weight_law).label
         if get_weight_law(law).absolute:
             raise ValueError(f"weight_law={weight_law!r}: use scale_kind='absolute' for the absolute law")
-    return mlp(width, depth, activation, weight_var=1.0, bias_var=bias_var, weight_law=law, residual=residual,
-               layer_norm_position=layer_norm, parameterization=parameterization)
+    return MLP(width, depth, activation, weight_var=1.0, bias_var=bias_var, weight_law=law, residual=residual,
+               norm=None if layer_norm is None else f"layer_{layer_norm}", parameterization=parameterization)
 
 
 def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (1.0,), *, scale_kind="weight_var",
@@ -190,7 +200,7 @@ def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (
 
     Args:
       activation, depth, width, weight_law, bias_var, residual, layer_norm, parameterization:
-        the MLP (see :func:`jaxbias.nets.mlp`; ``layer_norm`` is its ``layer_norm_position``).
+        the MLP (see :class:`jaxbias.nets.MLP`; ``layer_norm`` None, ``"pre"`` or ``"post"`` is its ``norm``).
       scales: weight scales; their meaning is ``scale_kind`` (module docstring).
       scale_kind: ``"weight_var"`` (scale = C_W) or ``"absolute"`` (weights, biases U(-scale, scale)).
       n: networks (the same ``n`` networks at every scale: network ``i`` uses ``fold_in(key, i)``).
@@ -221,7 +231,7 @@ def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (
         for stat_name, v in cell_statistics(data[name][1].astype(np.float64), name).items():
             data[stat_name] = (("scale",), v)
     data["near_constant_count"] = (("scale",), data["near_constant"][1].sum(-1).astype(np.int64))
-    config = {"net": base.config, "scales": list(scales), "scale_kind": scale_kind, "n": n, "resolution": resolution,
+    config = {"net": base, "scales": list(scales), "scale_kind": scale_kind, "n": n, "resolution": resolution,
               "dim": dim, "measures": list(fns), "window": window, "degree": degree}
     ds = xr.Dataset(data, coords={"scale": np.asarray(scales), "net": np.arange(n)})
     ds.attrs = {**result_attrs(config, key), "scale_kind": scale_kind,

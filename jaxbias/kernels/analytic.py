@@ -19,7 +19,7 @@ with weight variance ``C_W / fan_in`` and bias variance ``C_b``:
   widths (Sohl-Dickstein et al. 2020, "On the infinite width limit of neural networks with a
   standard parameterization"; neural-tangents' ``parameterization="standard"`` does the same).
 
-:func:`infinite` runs these recursions for a built-in :func:`jaxbias.nets.mlp`, including residual
+:func:`infinite` runs these recursions for a built-in :class:`jaxbias.nets.MLP`, including residual
 connections and layer norm (derivations in its docstring); :func:`nngp_step` and :func:`ntk_step`
 are one layer of them on kernel entries, for the theory of :mod:`jaxbias.theory`.
 """
@@ -42,7 +42,7 @@ from jaxbias.kernels.gaussian import (
     phi_sq,
 )
 from jaxbias.nets.activations import get_activation
-from jaxbias.nets.core import Net
+from jaxbias.nets.mlp import MLP
 from jaxbias.nets.weight_laws import get_weight_law
 from jaxbias.validation import check_int
 
@@ -312,55 +312,53 @@ def _check_points(name: str, x, d0: int | None = None) -> jax.Array:
     return x
 
 
-def _spec_from_config(config: dict, activation) -> _Spec:
-    """Validates an mlp config for the infinite-width recursion and returns its static spec."""
-    if not config or config.get("arch") != "mlp":
+def _recursion_spec(net, activation) -> _Spec:
+    """Validates an :class:`~jaxbias.nets.MLP` for the infinite-width recursion and returns its static spec."""
+    if not isinstance(net, MLP):
         raise ValueError(
-            f"net with config arch={config.get('arch') if config else None!r}: infinite-width kernels are "
-            "implemented for jaxbias.nets.mlp networks only"
+            f"net of type {type(net).__name__}: infinite-width kernels are implemented for jaxbias.nets.MLP "
+            "networks only (their layers: dense, activation, residual, layer norm, average pooling)"
         )
-    law = get_weight_law(config.get("weight_law", "normal"))
+    law = net.law
     if law.name not in _GP_LAWS:
         why = ("its variance a^2/3 ignores fan-in, so pre-activations diverge with width" if law.absolute
                else "a fixed rank keeps pre-activations non-Gaussian at infinite width")
         raise ValueError(f"weight_law={law.label!r}: no infinite-width Gaussian-process limit ({why}); "
                          f"supported laws: {', '.join(_GP_LAWS)}")
-    pooling = config.get("pooling")
-    if pooling not in (None, "avg"):
-        raise ValueError(f"pooling={pooling!r}: infinite-width kernels support pooling None or 'avg' (max pooling "
+    if net.pool is not None and net.pool.kind != "avg":
+        raise ValueError(f"pool={str(net.pool)!r}: infinite-width kernels support pool None or 'avg(p)' (max pooling "
                          "of p units has no closed-form Gaussian expectation)")
+    if net.norm is not None and net.norm.kind == "batch":
+        raise ValueError(f"norm={str(net.norm)!r}: batch norm couples the points of the input set; infinite-width "
+                         "kernels cover norm None, 'layer_pre' and 'layer_post'")
     if activation is None:
-        try:
-            get_activation(config["activation"])
-        except (ValueError, TypeError):
+        if callable(net.activation):
             raise ValueError(
-                f"activation={config['activation']!r} in the net's config is not a known name (the net was built "
+                f"activation={net.activation!r} of the net is not a known name (the net was built "
                 "with a callable): pass activation=<the callable> to infinite()"
-            ) from None
-        activation = config["activation"]
+            )
+        activation = net.activation
     else:
         get_activation(activation)
-    if config.get("parameterization") not in PARAMETERIZATIONS:
-        raise ValueError(f"parameterization={config.get('parameterization')!r}: expected 'ntk' or 'standard'")
     return _Spec(
         activation=activation,
-        depth=int(config["depth"]),
-        weight_var=tuple(float(v) for v in config["weight_var"]),
-        bias_var=tuple(float(v) for v in config["bias_var"]),
-        bias=bool(config["bias"]),
-        parameterization=config["parameterization"],
-        widths=tuple(int(w) for w in config["width"]),
-        residual=bool(config.get("residual", False)),
-        residual_scale=float(config.get("residual_scale", 1.0)),
-        layer_norm=config.get("layer_norm_position"),
-        pool=int(config.get("pool_size") or 1) if pooling else 1,
+        depth=net.depth,
+        weight_var=net.weight_var,
+        bias_var=net.bias_var,
+        bias=net.bias,
+        parameterization=net.parameterization,
+        widths=net.width,
+        residual=net.residual,
+        residual_scale=net.residual_scale,
+        layer_norm=None if net.norm is None else net.norm.position,
+        pool=1 if net.pool is None else net.pool.size,
     )
 
 
-def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None) -> Kernels:
-    """Infinite-width NNGP and NTK of a :func:`jaxbias.nets.mlp` network.
+def infinite(net: MLP, x1, x2=None, *, per_layer: bool = False, activation=None) -> Kernels:
+    """Infinite-width NNGP and NTK of a :class:`jaxbias.nets.MLP` network.
 
-    Reads ``net.config``: depth, per-layer ``C_W`` and ``C_b`` (``C_b = 0`` without biases),
+    Reads the :class:`~jaxbias.nets.MLP` spec: depth, per-layer ``C_W`` and ``C_b`` (``C_b = 0`` without biases),
     activation, parameterization (module docstring: under "standard" the NTK uses the net's
     widths), residual connections, layer norm and average pooling. Weight laws normal,
     truncated_normal, uniform, orthogonal and sparse share the Gaussian-process limit of iid normal
@@ -382,7 +380,7 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None)
       fan-in ``width / p``.
 
     Args:
-      net: a network built by :func:`jaxbias.nets.mlp`.
+      net: an :class:`jaxbias.nets.MLP` spec.
       x1: inputs ``(P1, d0)``.
       x2: inputs ``(P2, d0)``; None for ``x1`` against itself.
       per_layer: also return every layer's kernels.
@@ -402,13 +400,11 @@ def infinite(net: Net, x1, x2=None, *, per_layer: bool = False, activation=None)
       >>> jb.kernels.infinite(net, x).ntk.shape
       (16, 16)
     """
-    if not isinstance(net, Net):
-        raise TypeError(f"net={net!r}: expected a jaxbias Net built by jaxbias.nets.mlp")
-    spec = _spec_from_config(net.config, activation)
+    spec = _recursion_spec(net, activation)
     x1 = _check_points("x1", x1)
     symmetric = x2 is None
     x2 = x1 if x2 is None else _check_points("x2", x2, x1.shape[1])
-    in_dim = net.config.get("in_dim")
+    in_dim = net.in_dim
     if in_dim is not None and x1.shape[1] != in_dim:
         raise ValueError(f"x1 with shape {tuple(x1.shape)}: the net expects inputs of dimension {in_dim}")
     dtype = _float_dtype(x1, x2)
@@ -456,12 +452,8 @@ def infinite_kernels(
             raise ValueError(f"{name}={values!r}: expected a number or {depth + 1} per-layer values")
         for v in values:
             _check_variance(name, v)
-    config = {
-        "arch": "mlp", "depth": depth, "activation": get_activation(activation).name, "weight_var": list(cws),
-        "bias_var": list(cbs), "bias": bias, "parameterization": parameterization,
-        "width": [width or 1] * depth, "residual": residual, "residual_scale": residual_scale,
-        "layer_norm_position": None, "pooling": None, "weight_law": "normal",
-    }
-    return infinite(Net(None, None, config), x1, x2, per_layer=per_layer,
-                    activation=None if isinstance(activation, str) else activation)
+    net = MLP(width or 1, depth, activation if isinstance(activation, str) else "identity", weight_var=cws,
+              bias_var=cbs, bias=bias, parameterization=parameterization, residual=residual,
+              residual_scale=residual_scale)
+    return infinite(net, x1, x2, per_layer=per_layer, activation=None if isinstance(activation, str) else activation)
 

@@ -33,7 +33,7 @@ kernel", ICML 2022), all with public JAX transforms:
   contracted like Jacobians (convs over many positions, where ``P^2`` position pairs cost more
   than ``K C`` weights). Parameter-free maps (activations, pooling, layer norm without gain, skip
   connections) only shape the cotangents. Built-in mlp, cnn and resnet nets, and any net that
-  registers its taps (:func:`jaxbias.nets.core.register_affine_taps`), whose points are
+  defines ``tapped`` (:func:`jaxbias.nets.core.affine_taps`), whose points are
   independent: batch statistics couple them, and then it is refused.
 
 ``"auto"`` picks, when the kernel is traced for given shapes, the method with the fewest estimated
@@ -68,12 +68,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.memory import jaxpr_peak_bytes
-from jaxbias.nets.core import AffineTap, ConvTap, Net, affine_taps
+from jaxbias.nets import CNN, MLP, FlaxNet, Net, ResNet, Transformer
+from jaxbias.nets.core import AffineTap, ConvTap, affine_taps
 
 __all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "auto_method", "default_wrt"]
 
 METHODS = ("auto", "jacobian", "ntvp", "structured")
-_PER_POINT_ARCHS = ("mlp", "cnn", "transformer")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ _PER_POINT_ARCHS = ("mlp", "cnn", "transformer")
 def default_wrt(net: Net) -> Callable[[tuple, Any], bool]:
     """Which leaves of ``params`` the NTK differentiates by default: every floating leaf, and for
     a flax linen net only those of its ``"params"`` collection (not ``"batch_stats"``)."""
-    linen = net.config.get("arch") == "flax_linen" if isinstance(net.config, dict) else False
+    linen = isinstance(net, FlaxNet) and net.api == "linen"
     return _linen_params if linen else _floating
 
 
@@ -98,11 +98,9 @@ def _linen_params(path: tuple, leaf: Any) -> bool:
 
 def _independent_points(net: Net) -> bool:
     """Whether each point's output depends on that point alone (false under batch statistics)."""
-    config = net.config if isinstance(net.config, dict) else {}
-    arch = config.get("arch")
-    if config.get("normalization") == "batch" or config.get("batch_norm_position") is not None:
+    if not isinstance(net, (MLP, CNN, ResNet, Transformer)):
         return False
-    return arch in _PER_POINT_ARCHS or arch == "resnet"
+    return net.norm is None or net.norm.kind != "batch"
 
 
 def _partition(params: Any, wrt: Callable) -> tuple[list, Callable[[list], Any]]:
@@ -352,9 +350,8 @@ def _structured_kernel(tapped, params, x1, x2, trace, diagonal):
 def _structured_unavailable(net: Net, wrt: Callable | None, per_point: bool) -> str | None:
     """Why the structured method cannot compute ``net``'s NTK, or None when it can."""
     if affine_taps(net) is None:
-        arch = net.config.get("arch") if isinstance(net.config, dict) else None
-        return (f"net (arch={arch!r}) does not expose its dense and conv layers; it is available for the "
-                "built-in mlp, cnn and resnet families")
+        return (f"net ({type(net).__name__}) does not expose its dense and conv layers; it is available for the "
+                "built-in MLP, CNN and ResNet specs")
     if wrt is not None:
         return "wrt is given (it differentiates every parameter)"
     if not per_point:

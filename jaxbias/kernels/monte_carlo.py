@@ -34,7 +34,6 @@ moments leave the device, so memory is bounded by the chunk whatever ``n``.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -46,7 +45,7 @@ from jaxbias.kernels.empirical import _check_points, ntk_fn
 from jaxbias.kernels.gaussian import check_accuracy, phi_phi
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
-from jaxbias.nets.mlp import mlp, plain_gaussian_config
+from jaxbias.nets.mlp import MLP, plain_mlp
 from jaxbias.summaries import moments
 
 __all__ = ["KernelMoments", "ntk_moments", "nngp_monte_carlo", "ESTIMATORS"]
@@ -85,25 +84,27 @@ def _moments(result: dict) -> KernelMoments:
     return KernelMoments(np.asarray(result["mean"]), np.sqrt(var), np.asarray(result["sem"]), int(result["count"]))
 
 
-@functools.lru_cache(maxsize=64)
-def _ntk_apply(kernel: Callable, split: int | None) -> Callable:
-    """``apply(params, x)`` returning the NTK of ``x[:split]`` against ``x[split:]`` (one engine program)."""
+class _NTKApply(NamedTuple):
+    """``apply(params, x)`` returning the NTK of ``x[:split]`` against ``x[split:]`` (hashable: one engine program)."""
 
-    def apply(params, x):
-        return kernel(params, x) if split is None else kernel(params, x[:split], x[split:])
+    kernel: Callable
+    split: int | None
 
-    return apply
+    def __call__(self, params, x):
+        return self.kernel(params, x) if self.split is None else self.kernel(params, x[:self.split], x[self.split:])
 
 
-@functools.lru_cache(maxsize=64)
-def _nngp_stat(split: int | None, trace: bool) -> Callable:
-    def stat(y):
-        y1, y2 = (y, y) if split is None else (y[:split], y[split:])
-        if trace:
+class _NNGPStat(NamedTuple):
+    """``stat(y)``: one network's contribution ``f(x1) f(x2)^T`` to the NNGP (hashable: one engine program)."""
+
+    split: int | None
+    trace: bool
+
+    def __call__(self, y):
+        y1, y2 = (y, y) if self.split is None else (y[:self.split], y[self.split:])
+        if self.trace:
             return y1 @ y2.T / y.shape[1]
         return jnp.einsum("ao,bp->abop", y1, y2)
-
-    return stat
 
 
 def ntk_moments(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, method: str = "auto",
@@ -130,7 +131,7 @@ def ntk_moments(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, meth
             raise ValueError(f"{name}={flag!r}: expected True or False")
     x, split = _stack(x1, x2)
     kernel = ntk_fn(net, method=method, trace=bool(trace), diagonal=bool(diagonal), wrt=wrt)
-    wrapped = Net(net.init, _ntk_apply(kernel, split), net.config)
+    wrapped = Net(net.init, _NTKApply(kernel, split), "ntk")
     return _moments(summarize(wrapped, x, n, key, summary=moments(), chunk_size=chunk_size,
                               memory_budget=memory_budget, progress=progress))
 
@@ -150,34 +151,22 @@ def _conditional(net: Net) -> tuple[Net | None, _Integrated]:
     The trunk maps ``x`` to the pre-activations of hidden layer ``L-1`` (None at depth <= 1).
     """
     where = "estimator='conditional'"
-    config = plain_gaussian_config(net, where, "; use estimator='networks'")
-    try:
-        activation = get_activation(config["activation"]).name
-    except (ValueError, TypeError):
-        raise ValueError(f"{where}: the net's activation {config['activation']!r} is not a known name (it was "
-                         "built with a callable): use estimator='networks'") from None
-    depth, widths, bias = int(config["depth"]), list(config["width"]), bool(config["bias"])
-    cws = [float(v) for v in config["weight_var"]]
-    cbs = [float(v) if bias else 0.0 for v in config["bias_var"]]
+    net = plain_mlp(net, where, "; use estimator='networks'")
+    if callable(net.activation):
+        raise ValueError(f"{where}: the net's activation {net.activation!r} is not a known name (it was "
+                         "built with a callable): use estimator='networks'")
+    activation, depth, widths, bias = net.activation, net.depth, net.width, net.bias
+    cws = net.weight_var
+    cbs = net.bias_var if bias else (0.0,) * (depth + 1)
     if depth == 0:
         return None, _Integrated(activation, (cws[0], cbs[0]), None, False)
     rest = _Integrated(activation, (cws[depth - 1], cbs[depth - 1]), (cws[depth], cbs[depth]), depth >= 2)
     if depth == 1:
         return None, rest
-    trunk = _trunk(tuple(widths[:depth - 1]), activation, tuple(cws[:depth - 1]), tuple(cbs[:depth - 1]), bias,
-                   config["parameterization"], config.get("in_dim"))
+    # Layers 1 .. L-1, ending at hidden layer L-1's pre-activations.
+    trunk = MLP(widths[:depth - 2], depth - 2, activation, out=widths[depth - 2], weight_var=cws[:depth - 1],
+                bias_var=cbs[:depth - 1], bias=bias, parameterization=net.parameterization, in_dim=net.in_dim)
     return trunk, rest
-
-
-@functools.lru_cache(maxsize=64)
-def _trunk(widths: tuple, activation: str, cws: tuple, cbs: tuple, bias: bool, parameterization: str,
-           in_dim: int | None) -> Net:
-    """The mlp of layers ``1 .. L-1`` ending at hidden layer L-1's pre-activations (widths: hidden layers 1..L-1).
-
-    Cached, so repeated calls reuse one Net and the engine's compiled program.
-    """
-    return mlp(list(widths[:-1]), len(widths) - 1, activation, out=widths[-1], weight_var=list(cws),
-               bias_var=list(cbs), bias=bias, parameterization=parameterization, weight_law="normal", in_dim=in_dim)
 
 
 def _conditional_kernel(spec: _Integrated, features: jax.Array) -> jax.Array:
@@ -192,17 +181,19 @@ def _conditional_kernel(spec: _Integrated, features: jax.Array) -> jax.Array:
     return cb + cw * phi_phi(spec.activation, d[:, None], k, d[None, :])
 
 
-@functools.lru_cache(maxsize=64)
-def _conditional_stat(spec: _Integrated, split: int | None, trace: bool, out: int) -> Callable:
-    """``stat(features)``: the conditional kernel, sliced to ``x1`` x ``x2`` and expanded over outputs."""
+class _ConditionalStat(NamedTuple):
+    """``stat(features)``: the conditional kernel, sliced to ``x1`` x ``x2`` and expanded over outputs (hashable)."""
 
-    def stat(features):
-        k = _conditional_kernel(spec, features)
-        if split is not None:
-            k = k[:split, split:]
-        return k if trace else jnp.einsum("ab,op->abop", k, jnp.eye(out, dtype=k.dtype))
+    spec: _Integrated
+    split: int | None
+    trace: bool
+    out: int
 
-    return stat
+    def __call__(self, features):
+        k = _conditional_kernel(self.spec, features)
+        if self.split is not None:
+            k = k[:self.split, self.split:]
+        return k if self.trace else jnp.einsum("ab,op->abop", k, jnp.eye(self.out, dtype=k.dtype))
 
 
 def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, trace: bool = True,
@@ -241,13 +232,13 @@ def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0,
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator={estimator!r}: expected one of {', '.join(map(repr, ESTIMATORS))}")
     if estimator == "networks":
-        return _moments(summarize(net, x, n, key, stat=_nngp_stat(split, trace), summary=moments(),
+        return _moments(summarize(net, x, n, key, stat=_NNGPStat(split, trace), summary=moments(),
                                   chunk_size=chunk_size, memory_budget=memory_budget, progress=progress))
     trunk, spec = _conditional(net)
-    stat = _conditional_stat(spec, split, trace, int(net.config["out"]))
+    stat = _ConditionalStat(spec, split, trace, net.out)
     if trunk is None:  # nothing random below the integrated layers: the exact kernel
         n = _check_n(n)
-        in_dim = net.config.get("in_dim")
+        in_dim = net.in_dim
         if x.ndim != 2 or (in_dim is not None and x.shape[1] != in_dim):
             raise ValueError(f"x1 with shape {tuple(np.shape(x1))}: the mlp expects inputs of shape "
                              f"(n_points, {in_dim or 'd'})")

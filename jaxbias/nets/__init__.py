@@ -1,22 +1,40 @@
-"""Networks as pure ``Net(init, apply)`` pairs: built-in families, activations, weight laws, flax adapters."""
+"""Networks as frozen, hashable specs with pure ``init`` / ``apply``; activations, weight laws, flax adapters.
+
+Built-in families: :class:`MLP`, :class:`CNN`, :class:`ResNet`, :class:`Transformer` (the
+lower-case functions ``mlp``, ``cnn``, ... build the same specs). Any ``Net(init, apply)`` pair and
+adapted flax modules are networks too.
+"""
 
 from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
-from jaxbias.nets.cnn import cnn
-from jaxbias.nets.core import Net, layer_norm
-from jaxbias.nets.flax_adapters import from_linen, from_nnx
-from jaxbias.nets.mlp import mlp
-from jaxbias.nets.registry import from_config
-from jaxbias.nets.resnet import resnet
-from jaxbias.nets.transformer import transformer
+from jaxbias.nets.cnn import CNN, cnn
+from jaxbias.nets.core import layer_norm
+from jaxbias.nets.flax_adapters import FlaxNet, from_linen, from_nnx
+from jaxbias.nets.mlp import MLP, mlp
+from jaxbias.nets.options import NORMS, POOLS, Norm, Pool
+from jaxbias.nets.resnet import ResNet, resnet
+from jaxbias.nets.spec import Net, Spec, describe, from_dict, to_dict
+from jaxbias.nets.transformer import Transformer, transformer
 from jaxbias.nets.weight_laws import WEIGHT_LAWS, WeightLaw, get_weight_law
 
 __all__ = [
+    "Spec",
     "Net",
+    "MLP",
+    "CNN",
+    "ResNet",
+    "Transformer",
     "mlp",
     "cnn",
     "resnet",
     "transformer",
-    "from_config",
+    "Norm",
+    "Pool",
+    "NORMS",
+    "POOLS",
+    "to_dict",
+    "from_dict",
+    "describe",
+    "FlaxNet",
     "from_linen",
     "from_nnx",
     "layer_norm",

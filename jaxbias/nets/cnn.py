@@ -28,7 +28,6 @@ from jaxbias.nets.core import (
     Affine,
     AffineTap,
     ConvTap,
-    Net,
     affine_apply,
     affine_scales,
     batch_norm,
@@ -41,12 +40,13 @@ from jaxbias.nets.core import (
     init_affines,
     layer_norm,
     per_layer,
-    register_affine_taps,
     scale_config,
 )
+from jaxbias.nets.options import Norm, Pool, canonical_activation
+from jaxbias.nets.spec import Spec, spec
 from jaxbias.nets.weight_laws import get_weight_law
 
-__all__ = ["cnn"]
+__all__ = ["CNN", "cnn"]
 
 
 def _is_int(v) -> bool:
@@ -120,7 +120,7 @@ def check_image_input(x: jax.Array, net: str) -> jax.Array:
     return x.astype(jnp.float32)
 
 
-def cnn(
+def _build(
     channels: Sequence[int],
     kernel_size: int | Sequence[int | tuple[int, int]] = 3,
     stride: int | Sequence[int | tuple[int, int]] = 1,
@@ -306,5 +306,109 @@ def cnn(
         "norm_position": norm_position if normalization else None,
         **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
-    register_affine_taps(apply, tapped)
-    return Net(init, apply, config)
+    return init, apply, tapped, config
+
+
+@spec
+class CNN(Spec):
+    """A random 2-D convolutional network: a frozen, hashable spec (fields as in :func:`cnn`'s arguments).
+
+    Each conv layer is followed by the optional ``norm`` (before or after the activation), the
+    activation and the optional ``pool``; then global average pooling (or flattening) and a dense
+    readout to ``out``.
+
+    Attributes:
+      channels: output channels of each conv layer (may be empty: a random linear readout).
+      kernel_size: int (square kernels), or one int or ``(kh, kw)`` pair per conv layer; stored
+        as one pair per layer.
+      stride: same convention as ``kernel_size``.
+      padding: ``"SAME"``, ``"VALID"``, an int number of zeros on each side, or one per layer.
+      activation: name (see :data:`jaxbias.nets.ACTIVATIONS`) or callable.
+      out: output dimension.
+      pool: None or a :class:`~jaxbias.nets.Pool` (window = stride = its size) after each activation.
+      global_pool: average over the spatial axes before the readout (else flatten).
+      norm: None or a :class:`~jaxbias.nets.Norm`: layer norm over the channels at each position,
+        or batch norm of each channel over the input points and positions.
+      weight_var: C_W, one number or ``len(channels) + 1`` per-layer values (last: readout).
+      bias_var: C_b, same convention.
+      bias: whether layers have biases.
+      parameterization: "standard" or "ntk".
+      weight_law: as in :class:`~jaxbias.nets.MLP`.
+      in_shape: declared input shape ``(H, W, C)``; other inputs raise ValueError.
+
+    Example:
+      >>> import jax, jaxbias as jb
+      >>> net = jb.nets.CNN(channels=(4, 8), pool="avg(2)")
+      >>> x = jax.numpy.ones((5, 8, 8, 3))
+      >>> net.apply(net.init(jax.random.key(0), x), x).shape
+      (5, 1)
+    """
+
+    channels: tuple[int, ...]
+    kernel_size: int | tuple = 3
+    stride: int | tuple = 1
+    padding: str | int | tuple = "SAME"
+    activation: str | Callable = "relu"
+    out: int = 1
+    pool: Pool | str | None = None
+    global_pool: bool = True
+    norm: Norm | str | None = None
+    weight_var: float | tuple[float, ...] = 1.0
+    bias_var: float | tuple[float, ...] = 0.0
+    bias: bool = True
+    parameterization: str = "standard"
+    weight_law: str = "normal"
+    in_shape: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        norm, pool = Norm.parse(self.norm), Pool.parse(self.pool)
+        if isinstance(self.channels, (str, bytes)) or not hasattr(self.channels, "__iter__"):
+            raise ValueError(f"channels={self.channels!r}: expected a sequence of positive integers")
+        config = self._build_from(norm, pool, tuple(self.channels), self.kernel_size, self.stride,
+                                  self.padding, self.weight_var, self.bias_var, self.in_shape)[3]
+        values = {
+            "channels": tuple(config["channels"]),
+            "kernel_size": tuple(tuple(k) for k in config["kernel_size"]),
+            "stride": tuple(tuple(k) for k in config["stride"]),
+            "padding": tuple(config["padding"]),
+            "activation": canonical_activation(self.activation),
+            "pool": pool,
+            "norm": norm,
+            "weight_var": tuple(config["weight_var"]),
+            "bias_var": tuple(config["bias_var"]),
+            "weight_law": config["weight_law"],
+            "in_shape": None if config["in_shape"] is None else tuple(config["in_shape"]),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _build_from(self, norm, pool, channels, kernel_size, stride, padding, weight_var, bias_var, in_shape):
+        return _build(
+            channels, kernel_size, stride, padding, self.activation, self.out,
+            pooling=None if pool is None else pool.kind, pool_size=2 if pool is None else pool.size,
+            global_pool=self.global_pool, normalization=None if norm is None else norm.kind,
+            norm_position="post" if norm is None else norm.position, weight_var=weight_var,
+            bias_var=bias_var, bias=self.bias, parameterization=self.parameterization,
+            weight_law=self.weight_law, in_shape=in_shape,
+        )
+
+    def _closures(self):
+        return self._build_from(self.norm, self.pool, self.channels, self.kernel_size, self.stride,
+                                self.padding, self.weight_var, self.bias_var, self.in_shape)
+
+    def init(self, key: jax.Array, x: jax.Array):
+        """Draws the parameters from ``key``; ``x (n_points, H, W, C)`` fixes the input shape."""
+        return self._closures()[0](key, x)
+
+    def apply(self, params, x: jax.Array) -> jax.Array:
+        """Outputs ``(n_points, out)`` on images ``x (n_points, H, W, C)``."""
+        return self._closures()[1](params, x)
+
+    def tapped(self, params, x: jax.Array, perturbations):
+        """``apply`` with per-layer output perturbations, returning ``(y, taps)`` (:class:`~jaxbias.nets.core.ConvTap`)."""
+        return self._closures()[2](params, x, perturbations)
+
+
+def cnn(channels, kernel_size=3, stride=1, padding="SAME", activation="relu", out=1, **options) -> CNN:
+    """``CNN(channels, kernel_size, stride, padding, activation, out, **options)``: the spelling of earlier versions."""
+    return CNN(channels, kernel_size, stride, padding, activation, out, **options)

@@ -1,14 +1,14 @@
-"""The network abstraction and the affine building block every built-in family shares.
+"""The affine building block every built-in family shares, and the layer taps of the structured NTK.
 
-A network is ``Net(init, apply)``: two pure functions, as in stax and neural-tangents.
+A network has two pure functions, as in stax and neural-tangents:
 
 * ``init(key, x) -> params``: ``x`` holds example inputs ``(n_points, *input_shape)`` that fix
   the input shape, as in flax; only its shape is used.
 * ``apply(params, x) -> y``: ``x`` of shape ``(n_points, *input_shape)``, ``y`` of shape
   ``(n_points, n_out)``.
 
-``config`` is a plain dict describing the network (architecture and every hyperparameter); the
-engine writes it into results files. User-made nets may leave it empty.
+Built-in networks are specs (:mod:`jaxbias.nets.spec`): frozen, hashable values that results
+files store and rebuild; user-made networks are plain :class:`Net` pairs.
 
 Scales follow Roberts, Yaida & Hanin (2022): a layer's weights have variance ``C_W / fan_in`` and its
 biases variance ``C_b`` at init. Parameterization "standard" stores the scaled weights;
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
@@ -35,6 +34,7 @@ from jaxbias.nets.weight_laws import (
 )
 from jaxbias.validation import check_int  # noqa: F401  (re-exported for the families)
 from jaxbias.random_bits import random_bits
+from jaxbias.nets.spec import Net
 
 __all__ = [
     "Net",
@@ -52,25 +52,10 @@ __all__ = [
     "conv_apply",
     "AffineTap",
     "ConvTap",
-    "register_affine_taps",
     "affine_taps",
 ]
 
 PARAMETERIZATIONS = ("standard", "ntk")
-
-
-class Net(NamedTuple):
-    """A network as a pair of pure functions.
-
-    Attributes:
-      init: ``init(key, x) -> params`` (x: example inputs, only the shape is read).
-      apply: ``apply(params, x) -> y`` with ``y`` of shape ``(n_points, n_out)``.
-      config: JSON-serializable description written into results (may be empty).
-    """
-
-    init: Callable[[jax.Array, jax.Array], Any]
-    apply: Callable[[Any, jax.Array], jax.Array]
-    config: dict = {}
 
 
 class Affine(NamedTuple):
@@ -402,26 +387,15 @@ class ConvTap:
     dilation: tuple[int, ...] = dataclasses.field(default=(), metadata={"static": True})
 
 
-_AFFINE_TAPS: "weakref.WeakKeyDictionary[Callable, Callable]" = weakref.WeakKeyDictionary()
+def affine_taps(net) -> Callable | None:
+    """The tapped forward pass ``net.tapped(params, x, perturbations) -> (y, taps)``, or None.
 
-
-def register_affine_taps(apply: Callable, tapped: Callable) -> None:
-    """Declares that every parameter of ``apply`` sits in a dense or conv layer that ``tapped`` exposes.
-
-    ``tapped(params, x, perturbations) -> (y, taps)`` computes ``apply(params, x)`` with
-    ``perturbations[g]`` (shape of ``taps[g].outputs``, or None for none) added to the outputs of
-    group ``g`` and returns one :class:`AffineTap` (dense) or :class:`ConvTap` (convolution) per
-    group; every point's output must depend on that point alone (no batch statistics). Parameter-free
-    maps between the layers (activations, pooling, normalization without gain, skip connections)
-    need no tap: they only shape the cotangents. The structured NTK (Novak et al., ICML 2022) is
-    built from these.
+    Specs whose every parameter sits in a dense or conv layer define ``tapped``: it computes
+    ``apply(params, x)`` with ``perturbations[g]`` (shape of ``taps[g].outputs``, or None for none)
+    added to the outputs of group ``g`` and returns one :class:`AffineTap` (dense) or
+    :class:`ConvTap` (convolution) per group; every point's output depends on that point alone
+    unless the net uses batch statistics. Parameter-free maps between the layers (activations,
+    pooling, normalization without gain, skip connections) need no tap: they only shape the
+    cotangents. The structured NTK (Novak et al., ICML 2022) is built from these.
     """
-    _AFFINE_TAPS[apply] = tapped
-
-
-def affine_taps(net: Net) -> Callable | None:
-    """The tapped forward pass registered for ``net.apply`` (see :func:`register_affine_taps`), or None."""
-    try:
-        return _AFFINE_TAPS.get(net.apply)
-    except TypeError:  # not weak-referenceable
-        return None
+    return getattr(net, "tapped", None)

@@ -1,6 +1,6 @@
 """Flax modules as pure ``Net(init, apply)`` pairs, adapted once at the boundary.
 
-A flax module (linen or nnx) is turned into the two pure functions of :class:`~jaxbias.nets.core.Net`;
+A flax module (linen or nnx) is turned into the two pure functions of :class:`~jaxbias.nets.Net`;
 after that only jax transforms touch it, so the engine can ``jax.vmap`` ``init`` over thousands of
 keys and ``apply`` over the stacked parameters inside one ``jax.jit``:
 
@@ -30,14 +30,31 @@ when jax traces, so the context also holds inside ``jit`` and ``vmap``.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from jaxbias.nets.core import Net
 
-__all__ = ["from_linen", "from_nnx"]
+__all__ = ["FlaxNet", "from_linen", "from_nnx"]
+
+
+class FlaxNet(NamedTuple):
+    """A flax module adapted to pure ``init`` / ``apply`` (equal when it holds the same functions).
+
+    Attributes:
+      init: ``init(key, x) -> variables``.
+      apply: ``apply(variables, x) -> y (n_points, n_out)``.
+      name: label written into results files (default: the module's class name).
+      api: ``"linen"`` or ``"nnx"``.
+      module: ``repr`` of the linen module, or the nnx module's class name.
+    """
+
+    init: Callable
+    apply: Callable
+    name: str
+    api: str
+    module: str
 
 # Collections that flax fills during ``init`` as outputs (``Module.sow``) and never reads in ``apply``.
 _OUTPUT_COLLECTIONS = ("intermediates",)
@@ -105,8 +122,8 @@ def from_linen(
     method: str | Callable | None = None,
     collections: str | Sequence[str] | None = None,
     name: str | None = None,
-) -> Net:
-    """Adapts a ``flax.linen`` module to a :class:`Net`.
+) -> FlaxNet:
+    """Adapts a ``flax.linen`` module to a :class:`FlaxNet`.
 
     ``init(key, x)`` is ``module.init(key, x)`` (the key seeds the ``"params"`` rng stream, as in flax)
     and ``apply(variables, x)`` is ``module.apply(variables, x)``: with the same key the adapted net is
@@ -124,14 +141,13 @@ def from_linen(
         creates except ``"intermediates"`` (values ``sow``-n during init, which ``apply`` never
         reads). Give a name or sequence of names to keep only those; each must be created by the
         module, and ``apply`` needs every collection the module reads (e.g. ``"batch_stats"``).
-      name: label stored in ``config["name"]``; defaults to the module's class name.
+      name: label written into results files; defaults to the module's class name.
 
     Returns:
-      A :class:`Net`: ``init(key, x)`` with ``x`` of shape ``(n_points, *input_shape)`` returns the
+      A :class:`FlaxNet`: ``init(key, x)`` with ``x`` of shape ``(n_points, *input_shape)`` returns the
       variables dict ``{collection: {...}}``; ``apply(variables, x)`` returns ``(n_points, n_out)``
       (a module output ``(n_points,)`` is reshaped to ``(n_points, 1)``; other shapes raise
-      ValueError). ``config`` is ``{"arch": "flax_linen", "name", "module": repr(module),
-      "method", "collections"}``.
+      ValueError).
 
     Raises:
       ValueError: ``module`` is not a linen module, an unknown collection is requested, ``apply``
@@ -186,18 +202,11 @@ def from_linen(
             y = _call(lambda: module.apply(variables, x, method=method), x, what, shape_errors)
         return _as_output(y, x, what)
 
-    config = {
-        "arch": "flax_linen",
-        "name": name if name is not None else type(module).__name__,
-        "module": repr(module),
-        "method": _method_name(method),
-        "collections": None if collections is None else list(collections),
-    }
-    return Net(init, apply, config)
+    return FlaxNet(init, apply, name if name is not None else type(module).__name__, "linen", repr(module))
 
 
-def from_nnx(factory: Callable[[Any], Any], *, name: str | None = None) -> Net:
-    """Adapts a ``flax.nnx`` module, built by ``factory(rngs)``, to a :class:`Net`.
+def from_nnx(factory: Callable[[Any], Any], *, name: str | None = None) -> FlaxNet:
+    """Adapts a ``flax.nnx`` module, built by ``factory(rngs)``, to a :class:`FlaxNet`.
 
     The module is split once, at construction: ``nnx.eval_shape`` builds it abstractly (no arrays
     are allocated) and ``nnx.split`` keeps its graph definition. ``init(key, x)`` builds the module
@@ -215,13 +224,11 @@ def from_nnx(factory: Callable[[Any], Any], *, name: str | None = None) -> Net:
       factory: ``factory(rngs: nnx.Rngs) -> nnx.Module``; the module maps
         ``(n_points, *input_shape)`` to ``(n_points, n_out)`` or ``(n_points,)``. It must draw all of
         its randomness from ``rngs``.
-      name: label stored in ``config["name"]``; defaults to the module's class name.
+      name: label written into results files; defaults to the module's class name.
 
     Returns:
-      A :class:`Net`: ``init(key, x)`` returns the state dict, ``apply(state, x)`` returns
+      A :class:`FlaxNet`: ``init(key, x)`` returns the state dict, ``apply(state, x)`` returns
       ``(n_points, n_out)`` (a module output ``(n_points,)`` is reshaped to ``(n_points, 1)``).
-      ``config`` is ``{"arch": "flax_nnx", "name", "module": class name, "factory": qualified
-      name of factory, "n_params": scalars in its nnx.Param variables}``.
 
     Raises:
       ValueError: ``factory`` does not return an nnx module, ``x`` does not fit the module's input
@@ -284,11 +291,4 @@ def from_nnx(factory: Callable[[Any], Any], *, name: str | None = None) -> Net:
         x = _check_x(x, "from_nnx")
         return _as_output(forward(state, x), x, what)
 
-    config = {
-        "arch": "flax_nnx",
-        "name": name if name is not None else type(abstract).__name__,
-        "module": type(abstract).__name__,
-        "factory": getattr(factory, "__qualname__", repr(factory)),
-        "n_params": int(sum(leaf.size for leaf in jax.tree.leaves(nnx.state(abstract, nnx.Param)))),
-    }
-    return Net(init, apply, config)
+    return FlaxNet(init, apply, name if name is not None else type(abstract).__name__, "nnx", type(abstract).__name__)

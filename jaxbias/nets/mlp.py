@@ -26,7 +26,6 @@ from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
     Affine,
     AffineTap,
-    Net,
     affine_apply,
     affine_scales,
     batch_norm,
@@ -38,11 +37,13 @@ from jaxbias.nets.core import (
     init_groups,
     layer_norm,
     per_layer,
-    register_affine_taps,
 )
+from jaxbias.nets.options import Norm, Pool, canonical_activation, canonical_law
+from jaxbias.nets.spec import Spec, spec
 from jaxbias.nets.weight_laws import get_weight_law
+from jaxbias.validation import check_float
 
-__all__ = ["mlp", "plain_gaussian_config"]
+__all__ = ["MLP", "mlp", "plain_mlp"]
 
 _SCAN_MIN_LAYERS = 3
 
@@ -53,7 +54,7 @@ def _pool(h: jax.Array, kind: str, size: int) -> jax.Array:
     return jnp.max(h, axis=-1) if kind == "max" else jnp.mean(h, axis=-1)
 
 
-def mlp(
+def _build(
     width: int | Sequence[int],
     depth: int,
     activation: str | Callable = "relu",
@@ -236,50 +237,160 @@ def mlp(
     def tapped(params, x, perturbations):
         return forward(params, x, perturbations, record=True)
 
-    config = {
-        "arch": "mlp",
-        "width": list(widths),
-        "depth": depth,
-        "activation": phi.name,
-        "out": out,
-        "weight_var": list(cws),
-        "bias_var": list(cbs),
-        "bias": bias,
-        "parameterization": parameterization,
-        "weight_law": law.label,
-        "residual": residual,
-        "residual_scale": residual_scale,
-        "layer_norm_position": layer_norm_position,
-        "batch_norm_position": batch_norm_position,
-        "pooling": pooling,
-        "pool_size": pool if pooling else None,
-        "in_dim": in_dim,
-    }
-    register_affine_taps(apply, tapped)
-    return Net(init, apply, config)
+    return init, apply, tapped
 
 
-def plain_gaussian_config(net: Net, where: str, hint: str = "") -> dict:
-    """The config of a plain :func:`mlp` with iid normal weights, or ValueError naming what is not.
 
-    Plain: no residual connections, layer or batch norm, or pooling. Used by the computations that
-    assume each layer is Gaussian given the one before (finite-width theory, conditional Monte Carlo).
+@spec
+class MLP(Spec):
+    """A random MLP with ``depth`` hidden layers: a frozen, hashable spec.
+
+    ``z1 = b1 + W1 x``, ``h_l = phi(z_l)``, ``z_(l+1) = b_(l+1) + W_(l+1) h_l``; output ``z_(L+1)``.
+    Weights have variance ``C_W / fan_in`` and biases ``C_b`` (Roberts, Yaida & Hanin 2022).
+
+    Attributes:
+      width: hidden width, or one width per hidden layer (before pooling); stored as a tuple.
+      depth: number of hidden layers (>= 0; 0 gives a random linear map).
+      activation: name (see :data:`jaxbias.nets.ACTIVATIONS`, stored canonically) or callable.
+      out: output dimension.
+      weight_var: C_W, one number or ``depth + 1`` per-layer values (last: readout); stored per layer.
+      bias_var: C_b, same convention.
+      bias: whether layers have biases.
+      parameterization: "standard" or "ntk" (Jacot et al. 2018).
+      weight_law: "normal", "truncated_normal", "uniform", "orthogonal", "sparse(p)", "low_rank(r)",
+        or "absolute(a)" (weights and biases U(-a, a); C_W and C_b then unused).
+      residual: skip connections ``h_(l+1) = h_l + residual_scale * phi(z_(l+1))`` around hidden
+        layers 2..depth.
+      residual_scale: multiplier on the residual branch.
+      norm: None or a :class:`~jaxbias.nets.Norm` (``"layer_pre"``, ``"layer_post"``,
+        ``"batch_pre"``, ``"batch_post"``). Batch norm standardizes each unit over the points of
+        ``x``, so one point's output then depends on the whole input set.
+      pool: None or a :class:`~jaxbias.nets.Pool` (``"max(p)"``, ``"avg(p)"``): 1-D pooling over
+        hidden units after each activation (Francazi et al., ICML 2024); ``p`` divides each width.
+      in_dim: declared input dimension; inputs of another dimension raise ValueError.
+
+    Example:
+      >>> import jax, jaxbias as jb
+      >>> net = jb.nets.MLP(width=64, depth=3, activation="tanh")
+      >>> x = jb.inputs.grid(dim=2, resolution=8)
+      >>> net.apply(net.init(jax.random.key(0), x), x).shape
+      (64, 1)
+    """
+
+    width: int | tuple[int, ...]
+    depth: int
+    activation: str | Callable = "relu"
+    out: int = 1
+    weight_var: float | tuple[float, ...] = 1.0
+    bias_var: float | tuple[float, ...] = 0.0
+    bias: bool = True
+    parameterization: str = "standard"
+    weight_law: str = "normal"
+    residual: bool = False
+    residual_scale: float = 1.0
+    norm: Norm | str | None = None
+    pool: Pool | str | None = None
+    in_dim: int | None = None
+
+    def __post_init__(self):
+        depth = check_int("depth", self.depth, 0)
+        widths = (self.width,) * depth if isinstance(self.width, int) and not isinstance(self.width, bool) \
+            else tuple(self.width) if isinstance(self.width, (tuple, list)) else None
+        if widths is None or len(widths) != depth:
+            raise ValueError(f"width={self.width!r}: expected an integer or {depth} per-layer widths (depth={depth})")
+        widths = tuple(check_int("width", w, 1) for w in widths)
+        norm = Norm.parse(self.norm)
+        pool = Pool.parse(self.pool)
+        if pool is not None:
+            for w in widths:
+                if w % pool.size:
+                    raise ValueError(f"pool={str(pool)!r}: the window {pool.size} must divide every hidden width, "
+                                     f"got width {w}")
+        if self.residual and pool is not None and pool.size > 1:
+            raise ValueError("residual=True with pool: pooling changes the width, so there is nothing to skip to")
+        if not isinstance(self.residual, bool) or not isinstance(self.bias, bool):
+            bad = "residual" if not isinstance(self.residual, bool) else "bias"
+            raise ValueError(f"{bad}={getattr(self, bad)!r}: expected True or False")
+        values = {
+            "depth": depth,
+            "width": widths,
+            "activation": canonical_activation(self.activation),
+            "out": check_int("out", self.out, 1),
+            "weight_var": per_layer("weight_var", self.weight_var, depth + 1),
+            "bias_var": per_layer("bias_var", self.bias_var, depth + 1),
+            "parameterization": check_parameterization(self.parameterization),
+            "weight_law": canonical_law(self.weight_law),
+            "residual_scale": check_float("residual_scale", self.residual_scale),
+            "norm": norm,
+            "pool": pool,
+            "in_dim": None if self.in_dim is None else check_int("in_dim", self.in_dim, 1),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def phi(self):
+        """The resolved :class:`~jaxbias.nets.Activation`."""
+        return get_activation(self.activation)
+
+    @property
+    def law(self):
+        """The resolved :class:`~jaxbias.nets.WeightLaw`."""
+        return get_weight_law(self.weight_law)
+
+    @property
+    def is_plain(self) -> bool:
+        """No residual connections, normalisation or pooling."""
+        return not self.residual and self.norm is None and self.pool is None
+
+    def _closures(self):
+        norm, pool = self.norm, self.pool
+        return _build(
+            self.width, self.depth, self.activation, self.out, weight_var=self.weight_var,
+            bias_var=self.bias_var, bias=self.bias, parameterization=self.parameterization,
+            weight_law=self.weight_law, residual=self.residual, residual_scale=self.residual_scale,
+            layer_norm_position=norm.position if norm is not None and norm.kind == "layer" else None,
+            batch_norm_position=norm.position if norm is not None and norm.kind == "batch" else None,
+            pooling=None if pool is None else pool.kind, pool_size=2 if pool is None else pool.size,
+            in_dim=self.in_dim,
+        )
+
+    def init(self, key: jax.Array, x: jax.Array):
+        """Draws the parameters from ``key``; ``x (n_points, d0)`` fixes the input dimension."""
+        return self._closures()[0](key, x)
+
+    def apply(self, params, x: jax.Array) -> jax.Array:
+        """Outputs ``(n_points, out)`` on inputs ``x (n_points, d0)``."""
+        return self._closures()[1](params, x)
+
+    def tapped(self, params, x: jax.Array, perturbations):
+        """``apply`` with per-layer output perturbations, returning ``(y, taps)`` (see :func:`register_affine_taps`)."""
+        return self._closures()[2](params, x, perturbations)
+
+
+def mlp(width, depth, activation="relu", out=1, **options) -> MLP:
+    """``MLP(width, depth, activation, out, **options)``: the spelling of earlier versions."""
+    return MLP(width, depth, activation, out, **options)
+
+
+def plain_mlp(net, where: str, hint: str = "") -> MLP:
+    """``net`` if it is a plain :class:`MLP` with iid normal weights, else ValueError naming what is not.
+
+    Plain: no residual connections, normalisation or pooling. Used by the computations that assume
+    each layer is Gaussian given the one before (finite-width theory, conditional Monte Carlo).
 
     Args:
       net: the network to check.
       where: what needs the plain net, to start the error message.
       hint: appended to the error message (e.g. what to use instead).
     """
-    config = getattr(net, "config", None) or {}
-    if config.get("arch") != "mlp":
-        raise ValueError(f"{where}: implemented for jaxbias.nets.mlp networks only, got a net with "
-                         f"arch={config.get('arch')!r}{hint}")
-    for key, plain in (("residual", False), ("layer_norm_position", None), ("batch_norm_position", None),
-                       ("pooling", None)):
-        if config.get(key) != plain:
-            raise ValueError(f"{where}: covers plain MLPs ({key}={plain!r}), got a net with "
-                             f"{key}={config.get(key)!r}{hint}")
-    if config.get("weight_law") != "normal":
+    if not isinstance(net, MLP):
+        raise ValueError(f"{where}: implemented for jaxbias.nets.MLP networks only, got {type(net).__name__}{hint}")
+    for name, plain in (("residual", False), ("norm", None), ("pool", None)):
+        if getattr(net, name) != plain:
+            raise ValueError(f"{where}: covers plain MLPs ({name}={plain!r}), got a net with "
+                             f"{name}={str(getattr(net, name))!r}{hint}")
+    if net.weight_law != "normal":
         raise ValueError(f"{where}: assumes iid Gaussian weights (weight_law='normal'), got a net with "
-                         f"weight_law={config.get('weight_law')!r}{hint}")
-    return config
+                         f"weight_law={net.weight_law!r}{hint}")
+    return net

@@ -54,20 +54,21 @@ from jaxbias.nets.core import (
     init_groups,
     layer_norm,
     per_layer,
-    register_affine_taps,
     scale_config,
     stacked_scales,
 )
+from jaxbias.nets.options import Norm, canonical_activation
+from jaxbias.nets.spec import Spec, spec
 from jaxbias.nets.weight_laws import get_weight_law
 
-__all__ = ["resnet", "batch_norm"]
+__all__ = ["ResNet", "resnet", "batch_norm"]
 
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def resnet(
+def _build(
     width: int,
     num_blocks: int,
     block_depth: int = 2,
@@ -283,5 +284,106 @@ def resnet(
         "kernel_size": list(kernel) if conv else None,
         **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
-    register_affine_taps(apply, tapped)
-    return Net(init, apply, config)
+    return init, apply, tapped, config
+
+
+@spec
+class ResNet(Spec):
+    """A random residual network: a frozen, hashable spec.
+
+    An input map to ``width`` features (dense, or a 3x3 convolution for images), ``num_blocks``
+    residual blocks ``u <- u + residual_scale * B(u)`` of ``block_depth`` affine maps each, then
+    a dense readout (after global average pooling for images). The block order follows ``norm``:
+    position ``"pre"`` (pre-activation ResNet, He et al. 2016) ``u <- A(phi(N(u)))`` per map, position
+    ``"post"`` ``u <- N(phi(A(u)))``; without ``norm`` the block is pre-activation.
+
+    Attributes:
+      width: features (channels for ``kind="conv"``) of the residual stream.
+      num_blocks: number of residual blocks (>= 0).
+      block_depth: affine maps per block (>= 1).
+      kind: ``"dense"`` (inputs ``(n_points, d)``) or ``"conv"`` (inputs ``(n_points, H, W, C)``).
+      activation: name (see :data:`jaxbias.nets.ACTIVATIONS`) or callable.
+      out: output dimension.
+      norm: None or a :class:`~jaxbias.nets.Norm` (layer norm over features, or batch norm over
+        the input points), whose position sets the block order.
+      residual_scale: multiplier on each block's branch.
+      kernel_size: convolution kernel ``(kh, kw)`` for ``kind="conv"`` (an int: square); None for dense.
+      weight_var: C_W, one number or ``num_blocks * block_depth + 2`` values (input map, block maps, readout).
+      bias_var: C_b, same convention.
+      bias: whether layers have biases.
+      parameterization: "standard" or "ntk".
+      weight_law: as in :class:`~jaxbias.nets.MLP`.
+      in_shape: declared input shape; other inputs raise ValueError.
+
+    Example:
+      >>> import jax, jaxbias as jb
+      >>> net = jb.nets.ResNet(width=32, num_blocks=4, norm="layer_pre")
+      >>> x = jb.inputs.grid(dim=2, resolution=4)
+      >>> net.apply(net.init(jax.random.key(0), x), x).shape
+      (16, 1)
+    """
+
+    width: int
+    num_blocks: int
+    block_depth: int = 2
+    kind: str = "dense"
+    activation: str | Callable = "relu"
+    out: int = 1
+    norm: Norm | str | None = None
+    residual_scale: float = 1.0
+    kernel_size: int | tuple[int, int] | None = None
+    weight_var: float | tuple[float, ...] = 1.0
+    bias_var: float | tuple[float, ...] = 0.0
+    bias: bool = True
+    parameterization: str = "standard"
+    weight_law: str = "normal"
+    in_shape: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        norm = Norm.parse(self.norm)
+        kernel = 3 if self.kernel_size is None else self.kernel_size
+        if self.kind == "dense" and self.kernel_size is not None:
+            raise ValueError(f"kernel_size={self.kernel_size!r}: only for kind='conv' (dense blocks have no kernel)")
+        config = self._build_from(norm, kernel, self.weight_var, self.bias_var, self.in_shape)[3]
+        values = {
+            "activation": canonical_activation(self.activation),
+            "norm": norm,
+            "residual_scale": float(config["residual_scale"]),
+            "kernel_size": None if config["kernel_size"] is None else tuple(config["kernel_size"]),
+            "weight_var": tuple(config["weight_var"]),
+            "bias_var": tuple(config["bias_var"]),
+            "weight_law": config["weight_law"],
+            "in_shape": None if config["in_shape"] is None else tuple(config["in_shape"]),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _build_from(self, norm, kernel_size, weight_var, bias_var, in_shape):
+        return _build(
+            self.width, self.num_blocks, self.block_depth, self.kind, self.activation, self.out,
+            normalization=None if norm is None else norm.kind,
+            norm_position="pre" if norm is None else norm.position, residual_scale=self.residual_scale,
+            kernel_size=kernel_size, weight_var=weight_var, bias_var=bias_var, bias=self.bias,
+            parameterization=self.parameterization, weight_law=self.weight_law, in_shape=in_shape,
+        )
+
+    def _closures(self):
+        return self._build_from(self.norm, 3 if self.kernel_size is None else self.kernel_size, self.weight_var,
+                                self.bias_var, self.in_shape)
+
+    def init(self, key: jax.Array, x: jax.Array):
+        """Draws the parameters from ``key``; ``x`` fixes the input shape."""
+        return self._closures()[0](key, x)
+
+    def apply(self, params, x: jax.Array) -> jax.Array:
+        """Outputs ``(n_points, out)``."""
+        return self._closures()[1](params, x)
+
+    def tapped(self, params, x: jax.Array, perturbations):
+        """``apply`` with per-layer output perturbations, returning ``(y, taps)``."""
+        return self._closures()[2](params, x, perturbations)
+
+
+def resnet(width, num_blocks, block_depth=2, kind="dense", activation="relu", out=1, **options) -> ResNet:
+    """``ResNet(width, num_blocks, block_depth, kind, activation, out, **options)``: the spelling of earlier versions."""
+    return ResNet(width, num_blocks, block_depth, kind, activation, out, **options)

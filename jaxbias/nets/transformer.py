@@ -56,9 +56,11 @@ from jaxbias.nets.core import (
     scale_config,
     stacked_scales,
 )
+from jaxbias.nets.options import Norm, canonical_activation
+from jaxbias.nets.spec import Spec, spec
 from jaxbias.nets.weight_laws import get_weight_law
 
-__all__ = ["transformer", "sinusoidal_encoding"]
+__all__ = ["Transformer", "transformer", "sinusoidal_encoding"]
 
 _SUBLAYERS = ("q", "k", "v", "o", "mlp_in", "mlp_out")
 _LEARNED_POS_VAR = 0.5
@@ -73,7 +75,7 @@ def sinusoidal_encoding(seq_len: int, d_model: int) -> np.ndarray:
     return np.where(i % 2 == 0, np.sin(angles), np.cos(angles)).astype(np.float32)
 
 
-def transformer(
+def _build(
     d_model: int,
     num_layers: int,
     num_heads: int,
@@ -302,4 +304,101 @@ def transformer(
         "causal": causal,
         **scale_config(cws, cbs, bias, parameterization, law, in_shape),
     }
-    return Net(init, apply, config)
+    return init, apply, None, config
+
+
+@spec
+class Transformer(Spec):
+    """A random transformer encoder: a frozen, hashable spec.
+
+    Attributes:
+      d_model: width of the residual stream.
+      num_layers: number of encoder layers (>= 0).
+      num_heads: attention heads (must divide ``d_model``).
+      mlp_dim: hidden width of each MLP block.
+      vocab_size: if given, inputs are integer token ids ``(n_points, seq_len)`` embedded by a
+        ``(vocab_size, d_model)`` table (ids outside the range are clamped inside jit); if None,
+        inputs are float sequences ``(n_points, seq_len, d_in)`` projected densely to ``d_model``.
+      out: output dimension.
+      max_len: longest accepted sequence (size of the learned positional table).
+      positional: ``"sinusoidal"`` (fixed), ``"learned"`` (N(0, 1/2) table) or None.
+      norm: a layer :class:`~jaxbias.nets.Norm`: ``"layer_pre"`` (Xiong et al., ICML 2020:
+        ``h <- h + Attn(LN(h))``) or ``"layer_post"`` (the original: ``h <- LN(h + Attn(h))``).
+      activation: MLP activation, name or callable.
+      readout: ``"mean"`` over positions or ``"first"`` token, before the readout map.
+      causal: mask attention to earlier positions (and the position itself).
+      weight_var: C_W, one number or ``num_layers + 2`` values (input projection, each encoder
+        layer, readout).
+      bias_var: C_b, same convention.
+      bias: whether affine maps have biases (embeddings never do).
+      parameterization: "standard" or "ntk".
+      weight_law: as in :class:`~jaxbias.nets.MLP`.
+      in_shape: declared input shape; other inputs raise ValueError.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, jaxbias as jb
+      >>> net = jb.nets.Transformer(d_model=8, num_layers=2, num_heads=2, mlp_dim=16, vocab_size=11)
+      >>> x = jnp.zeros((3, 5), jnp.int32)
+      >>> net.apply(net.init(jax.random.key(0), x), x).shape
+      (3, 1)
+    """
+
+    d_model: int
+    num_layers: int
+    num_heads: int
+    mlp_dim: int
+    vocab_size: int | None = None
+    out: int = 1
+    max_len: int = 512
+    positional: str | None = "sinusoidal"
+    norm: Norm | str = "layer_pre"
+    activation: str | Callable = "gelu"
+    readout: str = "mean"
+    causal: bool = False
+    weight_var: float | tuple[float, ...] = 1.0
+    bias_var: float | tuple[float, ...] = 0.0
+    bias: bool = True
+    parameterization: str = "standard"
+    weight_law: str = "normal"
+    in_shape: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        norm = Norm.parse(self.norm)
+        if norm is None or norm.kind != "layer":
+            raise ValueError(f"norm={self.norm!r}: a transformer uses layer norm: expected 'layer_pre' or 'layer_post'")
+        config = self._build_from(norm, self.weight_var, self.bias_var, self.in_shape)[3]
+        values = {
+            "activation": canonical_activation(self.activation),
+            "norm": norm,
+            "weight_var": tuple(config["weight_var"]),
+            "bias_var": tuple(config["bias_var"]),
+            "weight_law": config["weight_law"],
+            "in_shape": None if config["in_shape"] is None else tuple(config["in_shape"]),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _build_from(self, norm, weight_var, bias_var, in_shape):
+        return _build(
+            self.d_model, self.num_layers, self.num_heads, self.mlp_dim, self.vocab_size, out=self.out,
+            max_len=self.max_len, positional=self.positional, norm_position=norm.position,
+            activation=self.activation, pool=self.readout, causal=self.causal, weight_var=weight_var,
+            bias_var=bias_var, bias=self.bias, parameterization=self.parameterization,
+            weight_law=self.weight_law, in_shape=in_shape,
+        )
+
+    def _closures(self):
+        return self._build_from(self.norm, self.weight_var, self.bias_var, self.in_shape)
+
+    def init(self, key: jax.Array, x: jax.Array):
+        """Draws the parameters from ``key``; ``x`` fixes the input shape."""
+        return self._closures()[0](key, x)
+
+    def apply(self, params, x: jax.Array) -> jax.Array:
+        """Outputs ``(n_points, out)``."""
+        return self._closures()[1](params, x)
+
+
+def transformer(d_model, num_layers, num_heads, mlp_dim, vocab_size=None, **options) -> Transformer:
+    """``Transformer(d_model, num_layers, num_heads, mlp_dim, vocab_size, **options)``: the spelling of earlier versions."""
+    return Transformer(d_model, num_layers, num_heads, mlp_dim, vocab_size, **options)

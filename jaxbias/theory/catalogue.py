@@ -203,7 +203,7 @@ def _gradient_net(net):
         g = jax.vmap(jax.grad(lambda xi: net.apply(params, xi[None])[0, 0]))(x)
         return jnp.sum(g ** 2, axis=1, keepdims=True)
 
-    return Net(net.init, apply, net.config)
+    return Net(net.init, apply, "input_gradient_norm")
 
 
 def _crit_predict(o):

@@ -40,7 +40,7 @@ import numpy as np
 from jaxbias.kernels.gaussian import fixed_rule_expect, has_closed_form, phi_phi
 from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
 from jaxbias.nets.core import Net, per_layer
-from jaxbias.nets.mlp import plain_gaussian_config
+from jaxbias.nets.mlp import plain_mlp
 from jaxbias.theory.recursions import scale_invariant_slopes
 from jaxbias.validation import check_int, check_kernel
 
@@ -300,15 +300,15 @@ def mlp_finite_width(net: Net, x) -> FiniteWidth:
     Returns:
       :class:`FiniteWidth` with a leading point axis: ``kernel (n_points, L+1, 1)`` etc.
     """
-    config = plain_gaussian_config(net, "the finite-width recursion")
+    net = plain_mlp(net, "the finite-width recursion")
     x = np.asarray(x, np.float64)
     if x.ndim != 2:
         raise ValueError(f"x with shape {x.shape}: expected (n_points, d0)")
-    depth = config["depth"]
-    cws = list(config["weight_var"])
-    cbs = list(config["bias_var"]) if config["bias"] else [0.0] * (depth + 1)
+    depth = net.depth
+    cws = list(net.weight_var)
+    cbs = list(net.bias_var) if net.bias else [0.0] * (depth + 1)
     k1 = cbs[0] + cws[0] * np.sum(x * x, axis=1) / x.shape[1]
-    return finite_width(config["activation"], config["width"], k1[:, None], cws[1:], cbs[1:])
+    return finite_width(net.activation, list(net.width), k1[:, None], cws[1:], cbs[1:])
 
 
 def excess_kurtosis(net: Net, x) -> np.ndarray:
@@ -333,7 +333,7 @@ def excess_kurtosis(net: Net, x) -> np.ndarray:
     fw = mlp_finite_width(net, x)
     k = fw.kernel[:, -1, 0]
     kurt = 3.0 * fw.covariance[:, -1, 0, 0] / k ** 2
-    return np.repeat(kurt[:, None], net.config["out"], axis=1)
+    return np.repeat(kurt[:, None], net.out, axis=1)
 
 
 def square_covariance(net: Net, x) -> np.ndarray:

@@ -38,6 +38,9 @@ import numpy as np
 from scipy import integrate, special, stats
 from scipy.stats import qmc
 
+from jaxbias.nets.mlp import MLP
+from jaxbias.nets.options import Norm
+from jaxbias.nets.spec import from_dict
 from jaxbias.validation import check_kernel
 
 __all__ = [
@@ -483,35 +486,40 @@ def gaussian_input_moments(mean: Any, cov: Any) -> tuple[float, float]:
     return (float(m @ m) + trace) / d0, float(m @ m) / d0
 
 
-def _layer_scales(config: dict, d0: int) -> tuple[list[float], list[float]]:
-    """Per-layer ``(C_W, C_b)`` of an mlp config; an absolute law U(-a, a) has ``C_W = fan_in a^2 / 3``."""
-    depth = config["depth"]
-    cws, cbs = list(config["weight_var"]), list(config["bias_var"])
-    law = str(config.get("weight_law", "normal"))
-    if law.startswith("absolute"):
-        a = float(law[law.index("(") + 1 : law.index(")")])
-        pool = config.get("pool_size") or 1
-        fans = [d0] + [w // pool for w in config["width"]]
+def _layer_scales(net: MLP, d0: int) -> tuple[list[float], list[float]]:
+    """Per-layer ``(C_W, C_b)`` of an MLP; an absolute law U(-a, a) has ``C_W = fan_in a^2 / 3``."""
+    depth = net.depth
+    cws, cbs = list(net.weight_var), list(net.bias_var)
+    law = net.law
+    if law.absolute:
+        a = law.param
+        pool = 1 if net.pool is None else net.pool.size
+        fans = [d0] + [w // pool for w in net.width]
         cws = [f * a * a / 3.0 for f in fans]
         cbs = [a * a / 3.0] * (depth + 1)
-    if not config.get("bias", True):
+    if not net.bias:
         cbs = [0.0] * (depth + 1)
     return cws, cbs
 
 
-def _check_theory_config(config: dict) -> None:
-    if config.get("arch") != "mlp":
-        raise NotImplementedError(f"net arch={config.get('arch')!r}: the IGB recursion covers mlp networks only")
-    if config.get("residual"):
+def _check_theory_net(net) -> MLP:
+    if isinstance(net, dict):
+        net = from_dict(net)
+    if not isinstance(net, MLP):
+        raise NotImplementedError(f"net of type {type(net).__name__}: the IGB recursion covers jaxbias.nets.MLP "
+                                  "networks only")
+    if net.residual:
         raise NotImplementedError("residual=True: the IGB recursion does not cover residual connections")
-    if config.get("pooling") == "max" and not _is_monotone(str(config.get("activation"))):
-        raise NotImplementedError(f"activation={config.get('activation')!r} with max pooling: the theory needs "
+    max_pool = net.pool is not None and net.pool.kind == "max"
+    if max_pool and not _is_monotone(str(net.activation)):
+        raise NotImplementedError(f"activation={net.activation!r} with max pooling: the theory needs "
                                   f"an increasing activation (one of {', '.join(_MONOTONE)}, leaky_relu)")
-    if config.get("pooling") == "max" and config.get("batch_norm_position") == "post":
+    if max_pool and net.norm == Norm("batch", "post"):
         raise NotImplementedError("max pooling after batch norm: not covered by the IGB recursion")
+    return net
 
 
-def _hidden_moments(act, k_aa, k_ab, config: dict, order: int, n_points: int | None = None):
+def _hidden_moments(act, k_aa, k_ab, net: MLP, order: int, n_points: int | None = None):
     """Second moments ``(E[h(a)^2], E[h(a) h(b)])`` of one hidden layer's outputs (after norm and pooling).
 
     ``(k_aa, k_ab)`` is the layer's pre-activation kernel (same variance on both inputs). Large
@@ -526,7 +534,8 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int, n_points: int | N
 
     from jaxbias.kernels.gaussian import phi_mean, phi_phi, phi_sq
 
-    ln, bn = config.get("layer_norm_position"), config.get("batch_norm_position")
+    ln = net.norm.position if net.norm is not None and net.norm.kind == "layer" else None
+    bn = net.norm.position if net.norm is not None and net.norm.kind == "batch" else None
     if ln == "pre":
         k_aa, k_ab = jnp.ones_like(k_aa), k_ab / k_aa
     elif bn == "pre":
@@ -543,7 +552,7 @@ def _hidden_moments(act, k_aa, k_ab, config: dict, order: int, n_points: int | N
         p_aa, p_ab, mean = jnp.ones_like(p_aa), jnp.zeros_like(p_ab), jnp.zeros_like(mean)
         if n_points is not None:
             p_ab = -p_aa / (n_points - 1)
-    pooling, size = config.get("pooling"), config.get("pool_size") or 1
+    pooling, size = (None, 1) if net.pool is None else net.pool
     if pooling == "avg" and size > 1:
         p_aa = p_aa / size + (1 - 1 / size) * mean * mean
         p_ab = p_ab / size + (1 - 1 / size) * mean * mean
@@ -797,7 +806,7 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
     ``n = 10`` with ``C_b / C_W = 1/2`` in every layer, ``1 - 2.4e-4`` at ``n = 200``; 1 for tanh).
 
     Args:
-      net: a :func:`jaxbias.nets.mlp` Net, or its config dict.
+      net: an :class:`jaxbias.nets.MLP` spec, or its dict (:func:`jaxbias.nets.to_dict`).
       x: the input set ``(n_points, d0)`` (its moments by :func:`input_moments`), or None with ``moments``.
       moments: ``(s_aa, s_ab)`` as from :func:`input_moments` / :func:`gaussian_input_moments`.
       order: Gauss-Legendre nodes per piece of the max-pooling rule (every other expectation follows
@@ -828,17 +837,12 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
     import jax
     import jax.numpy as jnp
 
-    from jaxbias.nets.activations import get_activation
-
-    config = net if isinstance(net, dict) else getattr(net, "config", None)
-    if not isinstance(config, dict) or "arch" not in config:
-        raise ValueError(f"net={net!r}: expected a jaxbias mlp Net or its config")
-    _check_theory_config(config)
+    net = _check_theory_net(net)
     n_points = _check_n_points(n_points)
     if n_points is not None and n_points < 2:
         raise ValueError(f"n_points={n_points}: expected at least 2 points (a batch of one has no pairs)")
-    if n_points is not None and config.get("batch_norm_position") == "pre":
-        raise NotImplementedError("batch_norm_position='pre' with n_points: the finite-set law of standardized "
+    if n_points is not None and net.norm == Norm("batch", "pre"):
+        raise NotImplementedError("norm='batch_pre' with n_points: the finite-set law of standardized "
                                   "pre-activations depends on the input set's geometry, not only on n_points")
     if (x is None) == (moments is None):
         raise ValueError("predict_gamma: give exactly one of x (the inputs) and moments=(s_aa, s_ab)")
@@ -846,21 +850,21 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
         moments = input_moments(x)
         d0 = int(np.asarray(x).shape[1])
     else:
-        d0 = config.get("in_dim") or 1
-        if str(config.get("weight_law", "")).startswith("absolute") and not config.get("in_dim"):
+        d0 = net.in_dim or 1
+        if net.law.absolute and not net.in_dim:
             raise ValueError("weight_law='absolute(a)' with moments: build the net with in_dim or pass x")
     s_aa, s_ab = (float(m) for m in moments)
     if not s_aa > 0:
         raise ValueError(f"moments={moments!r}: expected s_aa > 0")
     check_kernel(s_aa, s_ab, s_aa, names=("moments[0] (s_aa)", "moments[1] (s_ab)", "moments[0] (s_aa)"))
-    act = get_activation(config["activation"])
-    cws, cbs = _layer_scales(config, d0)
+    act = net.phi
+    cws, cbs = _layer_scales(net, d0)
     with jax.enable_x64(True):
         k_aa = jnp.asarray(cbs[0] + cws[0] * s_aa, jnp.float64)
         k_ab = jnp.asarray(cbs[0] + cws[0] * s_ab, jnp.float64)
         gammas = [(k_aa, k_ab)]
-        for layer in range(1, config["depth"] + 1):
-            p_aa, p_ab = _hidden_moments(act, k_aa, k_ab, config, order, n_points)
+        for layer in range(1, net.depth + 1):
+            p_aa, p_ab = _hidden_moments(act, k_aa, k_ab, net, order, n_points)
             k_aa, k_ab = cbs[layer] + cws[layer] * p_aa, cbs[layer] + cws[layer] * p_ab
             gammas.append((k_aa, k_ab))
         values = [(float(a), float(b)) for a, b in gammas]

@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxbias.nets.mlp import plain_gaussian_config
+from jaxbias.nets.mlp import plain_mlp
 from jaxbias.theory.finite_width import finite_width
 from jaxbias.theory.guessing import input_moments
 from jaxbias.validation import check_int
@@ -131,7 +131,7 @@ def predict_gamma_finite_width(net: Any, x: Any, *, average: str = "pairs", max_
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"x with shape {x.shape}: expected inputs (n_points, d0) with n_points >= 2")
     n_points, d0 = x.shape
-    config = plain_gaussian_config(net, "the finite-width recursion")
+    net = plain_mlp(net, "the finite-width recursion")
     gram = x @ x.T / d0
     if average == "pairs":
         rows, cols = np.triu_indices(n_points, 1)
@@ -144,15 +144,15 @@ def predict_gamma_finite_width(net: Any, x: Any, *, average: str = "pairs", max_
         s_aa, s_ab = input_moments(x)
         states = np.array([[s_aa, s_ab, s_aa]])
         diagonal = states[:, :1]
-    depth = config["depth"]
-    cws = list(config["weight_var"])
-    cbs = list(config["bias_var"]) if config["bias"] else [0.0] * (depth + 1)
+    depth = net.depth
+    cws = list(net.weight_var)
+    cbs = list(net.bias_var) if net.bias else [0.0] * (depth + 1)
 
     def run(k1):
         """Output-layer kernel and mean shift of a batch of first-layer states, padded to whole blocks
         (one compiled program per block count, whatever the number of points or pairs)."""
         padded = np.concatenate([k1, np.repeat(k1[:1], -k1.shape[0] % _BLOCK, axis=0)])
-        fw = finite_width(config["activation"], config["width"], cbs[0] + cws[0] * padded, cws[1:], cbs[1:])
+        fw = finite_width(net.activation, list(net.width), cbs[0] + cws[0] * padded, cws[1:], cbs[1:])
         return fw.kernel[: k1.shape[0], -1], fw.mean_shift[: k1.shape[0], -1]
 
     k_diag, s_diag = run(diagonal)

@@ -227,7 +227,7 @@ def ntk_diagonal_net(net: Net, method: str = "auto") -> Net:
     Run through :func:`jaxbias.reduce` it gives the NTK of each of ``n`` networks in one compiled program.
     """
     kernel = ntk_fn(net, method=method, diagonal=True)
-    return Net(net.init, _diag_apply(kernel), net.config)
+    return Net(net.init, _diag_apply(kernel), "ntk_diagonal")
 
 
 @functools.lru_cache(maxsize=64)
