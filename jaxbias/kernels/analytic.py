@@ -43,7 +43,6 @@ from jaxbias.kernels.gaussian import (
 )
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.mlp import MLP
-from jaxbias.nets.weight_laws import get_weight_law
 from jaxbias.validation import check_int
 
 __all__ = ["Kernels", "nngp_step", "ntk_step", "infinite", "infinite_kernels"]

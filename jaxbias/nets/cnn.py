@@ -139,7 +139,7 @@ def _build(
     parameterization: str = "standard",
     weight_law: str = "normal",
     in_shape: Sequence[int] | None = None,
-) -> Net:
+):
     """Builds a random 2-D convolutional network with ``len(channels)`` conv layers.
 
     Each conv layer is followed by the activation, then (optionally) pooling. After the last one,

@@ -8,36 +8,24 @@
 * layer norm before the activation (``"pre"``: ``phi(LN(z))``) or after it (``"post"``: ``LN(phi(z))``);
 * batch norm, placed the same way, with the statistics of each unit taken over the input set
   (the points of ``x``: the whole input set is one batch at init, gain 1 and shift 0);
-* 1-D max or average pooling over hidden units after each activation, windows of ``pool_size``
+* 1-D max or average pooling over hidden units after each activation, windows of ``pool.size``
   (the pooling of Francazi et al., ICML 2024, for initial guessing bias).
 
-When all hidden layers after the first share one shape, they are stored stacked and run with
+:class:`MLP` is a recipe of layer primitives (:attr:`MLP.layers`, :mod:`jaxbias.nets.layers`). When
+all hidden layers after the first share one shape, they are stored stacked and run with
 ``lax.scan`` so compile time stays flat in depth.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
+from jaxbias.nets import layers
 from jaxbias.nets.activations import get_activation
-from jaxbias.nets.core import (
-    Affine,
-    AffineTap,
-    affine_apply,
-    affine_scales,
-    batch_norm,
-    check_input_shape,
-    check_int,
-    check_parameterization,
-    expand_bias,
-    init_affines,
-    init_groups,
-    layer_norm,
-    per_layer,
-)
+from jaxbias.nets.core import check_input_shape, check_int, check_parameterization, per_layer
 from jaxbias.nets.options import Norm, Pool, canonical_activation, canonical_law
 from jaxbias.nets.spec import Spec, spec
 from jaxbias.nets.weight_laws import get_weight_law
@@ -46,199 +34,6 @@ from jaxbias.validation import check_float
 __all__ = ["MLP", "mlp", "plain_mlp"]
 
 _SCAN_MIN_LAYERS = 3
-
-
-def _pool(h: jax.Array, kind: str, size: int) -> jax.Array:
-    """Pools the last axis in non-overlapping windows of ``size`` (width must divide)."""
-    h = h.reshape(*h.shape[:-1], h.shape[-1] // size, size)
-    return jnp.max(h, axis=-1) if kind == "max" else jnp.mean(h, axis=-1)
-
-
-def _build(
-    width: int | Sequence[int],
-    depth: int,
-    activation: str | Callable = "relu",
-    out: int = 1,
-    *,
-    weight_var: float | Sequence[float] = 1.0,
-    bias_var: float | Sequence[float] = 0.0,
-    bias: bool = True,
-    parameterization: str = "standard",
-    weight_law: str = "normal",
-    residual: bool = False,
-    residual_scale: float = 1.0,
-    layer_norm_position: str | None = None,
-    batch_norm_position: str | None = None,
-    pooling: str | None = None,
-    pool_size: int = 2,
-    in_dim: int | None = None,
-) -> Net:
-    """Builds a random MLP with ``depth`` hidden layers.
-
-    Args:
-      width: hidden width, or one width per hidden layer (before pooling).
-      depth: number of hidden layers (>= 0; 0 gives a random linear map).
-      activation: name (see :mod:`jaxbias.nets.activations`) or callable.
-      out: output dimension.
-      weight_var: C_W, one number or ``depth + 1`` per-layer values (last: readout).
-      bias_var: C_b, same convention.
-      bias: whether layers have biases.
-      parameterization: "standard" or "ntk".
-      weight_law: "normal", "truncated_normal", "uniform", "orthogonal", "sparse(p)", "low_rank(r)",
-        or "absolute(a)" (weights and biases U(-a, a); C_W and C_b then unused).
-      residual: skip connections around hidden layers 2..depth.
-      residual_scale: multiplier alpha on the residual branch.
-      layer_norm_position: None, "pre" (before the activation) or "post" (after it).
-      batch_norm_position: None, "pre" or "post": batch norm over the input points (each unit
-        standardized over the points of ``x``), before or after the activation; exclusive with
-        ``layer_norm_position``. A network's output on one point then depends on the whole input set.
-      pooling: None, "max" or "avg": 1-D pooling over hidden units after each activation.
-      pool_size: pooling window (must divide each hidden width).
-      in_dim: declared input dimension; if given, inputs of another dimension raise ValueError.
-
-    Returns:
-      A :class:`Net`; ``apply(params, x)`` maps ``x (n_points, d0)`` to ``(n_points, out)``.
-
-    Example:
-      >>> import jax, jaxbias as jb
-      >>> net = jb.nets.mlp(width=64, depth=3, activation="tanh")
-      >>> x = jb.inputs.grid(dim=2, resolution=8)
-      >>> net.apply(net.init(jax.random.key(0), x), x).shape
-      (64, 1)
-    """
-    depth = check_int("depth", depth, 0)
-    out = check_int("out", out, 1)
-    widths = (width,) * depth if isinstance(width, int) else tuple(width)
-    if len(widths) != depth:
-        raise ValueError(f"width={width!r}: expected an integer or {depth} per-layer widths (depth={depth})")
-    widths = tuple(check_int("width", w, 1) for w in widths)
-    phi = get_activation(activation)
-    law = get_weight_law(weight_law)
-    check_parameterization(parameterization)
-    cws = per_layer("weight_var", weight_var, depth + 1)
-    cbs = per_layer("bias_var", bias_var, depth + 1)
-    if layer_norm_position not in (None, "pre", "post"):
-        raise ValueError(f"layer_norm_position={layer_norm_position!r}: expected None, 'pre' or 'post'")
-    if batch_norm_position not in (None, "pre", "post"):
-        raise ValueError(f"batch_norm_position={batch_norm_position!r}: expected None, 'pre' or 'post'")
-    if batch_norm_position is not None and layer_norm_position is not None:
-        raise ValueError(f"layer_norm_position={layer_norm_position!r} and batch_norm_position="
-                         f"{batch_norm_position!r}: choose one normalization")
-    if pooling not in (None, "max", "avg"):
-        raise ValueError(f"pooling={pooling!r}: expected None, 'max' or 'avg'")
-    if pooling is not None:
-        pool_size = check_int("pool_size", pool_size, 1)
-        for w in widths:
-            if w % pool_size:
-                raise ValueError(f"pool_size={pool_size}: must divide every hidden width, got width {w}")
-    if residual and pooling is not None and pool_size > 1:
-        raise ValueError("residual=True with pooling: pooling changes the width, so there is nothing to skip to")
-    if in_dim is not None:
-        in_dim = check_int("in_dim", in_dim, 1)
-    pool = 1 if pooling is None else pool_size
-
-    def layers_for(d0: int) -> list[Affine]:
-        fans = [d0] + [w // pool for w in widths]
-        outs = list(widths) + [out]
-        return [
-            Affine.make((fi, fo), cw, cb, bias, parameterization, law)
-            for fi, fo, cw, cb in zip(fans, outs, cws, cbs)
-        ]
-
-    # Hidden layers 2..depth are stacked for lax.scan when they share one shape.
-    scan = depth - 1 >= _SCAN_MIN_LAYERS and len(set(widths)) == 1 and pool == 1
-
-    def init(key, x):
-        x = jnp.asarray(x)
-        check_input_shape(x, None if in_dim is None else (in_dim,), "mlp")
-        if x.ndim != 2:
-            raise ValueError(f"x with shape {tuple(x.shape)}: mlp expects inputs of shape (n_points, d)")
-        layers = layers_for(x.shape[1])
-        if not scan:
-            return {"layers": init_affines(key, layers)}
-        first, hidden, last = init_groups(key, [layers[0], layers[1:depth], layers[depth]])
-        return {"first": first, "hidden": hidden, "last": last}
-
-    def hidden_act(z):
-        if layer_norm_position == "pre":
-            z = layer_norm(z)
-        elif batch_norm_position == "pre":
-            z = batch_norm(z)
-        h = phi.fn(z)
-        if layer_norm_position == "post":
-            h = layer_norm(h)
-        elif batch_norm_position == "post":
-            h = batch_norm(h)
-        return _pool(h, pooling, pool) if pool > 1 else h
-
-    def tap(z, h, layer: Affine, eps, record):
-        """Adds the perturbation to ``z`` and, if ``record``, describes the layer (a group of one)."""
-        if eps is not None:
-            z = z + eps[0]
-        if not record:
-            return z, None
-        ws, bs = affine_scales(layer)
-        return z, AffineTap(h[None], z[None], jnp.full((1,), ws, z.dtype),
-                            jnp.full((1,), bs if layer.bias else 0.0, z.dtype))
-
-    def forward(params, x, perturbations=None, record=False):
-        """``apply`` with per-layer output perturbations (None: none); returns ``(y, taps)``.
-
-        ``taps`` holds one AffineTap per group (first layer, stacked hidden layers under scan, ...,
-        readout); the scan stacks layer inputs and outputs only when ``record``.
-        """
-        x = jnp.asarray(x)
-        first = params["layers"][0] if "layers" in params else params["first"]
-        d0 = first["w"].shape[0]
-        check_input_shape(x, (d0,), "mlp")
-        if batch_norm_position is not None and x.shape[0] < 2:
-            raise ValueError(f"x with shape {tuple(x.shape)}: batch_norm_position={batch_norm_position!r} "
-                             "standardizes over the input points and needs at least 2")
-        layers = layers_for(d0)
-        eps = (lambda g: None) if perturbations is None else (lambda g: perturbations[g])
-        taps = []
-        z, t = tap(affine_apply(first, x, layers[0]), x, layers[0], eps(0), record)
-        taps.append(t)
-        if depth == 0:
-            return z, taps
-        h = hidden_act(z)
-        if not scan:
-            for i in range(1, depth):
-                z, t = tap(affine_apply(params["layers"][i], h, layers[i]), h, layers[i], eps(i), record)
-                taps.append(t)
-                branch = hidden_act(z)
-                h = h + residual_scale * branch if residual else branch
-            y, t = tap(affine_apply(params["layers"][depth], h, layers[depth]), h, layers[depth], eps(depth), record)
-            return y, taps + [t]
-
-        mids = layers[1:depth]
-        scales = jnp.asarray([affine_scales(lay) for lay in mids], jnp.float32)
-
-        def step(h, layer_in):
-            p, (ws, bs), e = layer_in
-            z = (h @ p["w"]) * ws
-            if bias:
-                z = z + expand_bias(p["b"] * bs, z.ndim)
-            if e is not None:
-                z = z + e
-            branch = hidden_act(z)
-            return (h + residual_scale * branch if residual else branch), ((h, z) if record else None)
-
-        h_out, seen = jax.lax.scan(step, h, (params["hidden"], (scales[:, 0], scales[:, 1]), eps(1)))
-        if record:
-            b_scales = scales[:, 1] if bias else jnp.zeros_like(scales[:, 1])
-            taps.append(AffineTap(seen[0], seen[1], scales[:, 0], b_scales))
-        y, t = tap(affine_apply(params["last"], h_out, layers[depth]), h_out, layers[depth], eps(2), record)
-        return y, taps + [t]
-
-    def apply(params, x):
-        return forward(params, x)[0]
-
-    def tapped(params, x, perturbations):
-        return forward(params, x, perturbations, record=True)
-
-    return init, apply, tapped
-
 
 
 @spec
@@ -343,29 +138,90 @@ class MLP(Spec):
         """No residual connections, normalisation or pooling."""
         return not self.residual and self.norm is None and self.pool is None
 
-    def _closures(self):
-        norm, pool = self.norm, self.pool
-        return _build(
-            self.width, self.depth, self.activation, self.out, weight_var=self.weight_var,
-            bias_var=self.bias_var, bias=self.bias, parameterization=self.parameterization,
-            weight_law=self.weight_law, residual=self.residual, residual_scale=self.residual_scale,
-            layer_norm_position=norm.position if norm is not None and norm.kind == "layer" else None,
-            batch_norm_position=norm.position if norm is not None and norm.kind == "batch" else None,
-            pooling=None if pool is None else pool.kind, pool_size=2 if pool is None else pool.size,
-            in_dim=self.in_dim,
-        )
+    def _hidden(self) -> tuple:
+        """What follows each hidden dense layer: norm, activation, norm, pooling, as the options say."""
+        norm = self.norm
+        make_norm = (lambda: layers.LayerNorm()) if norm is not None and norm.kind == "layer" else layers.BatchNorm
+        out = []
+        if norm is not None and norm.position == "pre":
+            out.append(make_norm())
+        out.append(layers.Activation(self.activation))
+        if norm is not None and norm.position == "post":
+            out.append(make_norm())
+        if self.pool is not None and self.pool.size > 1:
+            out.append(layers.FeaturePool(self.pool.kind, self.pool.size))
+        return tuple(out)
 
-    def init(self, key: jax.Array, x: jax.Array):
-        """Draws the parameters from ``key``; ``x (n_points, d0)`` fixes the input dimension."""
-        return self._closures()[0](key, x)
+    def _dense(self, features: int, layer: int) -> layers.Dense:
+        return layers.Dense(features, self.weight_var[layer], self.bias_var[layer], self.bias, self.parameterization,
+                            self.weight_law)
 
-    def apply(self, params, x: jax.Array) -> jax.Array:
+    @property
+    def layers(self) -> layers.Serial:
+        """The network as layer primitives (:mod:`jaxbias.nets.layers`): the recipe ``init`` and ``apply`` run.
+
+        Hidden layers 2..depth are one :class:`~jaxbias.nets.layers.Repeat` (``lax.scan``) when there
+        are at least 3 of them, of one width and without pooling.
+        """
+        hidden = self._hidden()
+        seq = [self._dense(self.width[0] if self.depth else self.out, 0)]
+        if self.depth == 0:
+            return layers.Serial(tuple(seq))
+        seq.extend(hidden)
+        blocks = []
+        for i in range(1, self.depth):
+            block = layers.Serial((self._dense(self.width[i], i),) + hidden)
+            blocks.append(layers.Residual(block, self.residual_scale) if self.residual else block)
+        if self._scanned:
+            seq.append(layers.Repeat(tuple(blocks)))
+        else:
+            seq.extend(blocks)
+        seq.append(self._dense(self.out, self.depth))
+        return layers.Serial(tuple(seq))
+
+    @property
+    def _scanned(self) -> bool:
+        return self.depth - 1 >= _SCAN_MIN_LAYERS and len(set(self.width)) == 1 and self.pool is None
+
+    def _pack(self, flat: tuple) -> dict:
+        if self._scanned:
+            return {"first": flat[0], "hidden": flat[1][0], "last": flat[2]}
+        return {"layers": list(flat)}
+
+    def _unpack(self, params: dict) -> tuple:
+        if "layers" in params:
+            return tuple(params["layers"])
+        return (params["first"], (params["hidden"],), params["last"])
+
+    def init(self, key: jax.Array, x: jax.Array) -> dict:
+        """Draws the parameters from ``key``; ``x (n_points, d0)`` fixes the input dimension.
+
+        Returns ``{"layers": [{"w", "b"}, ...]}``, or ``{"first", "hidden", "last"}`` with the hidden
+        layers stacked on a leading axis when they run under ``lax.scan``.
+        """
+        x = jnp.asarray(x)
+        check_input_shape(x, None if self.in_dim is None else (self.in_dim,), "mlp")
+        if x.ndim != 2:
+            raise ValueError(f"x with shape {tuple(x.shape)}: mlp expects inputs of shape (n_points, d)")
+        return self._pack(self.layers.init(key, x))
+
+    def _check_apply(self, params, x):
+        x = jnp.asarray(x)
+        first = params["layers"][0] if "layers" in params else params["first"]
+        check_input_shape(x, (first["w"].shape[0],), "mlp")
+        return x
+
+    def apply(self, params: dict, x: jax.Array) -> jax.Array:
         """Outputs ``(n_points, out)`` on inputs ``x (n_points, d0)``."""
-        return self._closures()[1](params, x)
+        x = self._check_apply(params, x)
+        return self.layers.forward(self._unpack(params), x, None)
 
-    def tapped(self, params, x: jax.Array, perturbations):
-        """``apply`` with per-layer output perturbations, returning ``(y, taps)`` (see :func:`register_affine_taps`)."""
-        return self._closures()[2](params, x, perturbations)
+    def tapped(self, params: dict, x: jax.Array, perturbations):
+        """``apply`` with per-layer output perturbations, returning ``(y, taps)`` (see :func:`jaxbias.nets.core.affine_taps`)."""
+        x = self._check_apply(params, x)
+        tape = layers.Tape(perturbations, record=True)
+        y = self.layers.forward(self._unpack(params), x, tape)
+        return y, tape.taps
 
 
 def mlp(width, depth, activation="relu", out=1, **options) -> MLP:

@@ -41,7 +41,6 @@ from jaxbias.nets.core import (
     Affine,
     AffineTap,
     ConvTap,
-    Net,
     affine_apply,
     affine_apply_scaled,
     affine_scales,
@@ -86,7 +85,7 @@ def _build(
     parameterization: str = "standard",
     weight_law: str = "normal",
     in_shape: Sequence[int] | None = None,
-) -> Net:
+):
     """Builds a random residual network.
 
     Args:

@@ -42,7 +42,6 @@ import numpy as np
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import (
     Affine,
-    Net,
     affine_apply,
     affine_apply_scaled,
     affine_scales,
@@ -95,7 +94,7 @@ def _build(
     parameterization: str = "standard",
     weight_law: str = "normal",
     in_shape: Sequence[int] | None = None,
-) -> Net:
+):
     """Builds a random transformer encoder.
 
     Args:
