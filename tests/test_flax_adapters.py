@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+import jaxbias as jb
 from jaxbias.nets.flax_adapters import from_linen, from_nnx
 
 N_NETS = 16
