@@ -42,6 +42,8 @@ from jaxbias.kernels.gaussian import (
     phi_sq,
 )
 from jaxbias.nets.activations import get_activation
+from jaxbias.kernels.layer_rules import layer_kernels
+from jaxbias.nets.layers import Layer
 from jaxbias.nets.mlp import MLP
 from jaxbias.validation import check_int
 
@@ -354,6 +356,22 @@ def _recursion_spec(net, activation) -> _Spec:
     )
 
 
+def _layer_infinite(net, x1, x2, per_layer, activation) -> Kernels:
+    x1 = _check_points("x1", x1)
+    symmetric = x2 is None
+    x2 = x1 if x2 is None else _check_points("x2", x2, x1.shape[1])
+    dtype = _float_dtype(x1, x2)
+    if activation is not None:
+        get_activation(activation)
+    kernels = Kernels(*_layer_kernels_jit(net, x1.astype(dtype), x2.astype(dtype), symmetric, bool(per_layer),
+                                          activation))
+    check_accuracy(kernels, f"infinite-width kernels of {type(net).__name__}")
+    return kernels
+
+
+_layer_kernels_jit = jax.jit(layer_kernels, static_argnums=(0, 3, 4, 5))
+
+
 def infinite(net: MLP, x1, x2=None, *, per_layer: bool = False, activation=None) -> Kernels:
     """Infinite-width NNGP and NTK of a :class:`jaxbias.nets.MLP` network.
 
@@ -399,6 +417,8 @@ def infinite(net: MLP, x1, x2=None, *, per_layer: bool = False, activation=None)
       >>> jb.kernels.infinite(net, x).ntk.shape
       (16, 16)
     """
+    if isinstance(net, Layer):
+        return _layer_infinite(net, x1, x2, per_layer, activation)
     spec = _recursion_spec(net, activation)
     x1 = _check_points("x1", x1)
     symmetric = x2 is None
