@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from einops import rearrange
 
 from jaxbias.keys import as_key
 from jaxbias.validation import check_int
@@ -99,7 +100,8 @@ def grid(dim: int, resolution: int, low: float = -1.0, high: float = 1.0) -> jax
         )
     axis = np.linspace(low, high, resolution, dtype=np.float64).astype(np.float32)
     mesh = np.meshgrid(*([axis] * dim), indexing="ij")
-    return jnp.asarray(np.stack([m.reshape(-1) for m in mesh], axis=-1), dtype=jnp.float32)
+    # One row per grid point in C order (last coordinate fastest), one column per coordinate.
+    return jnp.asarray(rearrange(np.stack(mesh), "dim ... -> (...) dim"), dtype=jnp.float32)
 
 
 def sphere(dim: int, n: int, key: Any = 0, radius: float = 1.0) -> jax.Array:
@@ -293,7 +295,7 @@ def _blobs_sample(key: jax.Array, n_per_class: int, mu: jax.Array, factors: jax.
     z = jax.random.normal(key, (k, n_per_class, d), dtype=jnp.float32)
     # Row form of x = mu + L z: x[c, n, :] = mu[c] + z[c, n, :] @ L[c].T.
     x = mu[:, None, :] + jnp.einsum("kne,kde->knd", z, factors)
-    return x.reshape(k * n_per_class, d)
+    return rearrange(x, "k n d -> (k n) d")  # grouped by class, class 0 first
 
 
 @functools.lru_cache(maxsize=1)
