@@ -15,33 +15,29 @@ One process, float32, every figure measured in this run (see benchmarks/README.m
 * ``--big``: 10^7 networks end to end through ``boolean_prior_cell``, with the peak resident
   memory after 10^6 and after 10^7 networks (bounded memory: the two should be close).
 
-    python benchmarks/boolean_prior.py           # about 3 minutes on 2 cores
-    python benchmarks/boolean_prior.py --big     # plus 10^7 networks (5-10 minutes more)
-    python benchmarks/boolean_prior.py --quick
-    python benchmarks/boolean_prior.py --cpu-devices 1   # the host as one XLA device (default: one per core)
+    python -m benchmarks.boolean_prior           # about 3 minutes on 2 cores
+    python -m benchmarks.boolean_prior --big     # plus 10^7 networks (5-10 minutes more)
+    python -m benchmarks.boolean_prior --quick
+    python -m benchmarks.boolean_prior --cpu-devices 1   # the host as one XLA device (default: one per core)
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import math
 import os
 import resource
-import sys
 
+import jax
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sampling import log, machine_info, now, torch, torch_threads  # noqa: E402
-
-if torch is not None:
-    from torch_reference import torch_mlp  # noqa: E402
-
-import jax  # noqa: E402
-import jaxbias as jb  # noqa: E402
-from jaxbias.cpu_devices import parse_cpu_devices  # noqa: E402
-from jaxbias.experiments import boolean_prior_cell  # noqa: E402
+import jaxbias as jb
+from benchmarks.harness import interleaved_best, log, machine_info, now, target_line, timed, write_json
+from benchmarks.torch_reference import thread_settings, torch, torch_mlp, torch_threads
+from jaxbias.cpu_devices import parse_cpu_devices
+from jaxbias.experiments import boolean_prior_cell
 
 N_IN, WIDTH, DEPTH, CW, SB = 7, 40, 2, 1.0, 1.0
 
@@ -58,12 +54,9 @@ def jax_rate(n: int, repeats: int) -> float:
     net = jb.nets.mlp(WIDTH, DEPTH, "relu", weight_var=CW, bias_var=SB**2)
     x = jb.inputs.hypercube(N_IN)
     summary = jb.summaries.count_distinct()
-    jb.summarize(net, x, n, key=0, stat=truth_table, summary=summary, progress=False)  # compile
-    best = math.inf
-    for r in range(repeats):
-        t = now()
-        jb.summarize(net, x, n, key=r + 1, stat=truth_table, summary=summary, progress=False)
-        best = min(best, now() - t)
+    keys = itertools.count()  # key 0 compiles, keys 1, 2, ... are timed
+    _, best, _ = timed(lambda: jb.summarize(net, x, n, key=next(keys), stat=truth_table, summary=summary,
+                                            progress=False), repeats)
     return n / best
 
 
@@ -113,27 +106,30 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--big", action="store_true", help="also run 10^7 networks end to end")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     ap.add_argument("--cpu-devices", default="cores", type=parse_cpu_devices,
                     help="jb.use_cpu_devices before anything runs: 'cores' (the boolean-prior command's default) or N")
     args = ap.parse_args(argv)
     jb.use_cpu_devices(args.cpu_devices)
     n, loop_n, repeats = (20_000, 300, 1) if args.quick else (200_000, 3000, 2)
-    info = machine_info(argparse.Namespace(quick=args.quick, gpu=False))
+    info = machine_info("quick" if args.quick else "full")
     log(f"boolean prior benchmark {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} "
         f"({info['jax_backend']}, {len(jax.devices())} devices), torch {info['torch']}, "
         f"load average {info['loadavg_start']}")
-    rows = {}
     rounds = 1 if args.quick else 2
-    for _ in range(rounds):  # interleaved: each method sees the same load
-        rows["jaxbias summarize count_distinct"] = max(rows.get("jaxbias summarize count_distinct", 0),
-                                                       jax_rate(n, repeats))
-        if torch is not None:
-            for threads in sorted({os.cpu_count() or 1, 1}, reverse=True):
+    methods = {"jaxbias summarize count_distinct": lambda: jax_rate(n, repeats)}
+    if torch is not None:
+        for threads in thread_settings():
+            def loop(threads=threads):
                 with torch_threads(threads):
-                    for name, fn in ((f"PyTorch per-network loop [{threads} thread(s)]", lambda: torch_loop_rate(loop_n)),
-                                     (f"PyTorch batched bmm + numpy.unique [{threads} thread(s)]",
-                                      lambda: torch_batched_rate(n // 4, 4096))):
-                        rows[name] = max(rows.get(name, 0), fn())
+                    return torch_loop_rate(loop_n)
+
+            def batched(threads=threads):
+                with torch_threads(threads):
+                    return torch_batched_rate(n // 4, 4096)
+            methods[f"PyTorch per-network loop [{threads} thread(s)]"] = loop
+            methods[f"PyTorch batched bmm + numpy.unique [{threads} thread(s)]"] = batched
+    rows = interleaved_best(methods, rounds)  # each method sees the same load
     t = now()
     ds = boolean_prior_cell(10**6 if not args.quick else 10**5, progress=False)
     end_to_end = int(ds["n_networks"]) / (now() - t)
@@ -145,7 +141,7 @@ def main(argv=None):
     jax_r = rows["jaxbias summarize count_distinct"]
     log("\nTargets (against the faster PyTorch thread setting):")
     if loop:
-        log(f"  >= 50x the PyTorch per-network loop: {jax_r / loop:.1f}x  {'PASS' if jax_r >= 50 * loop else 'FAIL'}")
+        log(target_line(">= 50x the PyTorch per-network loop:", jax_r / loop, 50.0))
         log(f"  against batched PyTorch (bmm): {jax_r / peer:.2f}x")
     log(f"  {int(ds['n_networks']):,} networks: {int(ds['n_distinct']):,} distinct functions, "
         f"peak RSS {peak_rss_mib():.0f} MiB")
@@ -156,7 +152,11 @@ def main(argv=None):
         log(f"  10^7 networks end to end: {wall:.0f} s ({1e7 / wall:,.0f} networks/s), "
             f"{int(big['n_distinct']):,} distinct functions, P(constant) {float(big['p_constant']):.4f}, "
             f"peak RSS {peak_rss_mib():.0f} MiB")
-    log(f"load average at end {os.getloadavg()}")
+    info["loadavg_end"] = os.getloadavg()
+    log(f"load average at end {info['loadavg_end']}")
+    if args.json:
+        write_json(args.json, dict(machine=info, networks_per_s=rows, n_networks=int(ds["n_networks"]),
+                                   n_distinct=int(ds["n_distinct"]), peak_rss_mib=peak_rss_mib()))
 
 
 if __name__ == "__main__":

@@ -14,65 +14,46 @@ gamma with a bootstrap interval. Every figure is measured in this process:
 
 FLOPs: ``2 * points * sum(fan_in * fan_out)`` per network (0.524 GFLOP here).
 
-    python benchmarks/igb.py            # full run (10,000 networks)
-    python benchmarks/igb.py --quick    # 500 networks, smaller loop subsets
-    python benchmarks/igb.py --n 100000 # larger n on an accelerator
+    python -m benchmarks.igb            # full run (10,000 networks)
+    python -m benchmarks.igb --quick    # 500 networks, smaller loop subsets
+    python -m benchmarks.igb --n 100000 # larger n on an accelerator
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import jaxbias as jb
-
-try:
-    import torch
-    from torch_reference import torch_mlp
-except ImportError:  # pragma: no cover
-    torch = None
+from benchmarks.harness import (forward_flops, interleaved_best, layer_fans, log, machine_info, now,
+                                per_network_loop_rate, write_json)
+from benchmarks.torch_reference import thread_settings, torch, torch_mlp
 
 D0, WIDTH, DEPTH, POINTS, CW = 512, 256, 3, 1000, 2.0
 
 
 def flops_per_net() -> int:
-    dims = [D0] + [WIDTH] * DEPTH + [1]
-    return 2 * POINTS * sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    return forward_flops(POINTS, layer_fans(D0, WIDTH, DEPTH))
 
 
 def jaxbias_rate(net, x, n: int) -> tuple[float, float, dict]:
-    t0 = time.perf_counter()
+    t0 = now()
     jb.reduce(net, x, min(n, 64), key=1, stat=jb.measures.guessing_stats, progress=False)  # compile + warm
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    compile_s = now() - t0
+    t0 = now()
     stats = jb.reduce(net, x, n, key=0, stat=jb.measures.guessing_stats, progress=False)
-    elapsed = time.perf_counter() - t0
+    elapsed = now() - t0
     est = jb.theory.estimate_gamma(stats.mean, stats.var, POINTS, n_boot=200)
     return n / elapsed, compile_s, {"gamma": est.value, "gamma_ci": [est.low, est.high],
                                     "var_g0": float(np.var(stats.g0))}
 
 
 def jax_loop_rate(net, x, n: int) -> float:
-    init, apply = jax.jit(net.init), jax.jit(net.apply)
+    """The per-network JAX loop with the stat jitted apart, as a user would write it."""
     stat = jax.jit(jb.measures.guessing_stats)
-    xj = jnp.asarray(x)
-
-    def one(i):
-        s = stat(apply(init(jax.random.fold_in(jax.random.key(0), i), xj), xj))
-        jax.block_until_ready(s)
-
-    one(0), one(1)
-    t0 = time.perf_counter()
-    for i in range(n):
-        one(i)
-    return n / (time.perf_counter() - t0)
+    return per_network_loop_rate(net, x, n, lambda y: jax.block_until_ready(stat(y)))
 
 
 def torch_loop_rate(x, n: int, threads: int) -> float:
@@ -88,54 +69,50 @@ def torch_loop_rate(x, n: int, threads: int) -> float:
             return float(1 - g1), float(y.mean()), float(y.var())
 
     one(0), one(1)
-    t0 = time.perf_counter()
+    t0 = now()
     for i in range(n):
         one(i)
-    return n / (time.perf_counter() - t0)
+    return n / (now() - t0)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=10_000, help="networks for jaxbias")
     p.add_argument("--loop-n", type=int, default=100, help="networks timed in each per-network loop")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds for the ratios")
     p.add_argument("--quick", action="store_true", help="500 networks, 20 per loop, 1 round")
     p.add_argument("--json", default=None, help="also write the figures as JSON")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.quick:
         args.n, args.loop_n, args.rounds = 500, 20, 1
     x = np.asarray(jb.inputs.gaussian_blobs(POINTS, means=1, dim=D0, key=0)[0])
     net = jb.nets.mlp(WIDTH, DEPTH, "relu", weight_var=CW, bias=False)
     gflop = flops_per_net() / 1e9
-    print(f"# IGB benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"jax {jax.__version__} on {jax.devices()[0].platform} ({len(jax.devices())} devices), "
-          f"torch {None if torch is None else torch.__version__}")
-    print(f"# workload: MLP {D0} -> {WIDTH} x{DEPTH} -> 1, relu, {POINTS} inputs; {gflop:.3f} GFLOP per network")
+    info = machine_info("quick" if args.quick else "full")
+    log(f"# IGB benchmark: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} on {info['jax_backend']} "
+        f"({info['n_devices']} devices), torch {info['torch']}")
+    log(f"# workload: MLP {D0} -> {WIDTH} x{DEPTH} -> 1, relu, {POINTS} inputs; {gflop:.3f} GFLOP per network")
     rate, compile_s, result = jaxbias_rate(net, x, args.n)
-    print(f"jaxbias reduce      {args.n:>7} nets  {rate:10.1f} nets/s  {rate * gflop:8.1f} GFLOP/s  "
-          f"(compile {compile_s:.1f} s; gamma {result['gamma']:.3f} [{result['gamma_ci'][0]:.3f}, "
-          f"{result['gamma_ci'][1]:.3f}], theory {jb.theory.predict_gamma(net, x).gamma:.3f})")
+    log(f"jaxbias reduce      {args.n:>7} nets  {rate:10.1f} nets/s  {rate * gflop:8.1f} GFLOP/s  "
+        f"(compile {compile_s:.1f} s; gamma {result['gamma']:.3f} [{result['gamma_ci'][0]:.3f}, "
+        f"{result['gamma_ci'][1]:.3f}], theory {jb.theory.predict_gamma(net, x).gamma:.3f})")
     # Interleaved rounds (best rate of each method): on a shared machine, ratios of runs made one
     # after the other are steadier than ratios of runs minutes apart.
     methods = {"jaxbias reduce": lambda: jaxbias_rate(net, x, max(args.loop_n, 64))[0],
                "jax per-net loop": lambda: jax_loop_rate(net, x, args.loop_n)}
     if torch is not None:
-        cores = os.cpu_count() or 1
-        methods[f"torch loop ({cores} threads)"] = lambda: torch_loop_rate(x, args.loop_n, cores)
-        methods["torch loop (1 thread)"] = lambda: torch_loop_rate(x, args.loop_n, 1)
-    best = {name: 0.0 for name in methods}
-    for _ in range(args.rounds):
-        for name, fn in methods.items():
-            best[name] = max(best[name], fn())
-    print(f"# interleaved: {args.rounds} rounds, best of each; per-network loops on {args.loop_n} networks")
+        for threads in thread_settings():
+            methods[f"torch loop ({threads} thread{'s' if threads > 1 else ''})"] = (
+                lambda threads=threads: torch_loop_rate(x, args.loop_n, threads))
+    best = interleaved_best(methods, args.rounds)
+    log(f"# interleaved: {args.rounds} rounds, best of each; per-network loops on {args.loop_n} networks")
     for name, r in best.items():
         ratio = "" if name == "jaxbias reduce" else f"  jaxbias is {best['jaxbias reduce'] / r:5.2f}x faster"
-        print(f"{name:<26} {r:10.1f} nets/s  {r * gflop:8.1f} GFLOP/s{ratio}")
+        log(f"{name:<26} {r:10.1f} nets/s  {r * gflop:8.1f} GFLOP/s{ratio}")
     rows = {"headline jaxbias": rate, **best}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"n": args.n, "loop_n": args.loop_n, "gflop_per_net": gflop, "nets_per_s": rows,
-                       "compile_s": compile_s, **result}, f, indent=1)
+        write_json(args.json, {"machine": info, "n": args.n, "loop_n": args.loop_n, "gflop_per_net": gflop,
+                               "nets_per_s": rows, "compile_s": compile_s, **result})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """neural-tangents side of benchmarks/ntk.py: runs in .venv-nt (jax 0.4.25, neural-tangents 0.6.5).
 
-    python benchmarks/nt_worker.py WORKDIR REPEATS WORKLOAD
+    python -m benchmarks.nt_worker WORKDIR REPEATS WORKLOAD     # from the repository root
 
 Reads WORKDIR/inputs.npz (written by benchmarks/ntk.py: the same points and parameters jaxbias
 uses), times one workload (``empirical_{1,10,cnn}_{jacobian,ntvp,structured}``, ``analytic`` or
@@ -25,7 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import neural_tangents as nt  # noqa: E402
 from neural_tangents import stax  # noqa: E402
-from timing import timed  # noqa: E402  (this script's directory is on sys.path)
+from benchmarks.harness import timed  # noqa: E402  (needs only jax and numpy)
 
 IMPLEMENTATIONS = {
     "jacobian": nt.NtkImplementation.JACOBIAN_CONTRACTION,

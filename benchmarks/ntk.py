@@ -1,7 +1,7 @@
 """Kernels side by side with neural-tangents 0.6.5, same machine, same run, float32.
 
     bash benchmarks/nt_env.sh            # once: .venv-nt with jax 0.4.25 + neural-tangents 0.6.5
-    python benchmarks/ntk.py [--repeats 5] [--rounds 2] [--only analytic] [--exclude ntvp] [--json out.json]
+    python -m benchmarks.ntk [--repeats 5] [--rounds 2] [--only analytic] [--exclude ntvp] [--json out.json]
 
 jaxbias runs here (current JAX); neural-tangents runs in its own environment (benchmarks/nt_worker.py),
 one subprocess per workload started right next to the jaxbias timing of the same workload (the
@@ -35,18 +35,14 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 import tempfile
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-import jaxbias as jb  # noqa: E402
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from timing import timed  # noqa: E402
+import jaxbias as jb
+from benchmarks.harness import timed, write_json
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -56,10 +52,13 @@ def rel(a, b):
 
 
 def nt_run(nt_python, work, workload, repeats):
-    """Times ``workload`` in a fresh neural-tangents process: (first s, best s, values)."""
+    """Times ``workload`` in a fresh neural-tangents process: (first s, best s, values).
+
+    The worker runs as ``python -m benchmarks.nt_worker`` from the repository root, which is how it
+    finds ``benchmarks.harness`` (jaxbias is not installed in its environment)."""
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PYTHONPATH")}
-    subprocess.run([nt_python, str(ROOT / "benchmarks" / "nt_worker.py"), str(work), str(repeats), workload],
-                   check=True, env=env)
+    subprocess.run([nt_python, "-m", "benchmarks.nt_worker", str(work), str(repeats), workload],
+                   check=True, env=env, cwd=ROOT)
     info = json.loads((work / f"nt_{workload}.json").read_text())
     return info, dict(np.load(work / f"nt_{workload}.npz"))
 
@@ -206,7 +205,7 @@ def main(argv=None):
         print(f"| {label} | {impl} | {1e3 * t_jb:.1f} | {1e3 * t_nt:.1f} | {t_nt / t_jb:.2f}x | {f_jb:.2f} / {f_nt:.2f} "
               f"| {diff} |")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps({"rows": results, "nt": nt_version}, indent=2, default=str))
+        write_json(args.json, {"rows": results, "nt": nt_version})
 
 
 if __name__ == "__main__":

@@ -14,24 +14,23 @@ One process, float32, every figure measured in this run (see benchmarks/README.m
   mean frequency by ``numpy.fft.fft2`` (at ``torch.set_num_threads`` = cores and 1; the faster counts);
 * the limit: the XLA dense matmul rate (2048^2), FLOPs counted as ``2 * points * sum(fan_in * fan_out)``.
 
-    python benchmarks/redshift.py             # about 2 minutes on 2 cores
-    python benchmarks/redshift.py --quick     # smoke run
+    python -m benchmarks.redshift             # about 2 minutes on 2 cores
+    python -m benchmarks.redshift --quick     # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import itertools
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sampling import forward_flops, layer_fans, log, machine_info, matmul_rate, now, torch, torch_threads  # noqa: E402
-
-import jaxbias as jb  # noqa: E402
-from jaxbias.experiments import redshift_cell  # noqa: E402
+import jaxbias as jb
+from benchmarks.harness import (forward_flops, interleaved_best, layer_fans, log, machine_info, matmul_rate, now, timed,
+                                target_line, write_json)
+from benchmarks.torch_reference import thread_settings, torch, torch_threads
+from jaxbias.experiments import redshift_cell
 
 R, WIDTH, DEPTH, A = 128, 64, 4, 1.0
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -72,21 +71,19 @@ def torch_loop_rate(x_np: np.ndarray, n: int) -> float:
 
 
 def jax_rate(net, x, n: int, stat_fn, repeats: int) -> float:
-    jb.reduce(net, x, n, key=0, stat=stat_fn, progress=False)  # compile
-    best = math.inf
-    for r in range(repeats):
-        t = now()
-        jb.reduce(net, x, n, key=r + 1, stat=stat_fn, progress=False)
-        best = min(best, now() - t)
+    """Networks/s of ``jb.reduce``: best of ``repeats`` calls (keys 1, 2, ...) after a compiling one (key 0)."""
+    keys = itertools.count()
+    _, best, _ = timed(lambda: jb.reduce(net, x, n, key=next(keys), stat=stat_fn, progress=False), repeats)
     return n / best
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     args = ap.parse_args(argv)
     n, loop_n, repeats = (64, 8, 1) if args.quick else (512, 48, 2)
-    info = machine_info(argparse.Namespace(quick=args.quick, gpu=False))
+    info = machine_info("quick" if args.quick else "full")
     log(f"redshift benchmark {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, jax {info['jax']} "
         f"({info['jax_backend']}), torch {info['torch']}, load average {info['loadavg_start']}")
     limit = matmul_rate(2048, 3)
@@ -103,14 +100,14 @@ def main(argv=None):
 
     log(f"[limit] XLA dense matmul 2048^2: {limit:.1f} GFLOP/s; {flops / 1e6:.0f} MFLOP per network")
     rounds = 1 if args.quick else 2
-    best = {}
-    for _ in range(rounds):  # interleaved: each method sees the same load
-        best["jax"] = max(best.get("jax", 0), jax_rate(net, x, n, stat, repeats))
-        if torch is not None:
-            for threads in sorted({os.cpu_count() or 1, 1}, reverse=True):
+    methods = {"jax": lambda: jax_rate(net, x, n, stat, repeats)}
+    if torch is not None:
+        for threads in thread_settings():
+            def loop(threads=threads):
                 with torch_threads(threads):
-                    key = f"torch{threads}"
-                    best[key] = max(best.get(key, 0), torch_loop_rate(x_np, loop_n))
+                    return torch_loop_rate(x_np, loop_n)
+            methods[f"torch{threads}"] = loop
+    best = interleaved_best(methods, rounds)  # each method sees the same load
     add("jaxbias reduce, mean_frequency stat (networks/s)", best["jax"])
     torch_best = 0.0
     for key in sorted(k for k in best if k.startswith("torch")):
@@ -125,11 +122,14 @@ def main(argv=None):
     add(f"jaxbias redshift_cell, {len(SCALES)} scales per network (network-scales/s)", cell_rate)
     log("\nTargets (jaxbias against the faster PyTorch thread setting):")
     if torch_best:
-        ratio = best["jax"] / torch_best
-        log(f"  redshift cell >= 2x the per-network loop: {ratio:.2f}x  {'PASS' if ratio >= 2 else 'FAIL'}")
+        log(target_line("redshift cell >= 2x the per-network loop:", best["jax"] / torch_best, 2.0))
         log(f"  redshift_cell (6 scales) against the loop: {cell_rate / torch_best:.2f}x")
     log(f"  jaxbias at {100 * best['jax'] * flops / 1e9 / limit:.1f} % of the matmul rate")
-    log(f"load average at end {os.getloadavg()}")
+    info["loadavg_end"] = os.getloadavg()
+    log(f"load average at end {info['loadavg_end']}")
+    if args.json:
+        write_json(args.json, dict(machine=info, matmul_gflops=limit, flops_per_net=flops,
+                                   rows=[dict(method=name, per_s=rate, gflops=gf) for name, rate, gf in rows]))
 
 
 if __name__ == "__main__":

@@ -13,53 +13,36 @@ One process, float32, every figure measured in this run (see benchmarks/README.m
 
 FLOPs are counted analytically: ``2 * points * sum(fan_in * fan_out)`` per network (matmuls only).
 
-    python benchmarks/sampling.py            # full run, 4-8 minutes on 2 CPU cores
-    python benchmarks/sampling.py --quick    # smoke run, 15 s to a minute
-    python benchmarks/sampling.py --gpu      # larger n for an accelerator (install jax[cuda12])
-    python benchmarks/sampling.py --json results.json
+    python -m benchmarks.sampling            # full run, 4-8 minutes on 2 CPU cores
+    python -m benchmarks.sampling --quick    # smoke run, 15 s to a minute
+    python -m benchmarks.sampling --gpu      # larger n for an accelerator (install jax[cuda12])
+    python -m benchmarks.sampling --json results.json
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import datetime
-import json
 import math
 import os
-import platform
-import subprocess
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxbias as jb
+from benchmarks import torch_reference
+from benchmarks.harness import (best_of, forward_flops, interleaved_best, layer_fans, log, machine_info, matmul_rate,
+                                now, per_network_loop_rate, rate_of, target_line, write_json)
+from benchmarks.torch_reference import thread_settings, torch, torch_device, torch_threads
 from jaxbias.nets.weight_laws import get_weight_law, unit_weight_noise
 from jaxbias.random_bits import random_bits
-
-try:  # PyTorch lives only in the benchmark's venv (benchmarks/requirements.txt).
-    import torch
-    import torch_reference
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
 
 # ---------------------------------------------------------------------------------------------
 # Workloads
 
 LARGE = dict(width=256, depth=4, activation="tanh", weight_var=1.0, bias_var=0.1, in_dim=2, resolution=64)
 SMALL = dict(width=40, depth=2, activation="relu", weight_var=2.0, bias_var=0.1, n_bits=7)
-
-
-def layer_fans(d0: int, width: int, depth: int, out: int = 1) -> list[tuple[int, int]]:
-    dims = [d0] + [width] * depth + [out]
-    return list(zip(dims[:-1], dims[1:]))
-
-
-def forward_flops(n_points: int, fans) -> int:
-    """Matmul FLOPs of one forward pass: 2 * points * sum(fan_in * fan_out)."""
-    return 2 * n_points * sum(a * b for a, b in fans)
 
 
 # Stats are module-level objects: the engine caches its compiled program per (net, stat).
@@ -72,32 +55,7 @@ def stat_truth_table(y):
 
 
 # ---------------------------------------------------------------------------------------------
-# Timing helpers
-
-
-def now() -> float:
-    return time.perf_counter()
-
-
-def best_of(fn, repeats: int) -> float:
-    """Minimum wall time of ``repeats`` calls (the machine may be shared: the minimum is the least noisy)."""
-    times = []
-    for _ in range(repeats):
-        t = now()
-        fn()
-        times.append(now() - t)
-    return min(times)
-
-
-def timed_rate(fn, n: int) -> float:
-    """n / wall time of one call of fn."""
-    t = now()
-    fn()
-    return n / (now() - t)
-
-
-def log(msg: str) -> None:
-    print(msg, flush=True)
+# Figures
 
 
 class Results:
@@ -133,31 +91,6 @@ class Results:
 # Machine
 
 
-def machine_info(args) -> dict:
-    model = platform.processor() or "?"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    dev = jax.devices()[0]
-    return {
-        "date": datetime.date.today().isoformat(),
-        "cpu_model": model,
-        "cpu_cores": os.cpu_count(),
-        "jax_backend": jax.default_backend(),
-        "jax_device": str(getattr(dev, "device_kind", dev.platform)),
-        "n_devices": jax.device_count(),
-        "jax": jax.__version__,
-        "torch": None if torch is None else torch.__version__,
-        "python": platform.python_version(),
-        "mode": "quick" if args.quick else ("gpu" if args.gpu else "full"),
-        "loadavg_start": os.getloadavg(),
-    }
-
-
 def layer_rates(points: int, width: int, repeats: int) -> dict:
     """GFLOP/s(-equivalent) of one hidden layer of the large workload, (points, width) @ (width, width):
     the product alone and with its bias and tanh, through XLA and (if installed) torch."""
@@ -185,56 +118,13 @@ def layer_rates(points: int, width: int, repeats: int) -> dict:
     return {name: flops / t / 1e9 for name, t in best.items()}
 
 
-def matmul_rate(n: int, repeats: int) -> float:
-    """Best dense float32 matmul rate through XLA (GFLOP/s) of an n x n by n x n product."""
-    k1, k2 = jax.random.split(jax.random.key(0))
-    a = jax.random.normal(k1, (n, n), jnp.float32)
-    b = jax.random.normal(k2, (n, n), jnp.float32)
-    f = jax.jit(lambda a, b: a @ b)
-    f(a, b).block_until_ready()
-    t = best_of(lambda: f(a, b).block_until_ready(), repeats)
-    return 2 * n**3 / t / 1e9
-
-
 # ---------------------------------------------------------------------------------------------
 # Baselines: per-network loops
-
-
-def jax_loop_rate(net, x, n: int, stat_host) -> float:
-    """A per-network loop as a user would write it: jitted init and apply, called once per key."""
-    init = jax.jit(net.init)
-    apply = jax.jit(net.apply)
-    x = jnp.asarray(x)
-    base = jax.random.key(0)
-    stat_host(apply(init(jax.random.fold_in(base, 0), x), x))  # compile
-    stat_host(apply(init(jax.random.fold_in(base, 1), x), x))
-    t = now()
-    for i in range(n):
-        stat_host(apply(init(jax.random.fold_in(base, i), x), x))
-    return n / (now() - t)
-
-
-def torch_device() -> str:
-    return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
 
 
 def torch_mlp(d0: int, width: int, depth: int, activation: str, cw: float, cb: float):
     """The shared torch reference MLP (torch_reference.py) with C_b as a variance, on torch's device."""
     return torch_reference.torch_mlp(d0, width, depth, activation, cw, math.sqrt(cb), torch_device())
-
-
-class torch_threads:
-    """Context manager: torch.set_num_threads(n) inside, restored after."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.old)
 
 
 def torch_loop_rate(cfg, d0, x_np, n: int, stat_host) -> float:
@@ -286,8 +176,7 @@ def torch_rows(R, workload, cfg, d0, x, flops, loop_n, func_n, func_batch, loop_
         for m in names:
             R.add(workload, m, None, flops, note="skipped: torch not installed")
         return
-    cores = os.cpu_count() or 1
-    for threads in sorted({cores, 1}, reverse=True):
+    for threads in thread_settings():
         tag = f" [{threads} thread{'s' if threads > 1 else ''}]"
         with torch_threads(threads):
             R.add(workload, names[0] + tag, torch_loop_rate(cfg, d0, x, loop_n, loop_stat()), flops,
@@ -386,16 +275,15 @@ def run_large(args, S, R: Results, on_cpu: bool):
     R.add("large", "jaxbias sample (outputs to host)", m / t, flops, note=f"n={m}")
 
     # Baselines.
-    R.add("large", "JAX per-network loop", jax_loop_rate(net, x, S["large_loop_n"], lambda y: float(jnp.mean(y))),
+    R.add("large", "JAX per-network loop", per_network_loop_rate(net, x, S["large_loop_n"], lambda y: float(jnp.mean(y))),
           flops, note=f"{S['large_loop_n']} nets, extrapolated")
     torch_rows(R, "large", cfg, cfg["in_dim"], x, flops, S["large_torch_n"], S["large_func_n"], S["large_func_batch"],
                lambda: (lambda y: float(y.mean())), lambda: (lambda y: y.mean(dim=(1, 2)).cpu().numpy()))
 
     if S["rounds"] and torch is not None:
-        cores = os.cpu_count() or 1
-        methods = {"jaxbias": lambda: timed_rate(
+        methods = {"jaxbias": lambda: rate_of(
             lambda: jb.reduce(net, x, default_chunk, 0, stat=stat_mean, progress=False), default_chunk)}
-        for threads in sorted({cores, 1}, reverse=True):
+        for threads in thread_settings():
             def loop(threads=threads):
                 with torch_threads(threads):
                     return torch_loop_rate(cfg, cfg["in_dim"], x, S["pair_large_torch_n"], lambda y: float(y.mean()))
@@ -513,7 +401,7 @@ def run_small(args, S, R: Results, on_cpu: bool):
     def counter_stat(counter):
         return lambda y: counter.update([np.asarray(y[:, 0] > 0).tobytes()])
 
-    R.add("small", "JAX per-network loop", jax_loop_rate(net, x, S["small_loop_n"], counter_stat(collections.Counter())),
+    R.add("small", "JAX per-network loop", per_network_loop_rate(net, x, S["small_loop_n"], counter_stat(collections.Counter())),
           flops, note=f"{S['small_loop_n']} nets, extrapolated")
     def loop_stat():
         counter = collections.Counter()
@@ -527,11 +415,10 @@ def run_small(args, S, R: Results, on_cpu: bool):
                loop_stat, func_stat)
 
     if S["rounds"] and torch is not None:
-        cores = os.cpu_count() or 1
         m = S["pair_small_n"]
-        methods = {"jaxbias": lambda: timed_rate(
+        methods = {"jaxbias": lambda: rate_of(
             lambda: jb.summarize(net, x, m, 0, stat=stat_truth_table, summary=cd, progress=False), m)}
-        for threads in sorted({cores, 1}, reverse=True):
+        for threads in thread_settings():
             def loop(threads=threads):
                 with torch_threads(threads):
                     return torch_loop_rate(cfg, cfg["n_bits"], x, S["pair_small_torch_n"], loop_stat())
@@ -539,17 +426,10 @@ def run_small(args, S, R: Results, on_cpu: bool):
         paired_rounds(R, "small", S["rounds"], methods)
 
 def paired_rounds(R: Results, workload: str, rounds: int, methods: dict) -> None:
-    """Times each method once per round, round-robin, and keeps each one's best rate.
-
-    On a shared machine the load changes from minute to minute; interleaving gives every method
-    the same chances at a quiet moment, so ratios of these best rates are steadier than ratios of
-    single runs made minutes apart. ``methods``: name -> callable returning its nets/s (warm-up
-    excluded).
-    """
-    best: dict = {}
-    for _ in range(rounds):
-        for name, fn in methods.items():
-            best[name] = max(best.get(name, 0.0), fn())
+    """The best nets/s of each method over interleaved rounds (:func:`benchmarks.harness.interleaved_best`),
+    kept in ``R.extra["paired"]`` for the paired targets. ``methods``: name -> callable returning its
+    nets/s (warm-up excluded)."""
+    best = interleaved_best(methods, rounds)
     R.extra.setdefault("paired", {})[workload] = {"rounds": rounds, "nets_per_s": best}
     for name, rate in best.items():
         log(f"  {workload:6s} paired best of {rounds}: {name:44s} {rate:,.1f} nets/s")
@@ -570,6 +450,12 @@ TARGETS = [  # (workload, target, baseline prefix or None for the matmul fractio
 ]
 
 
+def target(workload: str, desc: str, threshold: float, value, unit: str, against) -> dict:
+    """One evaluated target (``value`` None: its baseline was skipped)."""
+    return dict(workload=workload, target=desc, value=value, unit=unit,
+                passed=None if value is None else value >= threshold, against=against, threshold=threshold)
+
+
 def evaluate_paired(R: Results) -> list[dict]:
     """The targets from the interleaved rounds (see :func:`paired_rounds`)."""
     out = []
@@ -581,12 +467,10 @@ def evaluate_paired(R: Results) -> list[dict]:
         ours = rates["jaxbias"]
         if prefix is None:
             value = 100.0 * ours * R.extra[workload]["flops_per_net"] / 1e9 / R.matmul
-            out.append(dict(workload=workload, target=desc, value=value, unit="%", passed=value >= threshold,
-                            against="matmul"))
+            out.append(target(workload, desc, threshold, value, "%", "matmul"))
             continue
         name = max((k for k in rates if k.startswith(prefix)), key=rates.get)
-        ratio = ours / rates[name]
-        out.append(dict(workload=workload, target=desc, value=ratio, unit="x", passed=ratio >= threshold, against=name))
+        out.append(target(workload, desc, threshold, ours / rates[name], "x", name))
     return out
 
 
@@ -598,31 +482,19 @@ def evaluate_targets(R: Results) -> list[dict]:
         if ours is None:
             continue
         if prefix is None:
-            value = ours["pct_matmul"]
-            out.append(dict(workload=workload, target=desc, value=value, unit="%", passed=value >= threshold,
-                            against="matmul"))
+            out.append(target(workload, desc, threshold, ours["pct_matmul"], "%", "matmul"))
             continue
         theirs = best_row(R, workload, prefix)
         if theirs is None:
-            out.append(dict(workload=workload, target=desc, value=None, unit="x", passed=None, against=None))
+            out.append(target(workload, desc, threshold, None, "x", None))
             continue
-        ratio = ours["nets_per_s"] / theirs["nets_per_s"]
-        out.append(dict(workload=workload, target=desc, value=ratio, unit="x", passed=ratio >= threshold,
-                        against=theirs["method"]))
+        out.append(target(workload, desc, threshold, ours["nets_per_s"] / theirs["nets_per_s"], "x", theirs["method"]))
     return out
 
 
 def target_lines(targets: list[dict]) -> list[str]:
-    lines = []
-    for t in targets:
-        if t["value"] is None:
-            lines.append(f"  {t['workload']:6s} {t['target']:44s}   n/a   (baseline skipped)")
-            continue
-        unit = "%" if t["unit"] == "%" else "x"
-        vs = "" if t["against"] == "matmul" else f"  (vs {t['against']})"
-        lines.append(f"  {t['workload']:6s} {t['target']:44s} {t['value']:8.2f}{unit}  "
-                     f"{'PASS' if t['passed'] else 'FAIL'}{vs}")
-    return lines
+    return [target_line(f"{t['workload']:6s} {t['target']:44s}", t["value"], t["threshold"], t["unit"],
+                        None if t["against"] == "matmul" else t["against"]) for t in targets]
 
 
 def print_table(R: Results, info: dict, targets: list[dict], paired: list[dict]) -> str:
@@ -673,7 +545,7 @@ def main(argv=None):
     S = sizes(args)
     if args.rounds is not None:
         S["rounds"] = args.rounds
-    info = machine_info(args)
+    info = machine_info("quick" if args.quick else ("gpu" if args.gpu else "full"))
     log(f"jaxbias sampling benchmark ({info['mode']}) {info['date']}: {info['cpu_model']}, {info['cpu_cores']} cores, "
         f"jax {info['jax']} on {info['jax_backend']} ({info['jax_device']} x{info['n_devices']}), "
         f"torch {info['torch'] or 'not installed (torch rows skipped)'}, load average {info['loadavg_start']}")
@@ -708,10 +580,8 @@ def main(argv=None):
     table = print_table(R, info, targets, paired)
     log(f"\nwall time {info['wall_s']:.0f} s; load average at start {info['loadavg_start']}, at end {info['loadavg_end']}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(machine=info, matmul_gflops=R.matmul, rows=R.rows, targets=targets, targets_paired=paired, extra=R.extra,
-                           table=table), f, indent=2, default=float)
-        log(f"wrote {args.json}")
+        write_json(args.json, dict(machine=info, matmul_gflops=R.matmul, rows=R.rows, targets=targets,
+                                   targets_paired=paired, extra=R.extra, table=table))
 
 
 if __name__ == "__main__":

@@ -1,29 +1,37 @@
-"""The PyTorch baseline network shared by the benchmarks: an MLP drawn as jaxbias draws it.
+"""The PyTorch side shared by the benchmarks: an MLP drawn as jaxbias draws it, thread settings.
 
-Imported by the benchmark scripts (run as ``python benchmarks/NAME.py``, so this directory is on
-``sys.path``); needs torch, which lives only in the benchmarks' own environment.
+PyTorch lives only in the benchmarks' own environment (benchmarks/requirements.txt); without it
+``torch`` is None here and the scripts print their torch rows as skipped.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
-import torch
+try:
+    import torch
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
 
-ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+
+def torch_device() -> str:
+    """"cuda" when the installed torch has a GPU, else "cpu"."""
+    return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
 
 
 def torch_mlp(d0: int, width: int, depth: int, activation: str, weight_var: float, bias_std: float,
-              device: str = "cpu") -> torch.nn.Sequential:
+              device: str = "cpu"):
     """``nn.Sequential`` d0 -> width x depth -> 1, built with torch's default init and then
     re-initialized as jaxbias draws it: weights N(0, C_W / fan_in), biases N(0, bias_std^2)
     (bias_std 0: zero biases)."""
+    activations = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
     dims = [d0] + [width] * depth + [1]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
         layers.append(torch.nn.Linear(fan_in, fan_out))
         if i < depth:
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(activations[activation]())
     model = torch.nn.Sequential(*layers).to(device)
     with torch.no_grad():
         for m in model:
@@ -31,3 +39,23 @@ def torch_mlp(d0: int, width: int, depth: int, activation: str, weight_var: floa
                 torch.nn.init.normal_(m.weight, 0.0, math.sqrt(weight_var / m.in_features))
                 torch.nn.init.normal_(m.bias, 0.0, bias_std)
     return model
+
+
+class torch_threads:
+    """Context manager: ``torch.set_num_threads(n)`` inside, restored after."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.old)
+
+
+def thread_settings() -> list[int]:
+    """The thread counts each PyTorch baseline runs at: all cores, then 1 (tiny ops can run faster
+    on one thread: OpenMP workers wait on each other, worst on a shared machine)."""
+    return sorted({os.cpu_count() or 1, 1}, reverse=True)

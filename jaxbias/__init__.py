@@ -7,14 +7,13 @@
 (100, 256, 1)
 """
 
-__version__ = "0.1.0"
-
 from jaxbias import experiments, inputs, kernels, measures, nets, summaries, theory
 from jaxbias.cpu_devices import use_cpu_devices
 from jaxbias.engine import plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
 from jaxbias.sweep import run_sweep
+from jaxbias.version import __version__
 
 __all__ = [
     "__version__",

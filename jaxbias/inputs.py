@@ -9,7 +9,8 @@ exceptions before any compiled code runs (STYLE.md habit 8).
 * :func:`sphere`: points uniform on the sphere ``S^(dim-1)`` (dot-product kernels).
 * :func:`hypercube`: every point of ``{0, 1}^n`` or ``{-1, +1}^n`` (Boolean measures).
 * :func:`gaussian_blobs`: Gaussian classes with chosen means and covariances (IGB).
-* :func:`digits`: scikit-learn's 8x8 handwritten digits, a small real data set.
+* :func:`digits`: the UCI 8x8 handwritten digits (scikit-learn's ``load_digits``), shipped with
+  the package.
 * :func:`parse_inputs`: the same sets from a short string, for the CLI.
 
 >>> from jaxbias import inputs
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import functools
 import math
+from importlib import resources
 from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from einops import rearrange
 
 from jaxbias.keys import as_key
 from jaxbias.validation import check_int
@@ -97,7 +100,8 @@ def grid(dim: int, resolution: int, low: float = -1.0, high: float = 1.0) -> jax
         )
     axis = np.linspace(low, high, resolution, dtype=np.float64).astype(np.float32)
     mesh = np.meshgrid(*([axis] * dim), indexing="ij")
-    return jnp.asarray(np.stack([m.reshape(-1) for m in mesh], axis=-1), dtype=jnp.float32)
+    # One row per grid point in C order (last coordinate fastest), one column per coordinate.
+    return jnp.asarray(rearrange(np.stack(mesh), "dim ... -> (...) dim"), dtype=jnp.float32)
 
 
 def sphere(dim: int, n: int, key: Any = 0, radius: float = 1.0) -> jax.Array:
@@ -291,27 +295,27 @@ def _blobs_sample(key: jax.Array, n_per_class: int, mu: jax.Array, factors: jax.
     z = jax.random.normal(key, (k, n_per_class, d), dtype=jnp.float32)
     # Row form of x = mu + L z: x[c, n, :] = mu[c] + z[c, n, :] @ L[c].T.
     x = mu[:, None, :] + jnp.einsum("kne,kde->knd", z, factors)
-    return x.reshape(k * n_per_class, d)
+    return rearrange(x, "k n d -> (k n) d")  # grouped by class, class 0 first
 
 
 @functools.lru_cache(maxsize=1)
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import (
-        load_digits,  # lazy: only this data set needs scikit-learn
-    )
-
-    data = load_digits()
-    x = np.asarray(data.data, dtype=np.float64)
-    y = np.asarray(data.target, dtype=np.int64)
+    """The shipped digits as ``load_digits()`` returns them: ``(1797, 64)`` float64, ``(1797,)`` int64."""
+    with resources.files("jaxbias").joinpath("data", "digits.npz").open("rb") as f, np.load(f) as data:
+        x = data["pixels"].astype(np.float64)
+        y = data["labels"].astype(np.int64)
     x.setflags(write=False)
     y.setflags(write=False)
     return x, y
 
 
 def digits(classes: Sequence[int] | None = None, standardize: bool = True) -> tuple[jax.Array, np.ndarray]:
-    """scikit-learn's 8x8 handwritten digits (1797 images, 64 pixel features with values 0..16).
+    """The UCI 8x8 handwritten digits (1797 images, 64 pixel features with values 0..16).
 
-    The data ship inside scikit-learn (``sklearn.datasets.load_digits``), so this works offline.
+    The test set of the UCI "Optical Recognition of Handwritten Digits" data (Alpaydin & Kaynak
+    1998, CC BY 4.0), the same arrays in the same order as ``sklearn.datasets.load_digits``. The
+    data ship inside jaxbias (``jaxbias/data/digits.npz``, read with numpy), so this works offline
+    and without scikit-learn.
 
     Args:
       classes: ``None`` for all ten digits, or the digits to keep, e.g. ``(0, 1)``. Labels are

@@ -2,7 +2,7 @@
 
 Every result in jaxbias is an ``xarray.Dataset``. This module gives it a file format
 (netCDF4 through h5netcdf), provenance attributes (the config and library versions,
-never a timestamp or a hostname) and crash safety: a file on disk is either the old
+never a timestamp or a hostname; made by :mod:`jaxbias.results` and re-exported here) and crash safety: a file on disk is either the old
 one or the complete new one, never half written.
 
 Two saves of the same dataset produce the same bytes: h5py does not record object
@@ -21,8 +21,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
-import json
 import numbers
 import os
 import pathlib
@@ -31,161 +29,12 @@ from typing import Any, Callable
 import numpy as np
 import xarray as xr
 
-from jaxbias.nets.spec import Spec, describe, from_dict
+from jaxbias.results import config_of, net_of, result_attrs, to_json
 
-__all__ = ["result_attrs", "config_of", "net_of", "check_writable", "save", "load"]
+__all__ = ["result_attrs", "config_of", "net_of", "to_json", "check_writable", "save", "load"]
 
 _ENGINE = "h5netcdf"
 _INT64 = np.iinfo(np.int64)
-
-
-def _json_default(value: Any) -> Any:
-    """``json.dumps`` hook for numpy scalars and arrays, sets and paths."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(
-        f"value {value!r} of type {type(value).__name__} is not JSON-serializable; "
-        "expected plain Python or numpy values"
-    )
-
-
-def to_json(value: Any) -> str:
-    """Canonical JSON text of ``value``: sorted keys, numpy values as Python values.
-
-    Args:
-        value: plain Python data (dicts, lists, tuples, str, numbers, bool, None),
-            numpy scalars and arrays allowed anywhere inside.
-
-    Returns:
-        The JSON text. Equal inputs give equal text, so it can be compared and hashed.
-
-    Raises:
-        ValueError: if ``value`` holds something JSON cannot represent.
-    """
-    try:
-        return json.dumps(_networks_described(value), sort_keys=True, default=_json_default)
-    except TypeError as err:
-        raise ValueError(f"cannot serialize {value!r} to JSON: {err}") from None
-
-
-def _networks_described(value: Any) -> Any:
-    """``value`` with every network in it replaced by :func:`jaxbias.nets.describe` (a spec by its dict)."""
-    if isinstance(value, Spec) or (callable(getattr(value, "init", None)) and callable(getattr(value, "apply", None))):
-        return describe(value)
-    if isinstance(value, dict):
-        return {k: _networks_described(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_networks_described(v) for v in value]
-    return value
-
-
-def net_of(ds: xr.Dataset, name: str = "net") -> Spec:
-    """The network spec a results Dataset was computed with, rebuilt (equal to the one that ran).
-
-    Args:
-        ds: a Dataset whose attrs came from ``result_attrs`` with the network under ``config[name]``.
-        name: where the network sits in the config.
-
-    Raises:
-        ValueError: no such entry, or a network that cannot be rebuilt (user functions, flax modules).
-    """
-    config = config_of(ds)
-    if name not in config:
-        raise ValueError(f"name={name!r}: the result's config has no network there (keys: {sorted(config)})")
-    data = config[name]
-    if isinstance(data, dict) and data.get("rebuildable") is False:
-        raise ValueError(f"the result's network ({data.get('type')}) was not a jaxbias spec and cannot be rebuilt")
-    return from_dict(data)
-
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _key_attr(key: Any) -> int | str:
-    """An int seed stays an int; anything else (a JAX key array, None) becomes a string."""
-    if isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_)):
-        if _INT64.min <= int(key) <= _INT64.max:
-            return int(key)
-        return str(int(key))
-    try:
-        data = np.asarray(key)
-    except Exception:  # typed JAX keys refuse conversion; their repr shows the key data.
-        return repr(key)
-    if data.dtype.kind in "iub":
-        return json.dumps(data.tolist())
-    return repr(key)
-
-
-def result_attrs(config: dict, key: Any) -> dict:
-    """Provenance attributes for a results Dataset.
-
-    Holds everything needed to rerun the computation and nothing that changes between
-    two identical runs (no timestamps, hostnames or paths), so reruns write identical files.
-
-    Args:
-        config: the plain-Python settings of the run (JSON-serializable; tuples and
-            numpy scalars are converted). Stored as canonical JSON under ``"config"``.
-        key: the random seed: an int is stored as an int; anything else, such as a
-            JAX key array, as a string.
-
-    Returns:
-        A dict with keys ``"config"``, ``"key"``, ``"jaxbias_version"``,
-        ``"jax_version"``, ``"jaxlib_version"``, ``"numpy_version"`` and
-        ``"xarray_version"``.
-
-    Raises:
-        ValueError: if ``config`` is not a dict or is not JSON-serializable.
-    """
-    from jaxbias import __version__
-
-    if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict, got {type(config).__name__}: {config!r}")
-    return {
-        "config": to_json(config),
-        "key": _key_attr(key),
-        "jaxbias_version": __version__,
-        "jax_version": _package_version("jax"),
-        "jaxlib_version": _package_version("jaxlib"),
-        "numpy_version": np.__version__,
-        "xarray_version": xr.__version__,
-    }
-
-
-def config_of(ds: xr.Dataset) -> dict:
-    """The config a results Dataset was computed with (the inverse of ``result_attrs``).
-
-    Args:
-        ds: a Dataset whose attrs came from ``result_attrs``, in memory or loaded.
-
-    Returns:
-        The config dict (tuples come back as lists, as JSON has no tuples).
-
-    Raises:
-        ValueError: if ``ds.attrs`` has no ``"config"`` or it is not a JSON object.
-    """
-    text = ds.attrs.get("config")
-    if text is None:
-        raise ValueError(
-            f"ds.attrs has no 'config' (attrs: {sorted(ds.attrs)}); "
-            "expected attrs made by jaxbias.io.result_attrs"
-        )
-    try:
-        config = json.loads(text)
-    except (TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"ds.attrs['config'] is not valid JSON ({err}): {text!r}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"ds.attrs['config'] must be a JSON object, got {text!r}")
-    return config
 
 
 def check_writable(path: str | os.PathLike) -> pathlib.Path:

@@ -1,7 +1,8 @@
 """Pictures of sampled functions.
 
 2-D grid inputs are drawn as images (one panel per network), 1-D grids as curves, anything else
-as outputs against the point index. Figures are written atomically (temporary file, then rename).
+as outputs against the point index; NTK spectra (:func:`plot_ntk_spectrum`) as eigenvalue against
+rank. Figures are written atomically (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import xarray as xr
 
 from jaxbias.io import atomic_write
 
-__all__ = ["plot_functions", "save_figure"]
+__all__ = ["plot_functions", "plot_ntk_spectrum", "save_figure"]
 
 
 def save_figure(fig, path) -> pathlib.Path:
@@ -85,4 +86,33 @@ def plot_functions(ds: xr.Dataset, path, *, max_nets: int = 16, out_unit: int = 
         if label:
             block[0].set_ylabel(label, fontsize=7)
     fig.suptitle("Functions of random networks (jaxbias)", fontsize=9)
+    return save_figure(fig, path)
+
+
+def plot_ntk_spectrum(ds: xr.Dataset, path) -> pathlib.Path:
+    """Log-log eigenvalues against rank: finite width (per-init mean, 5-95 % band, mean kernel) and infinite width.
+
+    Args:
+      ds: a Dataset from :func:`jaxbias.experiments.ntk_spectrum`.
+      path: the image file (format from the suffix), written atomically.
+    """
+    import matplotlib.pyplot as plt
+
+    rank = ds["rank"].values
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    floor = 1e-12 * float(ds["eig_init_hi"].max())
+    clip = lambda v: np.clip(np.asarray(v), floor, None)  # noqa: E731
+    ax.fill_between(rank, clip(ds["eig_init_lo"]), clip(ds["eig_init_hi"]), alpha=0.3, color="C0",
+                    label="finite width, 5-95 % over inits")
+    ax.plot(rank, clip(ds["eig_init_mean"]), color="C0", label="finite width, mean over inits")
+    ax.plot(rank, clip(ds["eig_mean_kernel"]), color="C0", ls="--", label="finite width, mean kernel")
+    if "eig_infinite_ntk" in ds:
+        ax.plot(rank, clip(ds["eig_infinite_ntk"]), color="C3", label="infinite width NTK")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rank k")
+    ax.set_ylabel("eigenvalue")
+    ax.legend(fontsize=8)
+    ax.set_title(f"NTK spectrum ({ds.sizes['point']} points)")
+    fig.tight_layout()
     return save_figure(fig, path)

@@ -25,6 +25,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from einops import rearrange
 
 __all__ = ["Summary", "moments", "histogram", "count_distinct", "pack_bits"]
 
@@ -100,7 +101,7 @@ def _histogram(bins: int, lo: float, hi: float) -> Summary:
     edges = np.linspace(lo, hi, bins + 1)
 
     def partial(values, mask):
-        v = values.reshape(values.shape[0], -1).astype(jnp.float32)
+        v = rearrange(values, "net ... -> net (...)").astype(jnp.float32)
         if v.shape[1] != 1:
             raise ValueError(f"histogram summary expects a scalar stat per network, got shape {values.shape[1:]}")
         v = v[:, 0]
@@ -135,7 +136,7 @@ def pack_bits(bits: jax.Array) -> jax.Array:
     bits = bits.reshape(-1).astype(jnp.uint32)
     m = bits.shape[0]
     words = -(-m // 32)
-    bits = jnp.pad(bits, (0, words * 32 - m)).reshape(words, 32)
+    bits = rearrange(jnp.pad(bits, (0, words * 32 - m)), "(word bit) -> word bit", bit=32)
     return jnp.sum(bits << jnp.arange(32, dtype=jnp.uint32)[None, :], axis=1, dtype=jnp.uint32)
 
 
@@ -181,7 +182,7 @@ def count_distinct() -> Summary:
     """
     def partial(values, mask):
         chunk = values.shape[0]
-        flat = values.reshape(chunk, -1)
+        flat = rearrange(values, "net ... -> net (...)")
         if flat.dtype != jnp.bool_:
             raise ValueError(f"count_distinct expects a Boolean stat (e.g. outputs > 0), got dtype {flat.dtype}")
         words = jax.vmap(pack_bits)(flat)
@@ -226,4 +227,4 @@ def unpack_bits(words: np.ndarray, n_bits: int) -> np.ndarray:
     """Inverse of :func:`pack_bits`: ``(..., words)`` uint32 -> ``(..., n_bits)`` bool."""
     words = np.asarray(words, np.uint32)
     bits = (words[..., :, None] >> np.arange(32, dtype=np.uint32)) & 1
-    return bits.reshape(*words.shape[:-1], -1)[..., :n_bits].astype(bool)
+    return rearrange(bits, "... word bit -> ... (word bit)")[..., :n_bits].astype(bool)

@@ -12,6 +12,12 @@ The final file does not depend on how the sweep got there: it is built from the
 cell files in both cases, so an uninterrupted run and a killed-and-resumed run write
 the same bytes.
 
+Under ``jax.distributed`` every process runs the same sweep (the engine's programs span
+all processes, so every process computes every cell and gets its results), but only
+process 0 touches the files: it decides which cells are finished, writes the cell files
+and the result, and hands the result's bytes to the other processes at the end, so that
+``run_sweep`` returns the same Dataset everywhere and the processes need no shared disk.
+
 Example:
     >>> import numpy as np, xarray as xr
     >>> def cell_fn(cell):
@@ -24,20 +30,23 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
 import pathlib
 import shutil
 from collections.abc import Callable, Sequence
+from io import BytesIO
 from typing import Any
 
+import jax
 import numpy as np
 import xarray as xr
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from jaxbias import io
+from jaxbias.grid import cells as grid_cells
 
 __all__ = ["run_sweep"]
 
@@ -190,9 +199,9 @@ def _combine(cells: list[xr.Dataset], grid: dict[str, list]) -> xr.Dataset:
     """Stacks cell datasets (in grid order) along one new leading dim per parameter."""
     coords = {name: _coordinate(values) for name, values in grid.items()}
     expanded = []
-    positions = itertools.product(*(range(len(values)) for values in grid.values()))
+    positions = grid_cells({name: range(len(values)) for name, values in grid.items()})
     for ds, position in zip(cells, positions, strict=True):
-        new = {name: coords[name][p : p + 1] for name, p in zip(grid, position)}
+        new = {name: coords[name][p : p + 1] for name, p in position.items()}
         expanded.append(ds.expand_dims(new))
     datasets: list = expanded
     # Concatenate the innermost parameter first, then outwards.
@@ -212,6 +221,47 @@ def _combine(cells: list[xr.Dataset], grid: dict[str, list]) -> xr.Dataset:
         ]
     (combined,) = datasets
     return combined
+
+
+_MAX_SHARED_BYTES = 2**31 - 1
+
+
+def _from_process_0(make: Callable[[], bytes]) -> bytes:
+    """Runs ``make()`` on process 0 alone and returns its bytes on every process.
+
+    With one process this is ``make()``. Under ``jax.distributed`` the other processes wait
+    for process 0's bytes (a broadcast, so no shared disk is needed); if ``make`` raises on
+    process 0, it is re-raised there and the others raise a RuntimeError instead of waiting
+    for a sweep that process 0 has abandoned.
+    """
+    if jax.process_count() == 1:
+        return make()
+    data, error = b"", None
+    if jax.process_index() == 0:
+        try:
+            data = make()
+            if len(data) > _MAX_SHARED_BYTES:
+                raise ValueError(f"the sweep's result is {len(data)} bytes; at most {_MAX_SHARED_BYTES} can be "
+                                 "handed to the other processes")
+        except BaseException as err:  # re-raised below, once the other processes know
+            error = err
+    size = np.array([-1 if error is not None else len(data)], np.int32)
+    size = int(np.asarray(multihost_utils.broadcast_one_to_all(size))[0])
+    if error is not None:
+        raise error
+    if size < 0:
+        raise RuntimeError("the sweep failed on process 0, which writes its files; its error is in its output")
+    if size == 0:
+        return b""
+    buffer = np.frombuffer(data, np.uint8) if jax.process_index() == 0 else np.zeros(size, np.uint8)
+    # The broadcast sums over processes and may widen the integers: back to one byte each.
+    return np.asarray(multihost_utils.broadcast_one_to_all(buffer)).astype(np.uint8).tobytes()
+
+
+def _load_bytes(data: bytes) -> xr.Dataset:
+    """The Dataset of a results file's bytes (what ``io.load`` returns for the file)."""
+    with xr.open_dataset(BytesIO(data), engine="h5netcdf") as ds:
+        return ds.load()
 
 
 def run_sweep(
@@ -240,6 +290,11 @@ def run_sweep(
     they are. Dataset attrs are ``attrs`` plus ``"sweep_grid"`` (the grid as JSON);
     cell dataset attrs are dropped, variable attrs come from the first cell.
 
+    Under ``jax.distributed`` call it on every process with the same arguments: every
+    process computes every cell that is not finished, and process 0 alone checks ``path``,
+    reads and writes the cells directory and writes ``path``; the other processes never touch
+    them and get the result's bytes from process 0 (so they need not see its disk).
+
     Args:
         grid: parameter name -> sequence of distinct str/int/float/bool values.
         cell_fn: computes one cell, returning an ``xarray.Dataset``.
@@ -249,13 +304,13 @@ def run_sweep(
             the sweep simply starts.
         attrs: dataset attrs of the result (e.g. from ``io.result_attrs``); they must be
             JSON-serializable, as they are recorded in the manifest.
-        progress: show a tqdm progress bar over cells on stderr.
+        progress: show a tqdm progress bar over cells on stderr (on process 0).
         shared: variables that are the same in every cell (e.g. the inputs ``x``), merged
             once into the result instead of being repeated along the swept dims. Cells must
             not return them.
 
     Returns:
-        The combined Dataset, as loaded back from ``path``.
+        The combined Dataset, as loaded back from ``path`` (on every process).
 
     Raises:
         ValueError: if the grid is invalid; if a cells directory exists and ``resume``
@@ -263,36 +318,42 @@ def run_sweep(
             or other attrs; if a cell returns something other than a Dataset, or a
             Dataset whose variables, dims or shapes differ from the first cell's.
         OSError: if ``path`` cannot be written (checked before any cell runs).
+        RuntimeError: on a process other than 0, when process 0 failed to start the sweep
+            or to write its result (process 0 raises the error itself).
     """
     grid = _check_grid(grid)
     attrs = dict(attrs or {})
     if "sweep_grid" in attrs:
         raise ValueError("attrs must not contain 'sweep_grid'; run_sweep sets it")
-    path = io.check_writable(path)
+    writer = jax.process_index() == 0  # the one process that reads and writes files
+    path = io.check_writable(path) if writer else pathlib.Path(path).expanduser()
     directory = cells_dir(path)
     manifest = _manifest(grid, attrs)
+    cells = list(grid_cells(grid))
 
-    if directory.exists():
-        if not resume:
-            raise ValueError(
-                f"an interrupted sweep exists at '{directory}'; pass resume=True (--resume) "
-                "to continue it or delete it"
-            )
-        if not directory.is_dir():
-            raise NotADirectoryError(f"'{directory}' exists and is not a directory; delete it")
-        _resume(directory, manifest)
-    else:
-        _start(directory, manifest)
+    def prepare() -> bytes:
+        """Starts or resumes the cells directory; one byte per cell: 1 if finished."""
+        if directory.exists():
+            if not resume:
+                raise ValueError(
+                    f"an interrupted sweep exists at '{directory}'; pass resume=True (--resume) "
+                    "to continue it or delete it"
+                )
+            if not directory.is_dir():
+                raise NotADirectoryError(f"'{directory}' exists and is not a directory; delete it")
+            _resume(directory, manifest)
+        else:
+            _start(directory, manifest)
+        return bytes(_cell_file(directory, i).exists() for i in range(len(cells)))
 
-    cells = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    finished = [i for i in range(len(cells)) if _cell_file(directory, i).exists()]
-    reference = _layout(io.load(_cell_file(directory, finished[0]))) if finished else None
+    done = _from_process_0(prepare)  # every process skips the same cells
+    finished = [i for i in range(len(cells)) if done[i]]
+    reference = _layout(io.load(_cell_file(directory, finished[0]))) if finished and writer else None
     with tqdm(
-        total=len(cells), initial=len(finished), disable=not progress, desc="sweep", unit="cell"
+        total=len(cells), initial=len(finished), disable=not (progress and writer), desc="sweep", unit="cell"
     ) as bar:
         for index, cell in enumerate(cells):
-            cell_path = _cell_file(directory, index)
-            if cell_path.exists():
+            if done[index]:
                 continue
             ds = cell_fn(dict(cell))
             if not isinstance(ds, xr.Dataset):
@@ -306,23 +367,28 @@ def run_sweep(
                     f"swept parameters {clash}; rename them"
                 )
             reference = _check_layout(ds, reference, index, cell)
-            io.save(ds, cell_path)
+            if writer:
+                io.save(ds, _cell_file(directory, index))
             bar.update(1)
 
-    # Build the result from the cell files in every case, so that an uninterrupted run
-    # and a resumed one (whose cells partly come from disk) write identical files.
-    loaded = [io.load(_cell_file(directory, i)).drop_encoding() for i in range(len(cells))]
-    reference = None
-    for index, ds in enumerate(loaded):
-        reference = _check_layout(ds, reference, index, cells[index])
-    combined = _combine(loaded, grid)
-    if shared is not None:
-        clash = sorted(set(shared.data_vars) & set(combined.data_vars))
-        if clash:
-            raise ValueError(f"shared variables {clash} are also returned by cell_fn; return them from one only")
-        combined = combined.merge(shared.drop_encoding())
-    combined.attrs = {**attrs, "sweep_grid": json.dumps(grid)}  # grid order kept
-    io.save(combined, path)
-    shutil.rmtree(directory)
-    return io.load(path)
+    def finish() -> bytes:
+        """Combines the cell files into ``path``; its bytes when other processes need them."""
+        # Build the result from the cell files in every case, so that an uninterrupted run
+        # and a resumed one (whose cells partly come from disk) write identical files.
+        loaded = [io.load(_cell_file(directory, i)).drop_encoding() for i in range(len(cells))]
+        reference = None
+        for index, ds in enumerate(loaded):
+            reference = _check_layout(ds, reference, index, cells[index])
+        combined = _combine(loaded, grid)
+        if shared is not None:
+            clash = sorted(set(shared.data_vars) & set(combined.data_vars))
+            if clash:
+                raise ValueError(f"shared variables {clash} are also returned by cell_fn; return them from one only")
+            combined = combined.merge(shared.drop_encoding())
+        combined.attrs = {**attrs, "sweep_grid": json.dumps(grid)}  # grid order kept
+        io.save(combined, path)
+        shutil.rmtree(directory)
+        return path.read_bytes() if jax.process_count() > 1 else b""
 
+    data = _from_process_0(finish)
+    return io.load(path) if writer else _load_bytes(data)

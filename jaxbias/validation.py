@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int", "check_float", "check_kernel"]
+__all__ = ["check_int", "check_float", "check_variance", "check_kernel"]
 
 
 def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
@@ -32,6 +32,18 @@ def check_float(name: str, value: Any, minimum: float | None = None, *, strict: 
     if not np.isfinite(out) or (minimum is not None and (out <= minimum if strict else out < minimum)):
         raise ValueError(f"{name}={value!r}: expected a finite number{bound}")
     return out
+
+
+def check_variance(name: str, value: Any) -> np.ndarray:
+    """Returns ``value`` as a float64 array of finite numbers ``>= 0`` (variances such as ``C_W``, ``C_b``, ``q``).
+
+    Raises:
+      ValueError: naming ``name`` and the value, when an entry is negative, not finite or not a number.
+    """
+    v = np.asarray(value, np.float64)
+    if v.dtype.kind not in "fiu" or not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise ValueError(f"{name}={value!r}: expected finite numbers >= 0")
+    return v
 
 
 KERNEL_ROUNDING = 64

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxbias as jb  # noqa: E402
-from jaxbias.theory.catalogue import CATALOGUE, check_options, confront  # noqa: E402
+from jaxbias.experiments.catalogue import CATALOGUE, check_options, confront  # noqa: E402
 
 N = int(os.environ.get("JAXBIAS_NOTEBOOK_N", "2000"))
 
@@ -145,6 +145,6 @@ fig.tight_layout()
 # Every report converts to an `xarray.Dataset` (one row per checked value), as `jaxbias check --out` saves it.
 
 # %%
-ds = jb.theory.to_dataset(igb)
+ds = jb.experiments.to_dataset(igb)
 print(ds.attrs["verdict"], ds.attrs["confidence"])
 print(ds[["component", "prediction", "estimate", "ci_low", "ci_high", "passed"]].to_dataframe())

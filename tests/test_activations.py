@@ -2,6 +2,7 @@
 
 import math
 
+import chex
 import numpy as np
 import pytest
 from scipy import special
@@ -36,7 +37,7 @@ REFERENCE = {
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_activation_values(name):
     got = np.asarray(get_activation(name).fn(Z), np.float64)
-    np.testing.assert_allclose(got, REFERENCE[name](Z.astype(np.float64)), rtol=2e-6, atol=2e-6)
+    chex.assert_trees_all_close(got, REFERENCE[name](Z.astype(np.float64)), rtol=2e-6, atol=2e-6)
 
 
 def test_every_name_has_a_reference():

@@ -1,8 +1,11 @@
 """Tests for jaxbias.inputs against independent references (numpy meshgrid, itertools, sklearn)."""
 
+import hashlib
 import itertools
 import math
+import pathlib
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,26 +22,26 @@ N_SAMPLES = 4000
 @pytest.mark.parametrize("dim,resolution", [(1, 2), (1, 7), (2, 5), (3, 4)])
 def test_grid_matches_meshgrid(dim, resolution):
     x = inputs.grid(dim, resolution, low=-2.0, high=3.0)
-    assert x.shape == (resolution**dim, dim)
-    assert x.dtype == jnp.float32
+    chex.assert_shape(x, (resolution**dim, dim))
+    chex.assert_type(x, jnp.float32)
     axis = np.linspace(-2.0, 3.0, resolution)
     mesh = np.meshgrid(*([axis] * dim), indexing="ij")
     for i in range(dim):
-        np.testing.assert_allclose(np.asarray(x)[:, i].reshape((resolution,) * dim), mesh[i], rtol=1e-6)
+        chex.assert_trees_all_close(np.asarray(x)[:, i].reshape((resolution,) * dim), mesh[i], rtol=1e-6)
 
 
 def test_grid_endpoints_and_ordering():
     x = np.asarray(inputs.grid(2, 3))
     assert x.min() == -1.0 and x.max() == 1.0
-    np.testing.assert_array_equal(x[0], [-1.0, -1.0])
-    np.testing.assert_array_equal(x[-1], [1.0, 1.0])
+    chex.assert_trees_all_equal(x[0], np.asarray([-1.0, -1.0]))
+    chex.assert_trees_all_equal(x[-1], np.asarray([1.0, 1.0]))
     # Last coordinate varies fastest.
-    np.testing.assert_array_equal(x[:3], [[-1.0, -1.0], [-1.0, 0.0], [-1.0, 1.0]])
+    chex.assert_trees_all_equal(x[:3], np.asarray([[-1.0, -1.0], [-1.0, 0.0], [-1.0, 1.0]]))
     # A per-point function reshaped to (R, R) has axis i along coordinate i.
     values = x[:, 0] + 10.0 * x[:, 1]
     # Axis 0 moves coordinate 0 with coordinate 1 fixed at -1; axis 1 moves coordinate 1.
-    np.testing.assert_array_equal(values.reshape(3, 3)[:, 0], [-11.0, -10.0, -9.0])
-    np.testing.assert_array_equal(values.reshape(3, 3)[0, :], [-11.0, -1.0, 9.0])
+    chex.assert_trees_all_equal(values.reshape(3, 3)[:, 0], np.asarray([-11.0, -10.0, -9.0]))
+    chex.assert_trees_all_equal(values.reshape(3, 3)[0, :], np.asarray([-11.0, -1.0, 9.0]))
 
 
 @pytest.mark.parametrize(
@@ -67,14 +70,16 @@ def test_grid_errors(kwargs, match):
 def test_sphere_norms_and_mean(dim, radius):
     n = N_SAMPLES
     x = inputs.sphere(dim, n, key=3, radius=radius)
-    assert x.shape == (n, dim) and x.dtype == jnp.float32
-    np.testing.assert_allclose(np.linalg.norm(np.asarray(x), axis=1), radius, rtol=1e-5)
+    chex.assert_shape(x, (n, dim))
+    chex.assert_type(x, jnp.float32)
+    chex.assert_trees_all_close(np.linalg.norm(np.asarray(x), axis=1), radius, rtol=1e-5)
     # Each coordinate has variance radius**2 / dim, so the mean has std radius / sqrt(dim n).
     tol = 5.0 * radius / math.sqrt(dim * n)
     assert np.all(np.abs(np.asarray(x).mean(axis=0)) < tol)
     # Second moment: E[x x^T] = radius**2 / dim * I.
     second = np.asarray(x).T @ np.asarray(x) / n
-    np.testing.assert_allclose(second, radius**2 / dim * np.eye(dim), atol=5.0 * radius**2 / math.sqrt(n))
+    tol = 5.0 * radius**2 / math.sqrt(n)
+    chex.assert_trees_all_close(second, radius**2 / dim * np.eye(dim), rtol=1e-7, atol=tol)
 
 
 def test_sphere_key_forms_agree():
@@ -83,9 +88,9 @@ def test_sphere_key_forms_agree():
     b = inputs.sphere(3, N_SAMPLES, key=jax.random.key(7))
     c = inputs.sphere(3, N_SAMPLES, key=jax.random.PRNGKey(7))
     d = inputs.sphere(3, N_SAMPLES, key=np.int64(7))
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(a, c)
-    np.testing.assert_array_equal(a, d)
+    chex.assert_trees_all_equal(a, b)
+    chex.assert_trees_all_equal(a, c)
+    chex.assert_trees_all_equal(a, d)
     assert not np.array_equal(a, inputs.sphere(3, N_SAMPLES, key=8))
 
 
@@ -112,17 +117,18 @@ def test_sphere_errors(kwargs, match):
 @pytest.mark.parametrize("n_bits", [1, 2, 3, 4, 5])
 def test_hypercube_enumeration(n_bits):
     x = inputs.hypercube(n_bits)
-    assert x.shape == (2**n_bits, n_bits) and x.dtype == jnp.float32
+    chex.assert_shape(x, (2**n_bits, n_bits))
+    chex.assert_type(x, jnp.float32)
     expected = np.array(list(itertools.product((0, 1), repeat=n_bits)), dtype=np.float32)
-    np.testing.assert_array_equal(x, expected)
+    chex.assert_trees_all_equal(x, expected)
     pm = inputs.hypercube(n_bits, values="pm1")
-    np.testing.assert_array_equal(pm, 2.0 * expected - 1.0)
+    chex.assert_trees_all_equal(pm, 2.0 * expected - 1.0)
 
 
 def test_hypercube_row_is_binary_expansion():
     x = np.asarray(inputs.hypercube(6)).astype(int)
     weights = 2 ** np.arange(5, -1, -1)
-    np.testing.assert_array_equal(x @ weights, np.arange(64))
+    chex.assert_trees_all_equal(x @ weights, np.arange(64))
 
 
 @pytest.mark.parametrize(
@@ -145,8 +151,8 @@ def test_hypercube_errors(kwargs, match):
 def _check_blob_moments(x, labels, means, covs, n):
     x = np.asarray(x, dtype=np.float64)
     k, d = means.shape
-    np.testing.assert_array_equal(labels, np.repeat(np.arange(k), n))
-    assert labels.dtype == np.int32
+    chex.assert_trees_all_equal(labels, np.repeat(np.arange(k), n))
+    chex.assert_type(labels, np.int32)
     for c in range(k):
         xc = x[labels == c]
         scale = np.sqrt(np.diag(covs[c]))
@@ -163,7 +169,8 @@ MEANS = np.array([[1.0, 1.0], [-1.0, 0.0], [0.0, 3.0]])  # k = 3 classes in d = 
 def test_blobs_identity_default():
     n = N_SAMPLES
     x, labels = inputs.gaussian_blobs(n, MEANS, key=0)
-    assert x.shape == (3 * n, 2) and x.dtype == jnp.float32
+    chex.assert_shape(x, (3 * n, 2))
+    chex.assert_type(x, jnp.float32)
     _check_blob_moments(x, labels, MEANS, np.stack([np.eye(2)] * 3), n)
 
 
@@ -189,17 +196,17 @@ def test_blobs_degenerate_psd_covariance():
     cov = np.array([[1.0, 1.0], [1.0, 1.0]])  # rank 1: x - mean lies on the diagonal
     x, labels = inputs.gaussian_blobs(N_SAMPLES, MEANS, covs=cov, key=2)
     centred = np.asarray(x) - MEANS[labels]
-    np.testing.assert_allclose(centred[:, 0], centred[:, 1], atol=1e-5)
+    chex.assert_trees_all_close(centred[:, 0], centred[:, 1], rtol=1e-7, atol=1e-5)
     x0, labels = inputs.gaussian_blobs(N_SAMPLES, MEANS, covs=0.0, key=2)
-    np.testing.assert_array_equal(x0, MEANS[labels].astype(np.float32))
+    chex.assert_trees_all_equal(x0, MEANS[labels].astype(np.float32))
 
 
 def test_blobs_int_means_and_keys():
     x, labels = inputs.gaussian_blobs(N_SAMPLES, 3, dim=2, key=1)
-    assert x.shape == (3 * N_SAMPLES, 2)
-    np.testing.assert_array_equal(labels, np.repeat([0, 1, 2], N_SAMPLES))
+    chex.assert_shape(x, (3 * N_SAMPLES, 2))
+    chex.assert_trees_all_equal(labels, np.repeat([0, 1, 2], N_SAMPLES))
     y, _ = inputs.gaussian_blobs(N_SAMPLES, np.zeros((3, 2)), key=jax.random.PRNGKey(1))
-    np.testing.assert_array_equal(x, y)
+    chex.assert_trees_all_equal(x, y)
 
 
 @pytest.mark.parametrize(
@@ -230,41 +237,77 @@ def test_blobs_errors(kwargs, match):
 # ---------------------------------------------------------------- digits
 
 
-def test_digits_all_standardized():
-    from sklearn.datasets import load_digits
+# The shipped file's arrays (pixels then labels, as uint8 bytes), as scripts/make_digits_data.py
+# printed them from scikit-learn 1.9.1's load_digits(): a changed file fails here, sklearn or not.
+DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
 
-    ref = load_digits()
+
+@pytest.fixture(scope="module")
+def digits_ref():
+    """The shipped digits read straight from the file: ``(1797, 64)`` float64 pixels, ``(1797,)`` int64 labels."""
+    with np.load(pathlib.Path(inputs.__file__).parent / "data" / "digits.npz") as data:
+        pixels, labels = data["pixels"], data["labels"]
+    return pixels.astype(np.float64), labels.astype(np.int64)
+
+
+def test_digits_file_is_the_uci_test_set():
+    with np.load(pathlib.Path(inputs.__file__).parent / "data" / "digits.npz") as data:
+        assert sorted(data.files) == ["labels", "pixels"]
+        pixels, labels = data["pixels"], data["labels"]
+    chex.assert_shape([pixels, labels], [(1797, 64), (1797,)])
+    chex.assert_type([pixels, labels], np.uint8)
+    assert hashlib.sha256(pixels.tobytes() + labels.tobytes()).hexdigest() == DIGITS_SHA256
+    assert pixels.max() == 16 and labels.max() == 9
+    # Class sizes of the UCI optdigits test set (optdigits.tes).
+    chex.assert_trees_all_equal(np.bincount(labels), np.array([178, 182, 177, 183, 181, 182, 181, 179, 174, 180]))
+
+
+def test_digits_match_sklearn_load_digits(digits_ref):
+    """The shipped data are load_digits() exactly: same values, dtypes and order (skipped without sklearn)."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    ref = datasets.load_digits()
+    chex.assert_trees_all_equal(digits_ref, (ref.data, ref.target), strict=True)
+    raw, labels = inputs.digits(standardize=False)
+    chex.assert_trees_all_equal(raw, ref.data.astype(np.float32), strict=True)
+    chex.assert_trees_all_equal(labels, ref.target.astype(np.int32), strict=True)
+    x, _ = inputs.digits()
+    mean, std = ref.data.mean(axis=0), ref.data.std(axis=0)
+    expected = np.where(std > 0, (ref.data - mean) / np.where(std > 0, std, 1.0), 0.0).astype(np.float32)
+    chex.assert_trees_all_equal(x, expected, strict=True)
+
+
+def test_digits_all_standardized(digits_ref):
+    data, target = digits_ref
     x, labels = inputs.digits()
-    assert x.shape == (1797, 64) and x.dtype == jnp.float32
-    np.testing.assert_array_equal(labels, ref.target)
-    assert labels.dtype == np.int32
+    chex.assert_shape(x, (1797, 64))
+    chex.assert_type(x, jnp.float32)
+    chex.assert_trees_all_equal(labels, target)
+    chex.assert_type(labels, np.int32)
     x = np.asarray(x, dtype=np.float64)
     assert not np.any(np.isnan(x))
-    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-5)
+    chex.assert_trees_all_close(x.mean(axis=0), 0.0, atol=1e-5)
     std = x.std(axis=0)
-    constant = ref.data.std(axis=0) == 0
+    constant = data.std(axis=0) == 0
     assert constant.any()  # e.g. the top-left corner pixel
-    np.testing.assert_allclose(std[~constant], 1.0, atol=1e-5)
-    np.testing.assert_array_equal(x[:, constant], 0.0)
+    chex.assert_trees_all_close(std[~constant], 1.0, rtol=1e-7, atol=1e-5)
+    chex.assert_trees_all_equal(x[:, constant], 0.0)
 
 
-def test_digits_classes_subset_and_order():
-    from sklearn.datasets import load_digits
-
-    ref = load_digits()
-    expected_n = int(np.isin(ref.target, (0, 1)).sum())
+def test_digits_classes_subset_and_order(digits_ref):
+    data, target = digits_ref
+    expected_n = int(np.isin(target, (0, 1)).sum())
     assert expected_n == 360
     x, labels = inputs.digits(classes=(0, 1))
-    assert x.shape == (expected_n, 64)
-    np.testing.assert_array_equal(labels, ref.target[np.isin(ref.target, (0, 1))])
+    chex.assert_shape(x, (expected_n, 64))
+    chex.assert_trees_all_equal(labels, target[np.isin(target, (0, 1))])
     x = np.asarray(x, dtype=np.float64)
-    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-5)
+    chex.assert_trees_all_close(x.mean(axis=0), 0.0, atol=1e-5)
     assert set(np.round(x.std(axis=0), 4)) <= {0.0, 1.0}
     # Labels follow the order given: (7, 3) maps 7 -> 0 and 3 -> 1.
     raw, relabelled = inputs.digits(classes=(7, 3), standardize=False)
-    keep = np.isin(ref.target, (7, 3))
-    np.testing.assert_array_equal(relabelled, np.where(ref.target[keep] == 7, 0, 1))
-    np.testing.assert_array_equal(raw, ref.data[keep].astype(np.float32))
+    keep = np.isin(target, (7, 3))
+    chex.assert_trees_all_equal(relabelled, np.where(target[keep] == 7, 0, 1))
+    chex.assert_trees_all_equal(raw, data[keep].astype(np.float32))
 
 
 @pytest.mark.parametrize(
@@ -288,20 +331,20 @@ def test_digits_errors(kwargs, match):
 
 def test_parse_grid():
     x, meta = inputs.parse_inputs("grid:2:8")
-    np.testing.assert_array_equal(x, inputs.grid(2, 8))
+    chex.assert_trees_all_equal(x, inputs.grid(2, 8))
     assert meta == {"kind": "grid", "dim": 2, "resolution": 8, "low": -1.0, "high": 1.0, "grid_shape": (8, 8)}
 
 
 def test_parse_sphere():
     x, meta = inputs.parse_inputs(f"sphere:3:{N_SAMPLES}", key=5)
-    np.testing.assert_array_equal(x, inputs.sphere(3, N_SAMPLES, key=5))
+    chex.assert_trees_all_equal(x, inputs.sphere(3, N_SAMPLES, key=5))
     assert meta == {"kind": "sphere", "dim": 3, "n": N_SAMPLES, "radius": 1.0}
 
 
 @pytest.mark.parametrize("spec,values", [("hypercube:4", "01"), ("hypercube:4:pm1", "pm1"), ("hypercube:4:01", "01")])
 def test_parse_hypercube(spec, values):
     x, meta = inputs.parse_inputs(spec)
-    np.testing.assert_array_equal(x, inputs.hypercube(4, values=values))
+    chex.assert_trees_all_equal(x, inputs.hypercube(4, values=values))
     assert meta == {"kind": "hypercube", "n_bits": 4, "values": values}
 
 
@@ -309,17 +352,17 @@ def test_parse_hypercube(spec, values):
 def test_parse_digits(spec, classes):
     x, meta = inputs.parse_inputs(spec)
     x_ref, labels_ref = inputs.digits(classes=classes)
-    np.testing.assert_array_equal(x, x_ref)
-    np.testing.assert_array_equal(meta.pop("labels"), labels_ref)
+    chex.assert_trees_all_equal(x, x_ref)
+    chex.assert_trees_all_equal(meta.pop("labels"), labels_ref)
     assert meta == {"kind": "digits", "classes": classes, "standardize": True}
 
 
 def test_parse_blobs():
     x, meta = inputs.parse_inputs(f"blobs:3:2:{N_SAMPLES}", key=2)
     x_ref, labels_ref = inputs.gaussian_blobs(N_SAMPLES, 3, dim=2, key=2)
-    assert x.shape == (3 * N_SAMPLES, 2)
-    np.testing.assert_array_equal(x, x_ref)
-    np.testing.assert_array_equal(meta.pop("labels"), labels_ref)
+    chex.assert_shape(x, (3 * N_SAMPLES, 2))
+    chex.assert_trees_all_equal(x, x_ref)
+    chex.assert_trees_all_equal(meta.pop("labels"), labels_ref)
     assert meta == {"kind": "blobs", "n_classes": 3, "dim": 2, "n_per_class": N_SAMPLES}
 
 

@@ -3,6 +3,7 @@
 import itertools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,9 +32,9 @@ def test_sensitivity_matches_brute_force_both_ways(n):
     rng = np.random.default_rng(n)
     tables = rng.integers(0, 2, size=(20, 2**n)).astype(bool)
     tables[0] = False
-    ref = [brute_sensitivity(list(t), n) for t in tables]
-    np.testing.assert_allclose(jax.jit(jax.vmap(M.sensitivity))(jnp.asarray(tables)), ref, atol=1e-6)
-    np.testing.assert_allclose(jax.vmap(M.sensitivity_walsh)(jnp.asarray(tables)), ref, atol=1e-5)
+    ref = np.array([brute_sensitivity(list(t), n) for t in tables])
+    chex.assert_trees_all_close(jax.jit(jax.vmap(M.sensitivity))(jnp.asarray(tables)), ref, rtol=1e-7, atol=1e-6)
+    chex.assert_trees_all_close(jax.vmap(M.sensitivity_walsh)(jnp.asarray(tables)), ref, rtol=1e-7, atol=1e-5)
 
 
 def test_known_functions():
@@ -57,7 +58,7 @@ def test_entropy_packing_and_hex():
     assert words.tolist() == [sum(1 << j for j, b in enumerate(t) if b)]
     assert M.truth_table_hex(t) == "8c"
     outputs = jnp.asarray([[0.5], [-1.0], [0.0], [2.0]])
-    np.testing.assert_array_equal(M.truth_table(outputs), [True, False, False, True])
+    chex.assert_trees_all_equal(M.truth_table(outputs), np.asarray([True, False, False, True]))
 
 
 def test_bad_tables():

@@ -1,5 +1,6 @@
 """Fourier mean frequency against closed forms (sinusoids on periodic grids, constants, white noise) and numpy."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -94,8 +95,8 @@ def test_half_spectrum_equals_the_full_one_on_odd_even_and_unequal_grids(shape):
     k = np.sqrt(sum(np.square(g) for g in np.meshgrid(*[np.fft.fftfreq(r) for r in shape], indexing="ij")))
     k = k / k.max()
     bins = 4
-    expected = [mag[(k > j / bins) & (k <= (j + 1) / bins)].sum() for j in range(bins)]
-    np.testing.assert_allclose(np.asarray(M.radial_spectrum(f, bins=bins)), expected, rtol=1e-5)
+    expected = np.array([mag[(k > j / bins) & (k <= (j + 1) / bins)].sum() for j in range(bins)])
+    chex.assert_trees_all_close(np.asarray(M.radial_spectrum(f, bins=bins)), expected, rtol=1e-5)
     windowed = np.asarray(M.radial_spectrum(f, bins=bins, window="hann")).sum()
     w = f.astype(np.float64) - f.mean()
     for axis, r in enumerate(shape):
@@ -105,9 +106,13 @@ def test_half_spectrum_equals_the_full_one_on_odd_even_and_unequal_grids(shape):
 
 
 def test_jit_vmap_and_bad_input():
+    chex.clear_trace_counter()
+    score = jax.jit(jax.vmap(chex.assert_max_traces(M.mean_frequency, n=1)))
     batch = jnp.stack([periodic_wave(1, 0), periodic_wave(0, 2)])
-    out = jax.jit(jax.vmap(M.mean_frequency))(batch)
-    np.testing.assert_allclose(out, [1 / R / (np.sqrt(2) / 2), 2 / R / (np.sqrt(2) / 2)], atol=1e-6)
+    expected = np.array([1 / R / (np.sqrt(2) / 2), 2 / R / (np.sqrt(2) / 2)])
+    chex.assert_trees_all_close(score(batch), expected, rtol=1e-7, atol=1e-6)
+    swapped = jnp.stack([periodic_wave(0, 2), periodic_wave(1, 0)])  # same shape: no second trace
+    chex.assert_trees_all_close(score(swapped), expected[::-1], rtol=1e-7, atol=1e-6)
     with pytest.raises(ValueError, match=r"values with shape \(1, 4\)"):
         M.mean_frequency(jnp.ones((1, 4)))
     with pytest.raises(ValueError, match="window='hamming'"):

@@ -1,5 +1,6 @@
 """The fast random words are jax.random.bits, bit for bit, for every key form and size."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,14 +16,17 @@ def test_same_words_as_jax_random_bits(size):
     keys = [jax.random.key(0), jax.random.fold_in(jax.random.key(5), 123), jax.random.PRNGKey(7)]
     for key in keys:
         expected = np.asarray(jax.random.bits(key, (size,), jnp.uint32))
-        np.testing.assert_array_equal(np.asarray(random_bits(key, size)), expected)
+        chex.assert_trees_all_equal(random_bits(key, size), expected, strict=True)
 
 
 def test_same_words_under_vmap_and_jit():
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(11), i))(jnp.arange(64))
-    ours = jax.jit(jax.vmap(lambda k: random_bits(k, 300)))(keys)
-    theirs = jax.vmap(lambda k: jax.random.bits(k, (300,), jnp.uint32))(keys)
-    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    chex.clear_trace_counter()
+    ours = jax.jit(jax.vmap(chex.assert_max_traces(lambda k: random_bits(k, 300), n=1)))
+    theirs = jax.vmap(lambda k: jax.random.bits(k, (300,), jnp.uint32))
+    chex.assert_trees_all_equal(ours(keys), theirs(keys), strict=True)
+    other = jax.random.split(jax.random.key(12), 64)
+    chex.assert_trees_all_equal(ours(other), theirs(other), strict=True)  # new keys: no second trace
 
 
 def test_threefry_known_answer():
@@ -39,7 +43,7 @@ def test_threefry_known_answer():
 
 def test_other_key_types_fall_back_to_jax():
     key = jax.random.key(3, impl="rbg")
-    np.testing.assert_array_equal(np.asarray(random_bits(key, 17)), np.asarray(jax.random.bits(key, (17,), jnp.uint32)))
+    chex.assert_trees_all_equal(random_bits(key, 17), jax.random.bits(key, (17,), jnp.uint32), strict=True)
 
 
 def test_bad_size():
@@ -53,4 +57,4 @@ def test_legacy_threefry_mode_falls_back_to_jax():
     # Non-partitionable threefry lays out its counters differently; random_bits defers to jax there.
     with jax.threefry_partitionable(False):
         key = jax.random.key(1)
-        np.testing.assert_array_equal(np.asarray(random_bits(key, 9)), np.asarray(jax.random.bits(key, (9,), jnp.uint32)))
+        chex.assert_trees_all_equal(random_bits(key, 9), jax.random.bits(key, (9,), jnp.uint32), strict=True)

@@ -6,6 +6,7 @@ import itertools
 import math
 import warnings
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,20 +39,20 @@ def test_eigen_matches_numpy_eigh():
     k, _ = psd_matrix(40)
     ref_values, ref_vectors = np.linalg.eigh(k)
     s = jb.kernels.eigen(k)
-    np.testing.assert_allclose(s.values, ref_values[::-1], rtol=1e-10, atol=1e-12)
+    chex.assert_trees_all_close(s.values, ref_values[::-1], rtol=1e-10, atol=1e-12)
     overlap = np.abs(s.vectors.T @ ref_vectors[:, ::-1])  # eigenvectors up to sign (distinct eigenvalues)
-    np.testing.assert_allclose(overlap, np.eye(40), atol=1e-8)
+    chex.assert_trees_all_close(overlap, np.eye(40), rtol=1e-7, atol=1e-8)
     top = jb.kernels.eigen(k.astype(np.float32), top=5, vectors=False)
-    np.testing.assert_allclose(top.values, ref_values[::-1][:5], rtol=1e-5)
+    chex.assert_trees_all_close(top.values, ref_values[::-1][:5], rtol=1e-5)
     assert top.vectors is None and top.check.psd and top.check.symmetric
 
 
 def test_lanczos_matches_eigh():
     k, values = psd_matrix(300, decay=1.5, seed=1)
     s = jb.kernels.lanczos(lambda v: k @ v, 300, 6, eps=1e-16)
-    np.testing.assert_allclose(s.values, values[:6], rtol=1e-9)
+    chex.assert_trees_all_close(s.values, values[:6], rtol=1e-9)
     ref = np.linalg.eigh(k)[1][:, ::-1][:, :6]
-    np.testing.assert_allclose(np.abs(np.sum(s.vectors * ref, axis=0)), 1.0, atol=1e-6)
+    chex.assert_trees_all_close(np.abs(np.sum(s.vectors * ref, axis=0)), 1.0, rtol=1e-7, atol=1e-6)
     assert np.all(s.residuals < 1e-6)
 
 
@@ -60,7 +61,7 @@ def test_eigen_switches_to_lanczos_beyond_dense_max(monkeypatch):
     k, values = psd_matrix(120, decay=2.0)
     s = jb.kernels.eigen(k, top=4)
     assert s.residuals is not None  # the Lanczos path
-    np.testing.assert_allclose(s.values, values[:4], rtol=1e-7)
+    chex.assert_trees_all_close(s.values, values[:4], rtol=1e-7)
     with pytest.raises(ValueError, match="needs top"):
         jb.kernels.eigen(k)
 
@@ -69,7 +70,7 @@ def test_lanczos_on_ntk_vector_products_matches_dense_ntk():
     net, params, k = finite_case()
     dense = np.linalg.eigvalsh(k)[::-1]
     s = jb.kernels.eigen(jb.kernels.ntk_matvec(net, params, XC), n=16, top=3)
-    np.testing.assert_allclose(s.values, dense[:3], rtol=1e-4)
+    chex.assert_trees_all_close(s.values, dense[:3], rtol=1e-4)
 
 
 def test_not_psd_asymmetric_and_ill_conditioned_are_reported():
@@ -115,7 +116,8 @@ def test_target_and_kernel_alignment():
     y = np.random.default_rng(1).standard_normal(12)
     frac = jb.kernels.target_alignment(s.vectors, y)
     assert frac.sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(jb.kernels.target_alignment(s.vectors, s.vectors[:, 3]), np.eye(12)[3], atol=1e-12)
+    one = jb.kernels.target_alignment(s.vectors, s.vectors[:, 3])
+    chex.assert_trees_all_close(one, np.eye(12)[3], rtol=1e-7, atol=1e-12)
     assert jb.kernels.kernel_alignment(np.outer(y, y), y) == pytest.approx(1.0)
     assert jb.kernels.kernel_alignment(np.eye(12), y) == pytest.approx(1 / math.sqrt(12))
 
@@ -144,25 +146,26 @@ def test_walsh_spectrum_of_hamming_kernel_matches_projection():
     profile = np.random.default_rng(1).random(n + 1)
     k = np.exp(-hamming / 2.0) + profile[hamming.astype(int)] * 0.1
     w = jb.kernels.walsh_spectrum(k, x)
-    np.testing.assert_allclose(w.eigenvalue, direct_walsh(k, x.astype(int)), rtol=1e-10)
+    chex.assert_trees_all_close(w.eigenvalue, direct_walsh(k, x.astype(int)), rtol=1e-10)
     assert w.off_diagonal < 1e-12 and np.all(w.spread < 1e-10) and w.exact and w.coding == "01"
-    np.testing.assert_array_equal(w.multiplicity, [1, 5, 10, 10, 5, 1])
-    np.testing.assert_array_equal(w.count, w.multiplicity)
-    np.testing.assert_allclose(w.rayleigh, w.eigenvalue, rtol=1e-14)
+    chex.assert_trees_all_equal(w.multiplicity, np.asarray([1, 5, 10, 10, 5, 1]))
+    chex.assert_trees_all_equal(w.count, w.multiplicity)
+    chex.assert_trees_all_close(w.rayleigh, w.eigenvalue, rtol=1e-14)
     # the eigenvalues with their multiplicities are the whole spectrum of k
-    np.testing.assert_allclose(np.sort(np.repeat(w.eigenvalue, w.multiplicity)), np.linalg.eigvalsh(k), atol=1e-10)
-    np.testing.assert_allclose(w.values, np.linalg.eigvalsh(k)[::-1], atol=1e-10)
+    repeated = np.sort(np.repeat(w.eigenvalue, w.multiplicity))
+    chex.assert_trees_all_close(repeated, np.linalg.eigvalsh(k), rtol=1e-7, atol=1e-10)
+    chex.assert_trees_all_close(w.values, np.linalg.eigvalsh(k)[::-1], rtol=1e-7, atol=1e-10)
     w_pm1 = jb.kernels.walsh_spectrum(k, 2 * x - 1)
-    np.testing.assert_allclose(w_pm1.eigenvalue, w.eigenvalue, rtol=1e-12)
+    chex.assert_trees_all_close(w_pm1.eigenvalue, w.eigenvalue, rtol=1e-12)
     assert w_pm1.coding == "pm1"
 
 
 def test_walsh_spectrum_of_finite_net_kernel():
     k = finite_case()[2]
     w = jb.kernels.walsh_spectrum(k, XC)
-    np.testing.assert_allclose(w.rayleigh, direct_walsh(k, np.asarray(XC, int)), rtol=1e-9)
+    chex.assert_trees_all_close(w.rayleigh, direct_walsh(k, np.asarray(XC, int)), rtol=1e-9)
     assert w.off_diagonal > 0.01 and not w.exact  # a finite network is not exactly invariant under bit flips
-    np.testing.assert_allclose(w.values, np.linalg.eigvalsh(k)[::-1], rtol=1e-10, atol=1e-10)
+    chex.assert_trees_all_close(w.values, np.linalg.eigvalsh(k)[::-1], rtol=1e-10, atol=1e-10)
     assert w.count.sum() == 16
 
 
@@ -226,12 +229,12 @@ def test_walsh_spectrum_of_relu_ntk_on_pm1_cube_is_exact():
     w = jb.kernels.walsh_spectrum(k, x)
     ref = reference_walsh(k, x)
     assert w.exact and w.coding == "pm1" and w.off_diagonal <= w.tolerance
-    np.testing.assert_array_equal(w.multiplicity, [math.comb(6, d) for d in range(7)])
-    np.testing.assert_array_equal(w.count, w.multiplicity)
+    chex.assert_trees_all_equal(w.multiplicity, np.asarray([math.comb(6, d) for d in range(7)]))
+    chex.assert_trees_all_equal(w.count, w.multiplicity)
     # per-degree values with multiplicities C(6, d) are the whole spectrum (numpy eigh)
-    np.testing.assert_allclose(np.repeat(w.eigenvalue, w.multiplicity), ref["values"], rtol=1e-12, atol=1e-10)
-    np.testing.assert_allclose(w.values, ref["values"], rtol=1e-12, atol=1e-10)
-    np.testing.assert_allclose(w.rayleigh, ref["rayleigh"], rtol=1e-12)
+    chex.assert_trees_all_close(np.repeat(w.eigenvalue, w.multiplicity), ref["values"], rtol=1e-12, atol=1e-10)
+    chex.assert_trees_all_close(w.values, ref["values"], rtol=1e-12, atol=1e-10)
+    chex.assert_trees_all_close(w.rayleigh, ref["rayleigh"], rtol=1e-12)
     assert np.all(w.spread <= 1e-10) and np.all(w.dominant_fraction == 1.0)
     # every explicit character is an eigenvector with its degree's eigenvalue
     residual = k @ ref["chi"].T - ref["chi"].T * w.eigenvalue[ref["degree_of"]]
@@ -246,13 +249,13 @@ def test_walsh_spectrum_of_relu_ntk_on_01_cube_is_the_true_eigendecomposition():
     ref = reference_walsh(k, x)
     assert not w.exact and w.coding == "01"
     assert w.off_diagonal == pytest.approx(0.3094, abs=5e-4) and w.off_diagonal > 1e3 * w.tolerance
-    np.testing.assert_allclose(w.values, ref["values"], rtol=1e-10, atol=1e-10)
-    np.testing.assert_array_equal(w.assigned_degree, ref["assigned"])
-    np.testing.assert_allclose(w.dominant_fraction, ref["fraction"], rtol=1e-8)
-    np.testing.assert_array_equal(w.count, ref["count"])
-    np.testing.assert_allclose(w.eigenvalue, ref["mean"], rtol=1e-10)
-    np.testing.assert_allclose(w.spread, ref["spread"], rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(w.rayleigh, ref["rayleigh"], rtol=1e-12)
+    chex.assert_trees_all_close(w.values, ref["values"], rtol=1e-10, atol=1e-10)
+    chex.assert_trees_all_equal(w.assigned_degree, ref["assigned"])
+    chex.assert_trees_all_close(w.dominant_fraction, ref["fraction"], rtol=1e-8)
+    chex.assert_trees_all_equal(w.count, ref["count"])
+    chex.assert_trees_all_close(w.eigenvalue, ref["mean"], rtol=1e-10)
+    chex.assert_trees_all_close(w.spread, ref["spread"], rtol=1e-8, atol=1e-10)
+    chex.assert_trees_all_close(w.rayleigh, ref["rayleigh"], rtol=1e-12)
     # the Walsh diagonal entry of degree 0 (169.13) is not an eigenvalue; the top eigenvalue is 178.79,
     # its eigenvector mostly (not only) constant
     assert w.rayleigh[0] == pytest.approx(169.131, abs=1e-3) and w.values[0] == pytest.approx(178.786, abs=1e-3)
@@ -270,11 +273,11 @@ def test_walsh_spectrum_tolerance_follows_the_kernel_dtype():
     noisy = k * (1 + 4 * float(np.finfo(np.float32).eps) * (noise + noise.T) / 2)  # a few float32 ulps
     w32 = jb.kernels.walsh_spectrum(noisy.astype(np.float32), x)  # rounding of a float32 kernel: exact
     assert w32.exact and 0 < w32.off_diagonal <= w32.tolerance
-    np.testing.assert_allclose(w32.eigenvalue, exact.eigenvalue, rtol=1e-5)
+    chex.assert_trees_all_close(w32.eigenvalue, exact.eigenvalue, rtol=1e-5)
     w64 = jb.kernels.walsh_spectrum(noisy, x)  # the same perturbation is far above float64 rounding
     assert not w64.exact and w64.off_diagonal > w64.tolerance
-    np.testing.assert_array_equal(w64.count, w64.multiplicity)  # ... but each eigenvector keeps its degree
-    np.testing.assert_allclose(w64.eigenvalue, exact.eigenvalue, rtol=1e-5)
+    chex.assert_trees_all_equal(w64.count, w64.multiplicity)  # ... but each eigenvector keeps its degree
+    chex.assert_trees_all_close(w64.eigenvalue, exact.eigenvalue, rtol=1e-5)
     assert np.all(w64.dominant_fraction > 0.99)
 
 
@@ -289,11 +292,11 @@ def test_walsh_spectrum_diagonal_but_not_symmetric_in_the_bits():
     degree_of, chi = character_matrix(x)
     subsets = [s for d in range(5) for s in itertools.combinations(range(4), d)]
     lam = np.array([16 * np.prod(a[list(s)]) for s in subsets])
-    np.testing.assert_allclose(np.sort(w.values), np.sort(lam), rtol=1e-12)
+    chex.assert_trees_all_close(np.sort(w.values), np.sort(lam), rtol=1e-12)
     for d in range(5):
-        np.testing.assert_allclose(w.eigenvalue[d], lam[degree_of == d].mean(), rtol=1e-12)
-        np.testing.assert_allclose(w.spread[d], np.ptp(lam[degree_of == d]), rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(w.count, w.multiplicity)
+        chex.assert_trees_all_close(w.eigenvalue[d], lam[degree_of == d].mean(), rtol=1e-12)
+        chex.assert_trees_all_close(w.spread[d], np.ptp(lam[degree_of == d]), rtol=1e-10, atol=1e-12)
+    chex.assert_trees_all_equal(w.count, w.multiplicity)
 
 
 def test_ntk_experiment_walsh_fields():
@@ -304,8 +307,8 @@ def test_ntk_experiment_walsh_fields():
     ds = ntk_spectrum(net, x, n=2, progress=False)
     w = jb.kernels.walsh_spectrum(jb.kernels.infinite(net, x).ntk, x)
     assert w.exact
-    np.testing.assert_allclose(ds["walsh_infinite"].values, w.eigenvalue, rtol=1e-6)
-    np.testing.assert_array_equal(ds["walsh_infinite_count"].values, w.multiplicity)
+    chex.assert_trees_all_close(ds["walsh_infinite"].values, w.eigenvalue, rtol=1e-6)
+    chex.assert_trees_all_equal(ds["walsh_infinite_count"].values, w.multiplicity)
     assert ds.attrs["walsh_infinite_exact"] == 1 and ds.attrs["walsh_infinite_off_diagonal"] == w.off_diagonal
     # the mean over 2 networks is not invariant under bit flips: the true eigenvalues, by dominant degree
     assert ds.attrs["walsh_finite_exact"] == 0 and ds.attrs["walsh_finite_off_diagonal"] > 0.01

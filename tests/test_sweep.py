@@ -1,4 +1,6 @@
-"""Tests for jaxbias.sweep: grid layout, resuming after an exception and after SIGKILL."""
+"""Tests for jaxbias.sweep and jaxbias.grid: grid layout, resuming after an exception and after SIGKILL.
+
+Sweeps run by several processes (jax.distributed) are tested in tests/test_distributed.py."""
 
 import os
 import pathlib
@@ -13,6 +15,7 @@ import pytest
 import xarray as xr
 
 from jaxbias import io
+from jaxbias.grid import cells, n_cells, split
 from jaxbias.sweep import run_sweep
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -239,3 +242,36 @@ def test_shared_variables_are_stored_once(tmp_path):
     np.testing.assert_array_equal(ds["y"].sel(a=2).values, [0.0, 2.0, 4.0])
     with pytest.raises(ValueError, match="shared variables"):
         run_sweep({"a": [1]}, lambda c: shared, tmp_path / "t.nc", progress=False, shared=shared)
+
+
+def test_cells_are_in_run_sweep_order(tmp_path):
+    """grid.cells walks the grid in the order run_sweep numbers and stacks cells (last parameter fastest)."""
+    cell_fn, calls = _counting(make_cell_fn())
+    ds = run_sweep(GRID, cell_fn, tmp_path / "s.nc", progress=False)
+    assert calls == list(cells(GRID)) == [{"a": a, "b": b} for a in GRID["a"] for b in GRID["b"]]
+    assert len(calls) == n_cells(GRID) == ds["y"].shape[0] * ds["y"].shape[1]
+    # cell i is stored at position i of the swept dims, in C order
+    np.testing.assert_array_equal(ds["n"].values.ravel(), [cell["a"] * 10 for cell in cells(GRID)])
+
+
+def test_cells_add_fixed_values_and_empty_grid_has_one_cell():
+    assert list(cells({"a": [1, 2]}, {"b": 0, "a": 9})) == [{"b": 0, "a": 1}, {"b": 0, "a": 2}]
+    assert list(cells({}, {"b": 0})) == [{"b": 0}]
+    assert n_cells({}) == 1
+
+
+def test_split_sweeps_options_with_several_values_in_order():
+    grid, fixed = split({"depth": [3, 1], "width": [64], "activation": ("relu", "tanh"), "norm": ["none"]},
+                        always=("norm",))
+    assert grid == {"depth": [3, 1], "activation": ["relu", "tanh"], "norm": ["none"]}
+    assert list(grid) == ["depth", "activation", "norm"]
+    assert fixed == {"width": 64}
+
+
+@pytest.mark.parametrize("options, always, match", [
+    ({"a": []}, (), "a: expected at least one value"),
+    ({"a": [1]}, ("b",), r"\['b'\] are not among the options"),
+])
+def test_split_rejects_bad_options(options, always, match):
+    with pytest.raises(ValueError, match=match):
+        split(options, always=always)

@@ -5,7 +5,7 @@ import pytest
 
 import jaxbias as jb
 from jaxbias.cli import main
-from jaxbias.theory.catalogue import CATALOGUE, check_options, confront
+from jaxbias.experiments.catalogue import CATALOGUE, check_options, confront
 
 
 def test_list_names_every_check(capsys):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxbias.theory.catalogue import CATALOGUE, check_options, confront
+from jaxbias.experiments.catalogue import CATALOGUE, check_options, confront
 
 
 def _run(name, **options):

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 import jaxbias as jb
-from jaxbias.theory import Estimator, check, check_distribution, compare, critical_z, merge
+from jaxbias.experiments import Estimator, check, check_distribution, compare, critical_z, merge
 
 
 def _normal(n=20000, seed=0):

@@ -8,7 +8,8 @@ import pytest
 from scipy import integrate
 
 import jaxbias as jb
-from jaxbias.theory import compare, excess_kurtosis, finite_width
+from jaxbias.experiments import compare
+from jaxbias.theory import excess_kurtosis, finite_width
 
 
 def test_relu_closed_form_equal_and_unequal_widths():

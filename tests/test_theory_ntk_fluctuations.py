@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxbias.theory import hanin_nica_ratio, ntk_diagonal_samples, relu_ntk_moment, relu_ntk_moments, relu_ntk_net
-from jaxbias.theory.catalogue import CATALOGUE, check_options, confront
+from jaxbias.experiments import ntk_diagonal_samples
+from jaxbias.experiments.catalogue import CATALOGUE, check_options, confront
+from jaxbias.theory import hanin_nica_ratio, relu_ntk_moment, relu_ntk_moments, relu_ntk_net
 
 
 def _reference_ntk_diag(net, params, x):

@@ -122,4 +122,4 @@ def test_gelu_critical_line_against_scipy():
     assert g(0.4) < 0 < g(1.0)
     assert np.isnan(rec.critical_weight_var("softplus", 0.1))  # chi_1 never reaches 1 on a fixed point
     with pytest.raises(ValueError, match="no critical weight variance"):
-        jb.theory.catalogue.check_options("criticality", activation="softplus", bias_var=0.1)
+        jb.experiments.catalogue.check_options("criticality", activation="softplus", bias_var=0.1)

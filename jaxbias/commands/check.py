@@ -54,7 +54,7 @@ def _fmt(v) -> str:
 
 def run(args) -> int:
     """Run one check (or list them); returns the exit status."""
-    from jaxbias.theory.catalogue import CATALOGUE, run_check, to_dataset
+    from jaxbias.experiments.catalogue import CATALOGUE, run_check, to_dataset
 
     if args.list:
         for name, entry in sorted(CATALOGUE.items()):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 
+from jaxbias.grid import cells, split
 from jaxbias.nets.options import NORMS
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "add_run_options",
     "build_net",
     "cells",
+    "check_distinct",
     "initialize_devices",
     "split_sweep",
 ]
@@ -120,21 +121,16 @@ def build_net(args, cell: dict):
     return jb.nets.ResNet(cell["width"], cell["depth"], norm=args.norm, **common)
 
 
-
-def split_sweep(args) -> tuple[dict, dict]:
-    """(swept, fixed): options given several values, and the rest with their single value."""
-    swept = {k: getattr(args, k) for k in NET_OPTIONS if len(getattr(args, k)) > 1}
-    fixed = {k: getattr(args, k)[0] for k in NET_OPTIONS if len(getattr(args, k)) == 1}
-    for name, values in swept.items():
+def check_distinct(args, names) -> None:
+    """Raises a ValueError naming the flag when one of the options ``names`` repeats a value."""
+    for name in names:
+        values = getattr(args, name)
         if len(set(values)) != len(values):
             raise ValueError(f"--{name.replace('_', '-')} {' '.join(map(str, values))}: values repeat")
-    return swept, fixed
 
 
-def cells(swept: dict, fixed: dict):
-    """Every cell of the sweep, in grid order, as a dict of plain values."""
-    names = list(swept)
-    for values in itertools.product(*swept.values()):
-        yield {**fixed, **dict(zip(names, values))}
-
-
+def split_sweep(args) -> tuple[dict, dict]:
+    """(swept, fixed): the NET_OPTIONS given several values, and the rest with their single value
+    (:func:`jaxbias.grid.split`); iterate the cells with :func:`jaxbias.grid.cells`."""
+    check_distinct(args, NET_OPTIONS)
+    return split({name: getattr(args, name) for name in NET_OPTIONS})

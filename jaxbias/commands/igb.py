@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxbias.commands.common import add_device_options, add_run_options
+from jaxbias.commands.common import add_device_options, add_run_options, check_distinct
 
 __all__ = ["register", "run"]
 
@@ -53,7 +53,10 @@ SWEPT = ("activation", "depth", "pooling", "norm", "input_mean", "weight_var", "
 
 def run(args) -> int:
     """Sweep, save, plot, print a table; returns the exit status."""
+    import jax
+
     from jaxbias.experiments import igb
+    from jaxbias.grid import split
     from jaxbias.io import check_writable
 
     for name, value in (("--n", args.n), ("--points", args.points), ("--dim", args.dim), ("--width", args.width)):
@@ -61,25 +64,24 @@ def run(args) -> int:
             raise ValueError(f"{name} {value}: expected a positive integer")
     if args.n < 2:
         raise ValueError(f"--n {args.n}: gamma needs at least 2 networks")
-    check_writable(args.out)
-    for path in (args.plot, args.phase):
-        if path:
-            check_writable(path)
-    values = {name: list(getattr(args, name)) for name in SWEPT}
-    for name, vals in values.items():
-        if len(set(vals)) != len(vals):
-            raise ValueError(f"--{name.replace('_', '-')} {' '.join(map(str, vals))}: values repeat")
-    grid = {k: v for k, v in values.items() if len(v) > 1}
-    fixed = {k: v[0] for k, v in values.items() if len(v) == 1}
+    writer = jax.process_index() == 0  # under jax.distributed every process computes, process 0 writes
+    if writer:
+        for path in (args.out, args.plot, args.phase):
+            if path:
+                check_writable(path)
+    check_distinct(args, SWEPT)
+    grid, fixed = split({name: getattr(args, name) for name in SWEPT})
     ds = igb.run_igb(args.out, grid, n=args.n, width=args.width, n_points=args.points, dim=args.dim,
                      inputs=args.inputs, out=args.out_dim, key=args.key, n_boot=args.n_boot, resume=args.resume,
                      progress=not args.quiet, fixed=fixed)
-    if args.plot:
+    if writer and args.plot:
         igb.plot_g0_histograms(ds, args.plot)
     if args.phase:
-        igb.plot_phase(igb.phase_dataset(depth=args.depth[0], n=min(args.n, 500), width=args.width, key=args.key,
-                                         n_boot=min(args.n_boot, 300)), args.phase)
-    if not args.quiet:
+        phase = igb.phase_dataset(depth=args.depth[0], n=min(args.n, 500), width=args.width, key=args.key,
+                                  n_boot=min(args.n_boot, 300))
+        if writer:
+            igb.plot_phase(phase, args.phase)
+    if writer and not args.quiet:
         _print_table(ds, list(grid))
     return 0
 

@@ -41,8 +41,9 @@ def register(sub) -> None:
 def run(args) -> int:
     """Compute, save, plot; returns the exit status."""
     import jaxbias as jb
-    from jaxbias.experiments.ntk import ntk_spectrum, plot_ntk_spectrum
+    from jaxbias.experiments.ntk import ntk_spectrum
     from jaxbias.io import check_writable
+    from jaxbias.plot import plot_ntk_spectrum
 
     if args.n < 2:
         raise ValueError(f"--n {args.n}: expected at least 2 networks (the spread needs two)")

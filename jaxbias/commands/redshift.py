@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from jaxbias.commands.common import add_device_options, add_run_options
+from jaxbias.commands.common import add_device_options, add_run_options, check_distinct
 
 __all__ = ["register", "run"]
 
@@ -60,10 +60,7 @@ def _check(args) -> None:
     for name in ("n", "resolution", "dim", "degree"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} {getattr(args, name)}: expected a positive integer")
-    for name in ("activation", "depth", "scale", "width", "weight_law", "residual", "layer_norm", "measure"):
-        values = getattr(args, name)
-        if len(set(values)) != len(values):
-            raise ValueError(f"--{name.replace('_', '-')} {' '.join(map(str, values))}: values repeat")
+    check_distinct(args, ("activation", "depth", "scale", "width", "weight_law", "residual", "layer_norm", "measure"))
 
 
 def figure_paths(args) -> tuple[pathlib.Path, pathlib.Path]:
@@ -77,6 +74,7 @@ def run(args) -> int:
     import jax
 
     from jaxbias.experiments import redshift
+    from jaxbias.grid import cells
     from jaxbias.io import check_writable
     from jaxbias.plot_complexity import plot_redshift_curves, plot_redshift_heatmaps
 
@@ -107,10 +105,9 @@ def run(args) -> int:
             mean = mean.isel({d: 0 for d in extra})
         header = "  " + f"{'activation':>10s} {'depth':>5s} " + " ".join(f"{s:>7g}" for s in mean["scale"].values)
         print(header)
-        for act in mean["activation"].values:
-            for depth in mean["depth"].values:
-                row = mean.sel(activation=act, depth=depth).values
-                print(f"  {act:>10s} {depth:>5d} " + " ".join(f"{v:7.3f}" for v in row))
+        for c in cells({"activation": mean["activation"].values, "depth": mean["depth"].values}):
+            row = mean.sel(c).values
+            print(f"  {c['activation']:>10s} {c['depth']:>5d} " + " ".join(f"{v:7.3f}" for v in row))
         flagged = int(ds["near_constant_count"].sum())
         if flagged:
             print(f"  {flagged} network-scales were constant up to float32 rounding: scored as constants")

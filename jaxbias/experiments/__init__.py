@@ -1,12 +1,23 @@
 """Named experiments: recipes over the engine, the measures and the theory, each returning an ``xarray.Dataset``.
 
-Used by the ``jaxbias`` subcommands and the notebooks.
+Used by the ``jaxbias`` subcommands and the notebooks. Theory against simulation lives here too:
+:mod:`~jaxbias.experiments.checks` (a prediction against a Monte Carlo estimate, with a verdict),
+:mod:`~jaxbias.experiments.catalogue` (the named checks of ``jaxbias check``) and
+:mod:`~jaxbias.experiments.ntk_fluctuations` (the diagonal NTK of sampled networks).
 """
 
 from jaxbias.experiments import igb
 from jaxbias.experiments.boolean_prior import boolean_prior, boolean_prior_cell
+from jaxbias.experiments.catalogue import CATALOGUE, CheckReport, check_options, confront, run_check, to_dataset
+from jaxbias.experiments.checks import (
+    CheckResult, DistributionResult, Estimator, check, check_distribution, compare, critical_z, merge,
+)
 from jaxbias.experiments.ntk import ntk_spectrum
+from jaxbias.experiments.ntk_fluctuations import ntk_diagonal_net, ntk_diagonal_samples
 from jaxbias.experiments.redshift import SCALE_KINDS, baselines, redshift, redshift_cell, scaled_net
 
 __all__ = ["redshift", "redshift_cell", "scaled_net", "baselines", "SCALE_KINDS", "boolean_prior",
-           "boolean_prior_cell", "igb", "ntk_spectrum"]
+           "boolean_prior_cell", "igb", "ntk_spectrum",
+           "Estimator", "CheckResult", "DistributionResult", "critical_z", "compare", "merge", "check",
+           "check_distribution", "CATALOGUE", "CheckReport", "check_options", "confront", "run_check", "to_dataset",
+           "ntk_diagonal_net", "ntk_diagonal_samples"]

@@ -25,6 +25,7 @@ import xarray as xr
 
 from jaxbias import engine, inputs
 from jaxbias import measures as jm
+from jaxbias.grid import cells, split
 from jaxbias.io import result_attrs
 from jaxbias.nets.mlp import mlp
 from jaxbias.summaries import count_distinct, unpack_bits
@@ -158,16 +159,11 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
     engine._check_n(n)
     check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
     check_int("keep", keep, 1)
-    grid = {"bias_std": [_check_float("bias_std", b) for b in bias_stds]}
-    fixed = {}
-    for name, values in (("weight_var", [float(v) for v in weight_vars]), ("activation", list(activations))):
-        if len(values) > 1:
-            grid[name] = values
-        else:
-            fixed[name] = values[0]
-    for act in activations:  # bad options fail before anything runs
-        for cw in weight_vars:
-            mlp(width, depth, act, weight_var=cw)
+    grid, fixed = split({"bias_std": [_check_float("bias_std", b) for b in bias_stds],
+                         "weight_var": [float(v) for v in weight_vars], "activation": list(activations)},
+                        always=("bias_std",))
+    for cell in cells({"activation": activations, "weight_var": weight_vars}):  # bad options fail before anything runs
+        mlp(width, depth, cell["activation"], weight_var=cell["weight_var"])
 
     def cell_fn(cell):
         c = {**fixed, **cell}

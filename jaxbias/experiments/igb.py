@@ -15,14 +15,15 @@ puts the predicted ``gamma`` and regimes over ``(C_W, C_b)`` beside measured poi
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
+import jax
 import numpy as np
 import xarray as xr
 
 import jaxbias as jb
+from jaxbias.grid import cells
 from jaxbias.measures.guessing import guessing_stats, n_classes
 from jaxbias.theory import guessing as th
 from jaxbias.validation import check_int
@@ -184,8 +185,7 @@ def run_igb(path, grid: dict, *, n: int = 1000, width: int = 256, n_points: int 
     unknown = set(grid) - set(SWEEPABLE) or set(fixed) - set(SWEEPABLE)
     if unknown:
         raise ValueError(f"grid/fixed parameters {sorted(unknown)}: expected some of {', '.join(SWEEPABLE)}")
-    for values in itertools.product(*grid.values()):  # every net is built first: bad options fail early
-        c = {**fixed, **dict(zip(grid, values))}
+    for c in cells(grid, fixed):  # every net is built first: bad options fail early
         igb_net(width=width, out=out, **{k: v for k, v in c.items() if k != "input_mean"})
     config = {"n": n, "width": width, "n_points": n_points, "dim": dim, "inputs": inputs, "out": out,
               "n_boot": n_boot, "fixed": {k: v for k, v in fixed.items() if k not in grid}}
@@ -201,7 +201,8 @@ def run_igb(path, grid: dict, *, n: int = 1000, width: int = 256, n_points: int 
     if not grid:
         ds = cell_fn({})
         ds.attrs.update(attrs)
-        jb.save(ds, path)
+        if jax.process_index() == 0:  # under jax.distributed every process computes, process 0 writes
+            jb.save(ds, path)
         return ds
     return jb.run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
 
@@ -228,21 +229,16 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
     bias_vars = np.linspace(0.0, 2.0, 40) if bias_vars is None else np.asarray(bias_vars, np.float64)
     x = igb_inputs("blobs", n_points, dim, 0.0, key=key)
     moments = th.input_moments(x)
-    theory, measured = [], []
-    for act in activations:
-        pd = th.phase_diagram(act, weight_vars, bias_vars, depth, moments=moments)
-        theory.append(pd)
-        rows = []
-        for cw in measured_weight_vars:
-            row = []
-            for cb in measured_bias_vars:
-                net = igb_net(activation=act, depth=depth, width=width, weight_var=float(cw), bias_var=float(cb))
-                st = jb.reduce(net, x, n, key=key, stat=guessing_stats, progress=progress)
-                est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
-                row.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
-            rows.append(row)
-        measured.append(rows)
-    m = np.asarray(measured, np.float64)  # (act, mw, mb, 4)
+    theory = [th.phase_diagram(act, weight_vars, bias_vars, depth, moments=moments) for act in activations]
+    points = {"activation": activations, "weight_var": measured_weight_vars, "bias_var": measured_bias_vars}
+    measured = []
+    for c in cells(points):
+        net = igb_net(activation=c["activation"], depth=depth, width=width, weight_var=float(c["weight_var"]),
+                      bias_var=float(c["bias_var"]))
+        st = jb.reduce(net, x, n, key=key, stat=guessing_stats, progress=progress)
+        est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
+        measured.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
+    m = np.asarray(measured, np.float64).reshape(*(len(v) for v in points.values()), 4)  # (act, mw, mb, 4)
     dims = ("activation", "weight_var", "bias_var")
     mdims = ("activation", "measured_weight_var", "measured_bias_var")
     ds = xr.Dataset(

@@ -26,14 +26,14 @@ import numpy as np
 import xarray as xr
 
 from jaxbias.engine import reduce
-from jaxbias.io import result_attrs
 from jaxbias.kernels import spectra
 from jaxbias.kernels.analytic import infinite
 from jaxbias.kernels.empirical import ntk_fn
 from jaxbias.kernels.monte_carlo import ntk_moments
 from jaxbias.nets import MLP, Net
+from jaxbias.results import result_attrs
 
-__all__ = ["ntk_spectrum", "plot_ntk_spectrum"]
+__all__ = ["ntk_spectrum"]
 
 _BAND = (0.05, 0.95)
 
@@ -142,29 +142,3 @@ def _is_hypercube(x: np.ndarray) -> bool:
     if not (values <= {0.0, 1.0} or values <= {-1.0, 1.0}):
         return False
     return np.unique(x, axis=0).shape[0] == x.shape[0]
-
-
-def plot_ntk_spectrum(ds: xr.Dataset, path) -> Any:
-    """Log-log eigenvalues against rank: finite width (per-init mean, 5-95 % band, mean kernel) and infinite width."""
-    import matplotlib.pyplot as plt
-
-    from jaxbias.plot import save_figure
-
-    rank = ds["rank"].values
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    floor = 1e-12 * float(ds["eig_init_hi"].max())
-    clip = lambda v: np.clip(np.asarray(v), floor, None)  # noqa: E731
-    ax.fill_between(rank, clip(ds["eig_init_lo"]), clip(ds["eig_init_hi"]), alpha=0.3, color="C0",
-                    label="finite width, 5-95 % over inits")
-    ax.plot(rank, clip(ds["eig_init_mean"]), color="C0", label="finite width, mean over inits")
-    ax.plot(rank, clip(ds["eig_mean_kernel"]), color="C0", ls="--", label="finite width, mean kernel")
-    if "eig_infinite_ntk" in ds:
-        ax.plot(rank, clip(ds["eig_infinite_ntk"]), color="C3", label="infinite width NTK")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("rank k")
-    ax.set_ylabel("eigenvalue")
-    ax.legend(fontsize=8)
-    ax.set_title(f"NTK spectrum ({ds.sizes['point']} points)")
-    fig.tight_layout()
-    return save_figure(fig, path)

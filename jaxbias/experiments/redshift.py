@@ -21,7 +21,6 @@ along it compare the same networks.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from typing import Any, NamedTuple, Sequence
 
@@ -32,6 +31,7 @@ import xarray as xr
 
 from jaxbias import engine, inputs
 from jaxbias import measures as jm
+from jaxbias.grid import cells, split
 from jaxbias.io import result_attrs
 from jaxbias.nets.mlp import MLP
 from jaxbias.nets.weight_laws import get_weight_law
@@ -267,16 +267,11 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
     check_int("resolution", resolution, 2)
     check_int("dim", dim, 1)
     _measure_fns(measures, window, degree)
-    grid = {"activation": list(activations), "depth": [int(d) for d in depths]}
-    optional = {"width": [int(w) for w in widths], "weight_law": list(weight_laws), "residual": list(residual),
-                "layer_norm": ["none" if v is None else v for v in layer_norm]}
-    fixed = {}
-    for name, values in optional.items():
-        if len(values) > 1:
-            grid[name] = values
-        else:
-            fixed[name] = values[0]
-    for cell in _cells(grid, fixed):  # bad options fail before anything runs
+    grid, fixed = split({"activation": list(activations), "depth": [int(d) for d in depths],
+                         "width": [int(w) for w in widths], "weight_law": list(weight_laws), "residual": list(residual),
+                         "layer_norm": ["none" if v is None else v for v in layer_norm]},
+                        always=("activation", "depth"))
+    for cell in cells(grid, fixed):  # bad options fail before anything runs
         _build(cell["activation"], cell["depth"], cell["width"], scale_kind, cell["weight_law"], bias_var,
                cell["residual"], _ln(cell["layer_norm"]), parameterization)
     base = baselines(dim, resolution, measures, window=window, degree=degree)
@@ -303,8 +298,3 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
 def _ln(value):
     return None if value in (None, "none") else value
 
-
-def _cells(grid, fixed):
-    names = list(grid)
-    for values in itertools.product(*grid.values()):
-        yield {**fixed, **dict(zip(names, values))}

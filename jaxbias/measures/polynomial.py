@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.measures.constant import near_constant
-from jaxbias.measures.spectral import _check_grid_values
+from jaxbias.measures.spectral import check_grid_values
 
 __all__ = ["legendre_coefficients", "polynomial_order"]
 
@@ -48,7 +48,7 @@ def legendre_coefficients(values, degree: int = 8):
     Returns:
       ``(degree + 1,) * d`` coefficients.
     """
-    v = _check_grid_values(values)
+    v = check_grid_values(values)
     degree = _check_degree(degree, tuple(v.shape))
     c = v
     for axis, r in enumerate(v.shape):
@@ -77,7 +77,7 @@ def polynomial_order(values, degree: int = 8, *, guard: bool = True, rtol: float
       >>> round(float(jb.measures.polynomial_order(f, degree=4)), 4)  # (1/3 * 1 + 2/3 * 3) / (1/3 + 2/3)
       2.3333
     """
-    v = _check_grid_values(values)
+    v = check_grid_values(values)
     c = jnp.abs(legendre_coefficients(v, degree))
     grids = np.meshgrid(*[np.arange(degree + 1)] * v.ndim, indexing="ij")
     total_degree = jnp.asarray(sum(grids), c.dtype)

@@ -25,13 +25,26 @@ import numpy as np
 
 from jaxbias.measures.constant import near_constant
 
-__all__ = ["mean_frequency", "radial_spectrum", "radial_frequencies", "mean_frequency_redshift_code", "WINDOWS"]
+__all__ = ["mean_frequency", "radial_spectrum", "radial_frequencies", "mean_frequency_redshift_code", "WINDOWS",
+           "check_grid_values"]
 
 WINDOWS = (None, "hann")
 """Windows accepted by :func:`mean_frequency` and :func:`radial_spectrum`."""
 
 
-def _check_grid_values(values, name: str = "values", min_dim: int = 1, max_dim: int | None = None):
+def check_grid_values(values, name: str = "values", min_dim: int = 1, max_dim: int | None = None) -> jnp.ndarray:
+    """One function on a grid, ``(r,) * d`` with ``r >= 2``, as a float array (ints become float32).
+
+    The argument check of every measure that reads a function on a grid (spectral and polynomial).
+
+    Args:
+      values: the function's values, shape ``(r, ..., r)``.
+      name: the argument's name in error messages.
+      min_dim, max_dim: the accepted numbers of grid dimensions ``d`` (``max_dim`` None: no upper bound).
+
+    Raises:
+      ValueError: naming ``name``, when the shape is not a grid of ``min_dim..max_dim`` dimensions.
+    """
     v = jnp.asarray(values)
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.float32)
@@ -119,7 +132,7 @@ def mean_frequency(values, *, window: str | None = None, guard: bool = True, rto
       >>> round(float(jb.measures.mean_frequency(wave)), 4)  # |k| = 4/32 of max sqrt(2)/2
       0.1768
     """
-    v = _check_grid_values(values)
+    v = check_grid_values(values)
     _check_window(window)
     k, counts = _half_grid(tuple(v.shape))
     mag = _half_magnitudes(v, window)
@@ -147,7 +160,7 @@ def radial_spectrum(values, bins: int | None = None, *, window: str | None = Non
     Returns:
       ``(bins,)`` array of summed magnitudes; shell edges are ``linspace(0, 1, bins + 1)``.
     """
-    v = _check_grid_values(values)
+    v = check_grid_values(values)
     _check_window(window)
     bins = max(v.shape) // 2 if bins is None else bins
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
@@ -178,7 +191,7 @@ def mean_frequency_redshift_code(values, *, guard: bool = False, rtol: float | N
     Returns:
       A scalar in [0, 1] (0 when no energy is left after dropping the DC bin).
     """
-    v = _check_grid_values(values, min_dim=2, max_dim=2)
+    v = check_grid_values(values, min_dim=2, max_dim=2)
     r = v.shape[0]
     if v.shape[1] != r:
         raise ValueError(f"values with shape {tuple(v.shape)}: the Neural Redshift variant expects a square grid")

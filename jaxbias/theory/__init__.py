@@ -1,4 +1,8 @@
-"""Theory: predictions for random networks and checks of them against Monte Carlo.
+"""Theory: predictions for random networks, from their spec alone (closed forms, recursions, moments).
+
+Pure functions of numbers and network specs: nothing here samples a network. The checks of these
+predictions against Monte Carlo (``check``, ``compare``, the catalogue ``run_check``) are in
+:mod:`jaxbias.experiments`.
 
 Two functions share the name ``phase_diagram``: ``jaxbias.theory.phase_diagram`` is the order/chaos
 diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are
@@ -6,9 +10,6 @@ diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are
 """
 
 from jaxbias.theory import guessing  # noqa: F401  (the module, for guessing.phase_diagram)
-from jaxbias.theory.checks import (  # noqa: F401
-    CheckResult, DistributionResult, Estimator, check, check_distribution, compare, critical_z, merge,
-)
 from jaxbias.theory.finite_width import (  # noqa: F401
     FiniteWidth, excess_kurtosis, finite_width, mlp_finite_width, square_covariance,
 )
@@ -34,8 +35,7 @@ from jaxbias.theory.guessing import (  # noqa: F401
 )
 from jaxbias.theory.guessing_finite_width import FiniteWidthGamma, predict_gamma_finite_width  # noqa: F401
 from jaxbias.theory.ntk_fluctuations import (  # noqa: F401
-    HANIN_NICA_RATE, ReluNTKMoments, hanin_nica_ratio, ntk_diagonal_net, ntk_diagonal_samples, relu_ntk_moment,
-    relu_ntk_moments, relu_ntk_net,
+    HANIN_NICA_RATE, ReluNTKMoments, hanin_nica_ratio, relu_ntk_moment, relu_ntk_moments, relu_ntk_net,
 )
 from jaxbias.theory.order_chaos import (  # noqa: F401
     OrderChaos, PhaseDiagram, correlation_map, critical_line, order_chaos, phase_diagram,
@@ -43,4 +43,3 @@ from jaxbias.theory.order_chaos import (  # noqa: F401
 from jaxbias.theory.recursions import (  # noqa: F401
     chi_parallel, chi_perp, critical_weight_var, fixed_point, length_map,
 )
-from jaxbias.theory.catalogue import CATALOGUE, CheckReport, run_check, to_dataset  # noqa: F401

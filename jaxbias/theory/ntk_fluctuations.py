@@ -42,8 +42,9 @@ about 3-4, not 5: ``exp(5 beta)`` taken as an equality is rejected by Monte Carl
 
 The tests compare the formula with a hand computation at one hidden layer (there ``T`` is
 ``C_W q / n_1`` times a chi-square with ``2K`` degrees of freedom) and with a float64 numpy Monte
-Carlo of explicit backpropagation; the catalogue check "ntk-fluctuations" compares it with the
-engine's NTK over thousands of networks. ``E[T^4]`` measures the heavy tail: the sample mean of ``T^2``
+Carlo of explicit backpropagation; the catalogue check "ntk-fluctuations"
+(:mod:`jaxbias.experiments.catalogue`) compares it with the engine's NTK over thousands of networks
+(:func:`jaxbias.experiments.ntk_diagonal_samples`). ``E[T^4]`` measures the heavy tail: the sample mean of ``T^2``
 over ``n`` networks is worth ``n E[T^2]^2 / E[T^4]`` well-behaved samples, which the check requires to
 be large (``L/width`` small enough), otherwise its confidence intervals would not hold.
 
@@ -57,16 +58,16 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Any, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
-import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
-from jaxbias.kernels.empirical import ntk_fn
+from jaxbias.nets import mlp
 from jaxbias.nets.core import Net
 
-__all__ = ["HANIN_NICA_RATE", "ReluNTKMoments", "hanin_nica_ratio", "ntk_diagonal_net", "ntk_diagonal_samples",
-           "relu_ntk_moment", "relu_ntk_moments", "relu_ntk_net"]
+__all__ = ["HANIN_NICA_RATE", "ReluNTKMoments", "hanin_nica_ratio", "relu_ntk_moment", "relu_ntk_moments",
+           "relu_ntk_net"]
 
 HANIN_NICA_RATE = 5.0
 """Growth rate of ``log(E[T^2]/E[T]^2)`` in ``beta = sum_l 1/n_l`` at large depth (Hanin & Nica 2020)."""
@@ -114,8 +115,6 @@ def _chi2_rising(k: np.ndarray, p: int) -> np.ndarray:
 
 def _binomial_half(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Support and pmf of ``K ~ Binomial(n, 1/2)``, cut 40 standard deviations from the mean (mass lost < 1e-300)."""
-    from scipy import stats
-
     half = 20.0 * math.sqrt(n)
     k = np.arange(max(0, math.floor(n / 2 - half)), min(n, math.ceil(n / 2 + half)) + 1, dtype=np.float64)
     return k, stats.binom.pmf(k, n, 0.5)
@@ -216,40 +215,4 @@ def relu_ntk_moments(widths: Sequence[int], in_dim: int, *, sq_norm: float | Non
 
 def relu_ntk_net(width: int | Sequence[int], depth: int, out: int = 1, weight_var: float = 2.0) -> Net:
     """The networks of Hanin & Nica's theorem: ReLU MLP, no biases, ``C_W`` (default 2), ntk parameterization."""
-    from jaxbias.nets import mlp
-
     return mlp(width, depth, "relu", out=out, weight_var=weight_var, bias=False, parameterization="ntk")
-
-
-def ntk_diagonal_net(net: Net, method: str = "auto") -> Net:
-    """A Net whose output at points ``x (p, ...)`` is the traced diagonal NTK ``Theta(x_i, x_i)``, shape ``(p,)``.
-
-    Run through :func:`jaxbias.reduce` it gives the NTK of each of ``n`` networks in one compiled program.
-    """
-    kernel = ntk_fn(net, method=method, diagonal=True)
-    return Net(net.init, _diag_apply(kernel), "ntk_diagonal")
-
-
-@functools.lru_cache(maxsize=64)
-def _diag_apply(kernel):
-    def apply(params, x):
-        return kernel(params, x)
-
-    return apply
-
-
-def _diag_moments(t):  # t (p,): T and T^2 at each point
-    return jnp.stack([t, t ** 2], axis=-1)
-
-
-def ntk_diagonal_samples(net: Net, x: Any, n: int, key: Any = 0, *, progress: bool = False) -> np.ndarray:
-    """Per-network ``(T, T^2)`` at each point, ``(n, p, 2)``: network ``i`` is ``net.init(fold_in(key, i), x)``.
-
-    ``E[T^2]/E[T]^2`` is ``mean[..., 1] / mean[..., 0]**2`` of these (a smooth function of means, so
-    :func:`jaxbias.theory.compare` gives its confidence interval by the delta method).
-    """
-    from jaxbias.engine import reduce
-
-    if not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n={n!r}: expected an integer >= 2 networks")
-    return np.asarray(reduce(ntk_diagonal_net(net), x, n, key, _diag_moments, progress=progress))

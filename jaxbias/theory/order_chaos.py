@@ -22,15 +22,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.kernels.gaussian import check_accuracy
+from jaxbias.nets.activations import get_activation
 from jaxbias.theory.recursions import (
-    _check_var,
-    _phi,
     chi_parallel,
     critical_weight_var,
     fixed_point,
     gauss_dphi_dphi,
     gauss_phi_phi,
 )
+from jaxbias.validation import check_variance
 
 __all__ = ["OrderChaos", "PhaseDiagram", "order_chaos", "correlation_map", "phase_diagram", "critical_line"]
 
@@ -71,7 +71,7 @@ class PhaseDiagram(NamedTuple):
 
 def correlation_map(activation, weight_var, bias_var, q, c):
     """``c -> [C_b + C_W E[phi(u) phi(v)]] / q`` with ``(u, v) ~ N(0, q [[1, c], [c, 1]])``; arrays broadcast."""
-    phi = _phi(activation)
+    phi = get_activation(activation)
     q, c = jnp.asarray(q, jnp.float32), jnp.asarray(c, jnp.float32)
     return (jnp.asarray(bias_var, jnp.float32)
             + jnp.asarray(weight_var, jnp.float32) * gauss_phi_phi(phi, q, q * c, q)) / q
@@ -114,8 +114,8 @@ def order_chaos(activation, weight_var, bias_var) -> OrderChaos:
       >>> float(r.chi_1), float(r.c_star), float(r.xi_c)
       (1.0, 1.0, inf)
     """
-    phi = _phi(activation)
-    cw, cb = np.broadcast_arrays(_check_var("weight_var", weight_var), _check_var("bias_var", bias_var))
+    phi = get_activation(activation)
+    cw, cb = np.broadcast_arrays(check_variance("weight_var", weight_var), check_variance("bias_var", bias_var))
     q = fixed_point(phi, cw, cb)
     q_eval = np.where(np.isfinite(q), q, _Q_INFINITE)
     q_pos = np.maximum(q_eval, 1e-30)
@@ -149,8 +149,8 @@ def phase_diagram(activation, weight_vars, bias_vars) -> PhaseDiagram:
     Returns:
       :class:`PhaseDiagram`; fields ``(W, B)``, ``critical_weight_var (B,)``.
     """
-    w = _check_var("weight_vars", weight_vars)
-    b = _check_var("bias_vars", bias_vars)
+    w = check_variance("weight_vars", weight_vars)
+    b = check_variance("bias_vars", bias_vars)
     if w.ndim != 1 or b.ndim != 1 or not w.size or not b.size:
         raise ValueError(f"weight_vars, bias_vars with shapes {w.shape}, {b.shape}: expected two non-empty 1-D arrays")
     r = order_chaos(activation, w[:, None], b[None, :])

@@ -21,7 +21,7 @@ Gaussian expectations come from :mod:`jaxbias.kernels.gaussian` (closed forms wh
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxbias.kernels.gaussian import check_accuracy, dphi_dphi, phi_phi
 from jaxbias.nets.activations import Activation, get_activation
+from jaxbias.validation import check_variance
 
 __all__ = [
     "length_map",
@@ -47,13 +48,6 @@ _BISECTIONS = 40
 _DIVERGED = 1e30
 
 
-def _check_var(name: str, value: Any) -> np.ndarray:
-    v = np.asarray(value, np.float64)
-    if v.dtype.kind not in "fiu" or not np.all(np.isfinite(v)) or np.any(v < 0):
-        raise ValueError(f"{name}={value!r}: expected finite numbers >= 0")
-    return v
-
-
 def scale_invariant_slopes(activation: str | Callable | Activation) -> tuple[float, float] | None:
     """(a+, a-) for a scale-invariant activation given by name (relu, leaky_relu(a), abs, identity), else None."""
     phi = get_activation(activation)
@@ -66,10 +60,6 @@ def scale_invariant_slopes(activation: str | Callable | Activation) -> tuple[flo
     if phi.name.startswith("leaky_relu("):
         return 1.0, float(phi.name[len("leaky_relu("):-1])
     return None
-
-
-def _phi(activation) -> Activation:
-    return get_activation(activation)
 
 
 def gauss_phi_phi(phi: Activation, k11, k12, k22):
@@ -94,14 +84,14 @@ def gauss_dphi_dphi(phi: Activation, k11, k12, k22):
 
 def length_map(activation, weight_var, bias_var, q):
     """``F(q) = C_b + C_W E[phi(z)^2]``, ``z ~ N(0, q)``; jax-traceable and differentiable in every argument."""
-    phi = _phi(activation)
+    phi = get_activation(activation)
     q = jnp.asarray(q, jnp.float32)
     return jnp.asarray(bias_var, jnp.float32) + jnp.asarray(weight_var, jnp.float32) * gauss_phi_phi(phi, q, q, q)
 
 
 def chi_parallel(activation, weight_var, bias_var, q):
     """``chi_par(q) = dF/dq``, the length map's slope (RYH eq. 5.50), by ``jax.grad``; arrays broadcast."""
-    phi = _phi(activation)
+    phi = get_activation(activation)
     grad = jax.grad(lambda qq, cw, cb: length_map(phi, cw, cb, qq))
     q, cw, cb = jnp.broadcast_arrays(*(jnp.asarray(a, jnp.float32) for a in (q, weight_var, bias_var)))
     f = grad
@@ -116,7 +106,7 @@ def chi_perp(activation, weight_var, bias_var, q):
     ``bias_var`` is unused (kept for a uniform signature).
     """
     del bias_var
-    phi = _phi(activation)
+    phi = get_activation(activation)
     q = jnp.asarray(q, jnp.float32)
     return jnp.asarray(weight_var, jnp.float32) * gauss_dphi_dphi(phi, q, q, q)
 
@@ -190,9 +180,9 @@ def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
       >>> round(float(fixed_point("relu", 1.0, 0.5)), 5)  # C_b / (1 - C_W / 2)
       1.0
     """
-    phi = _phi(activation)
-    cw, cb, q0v = np.broadcast_arrays(_check_var("weight_var", weight_var), _check_var("bias_var", bias_var),
-                                      _check_var("q0", q0))
+    phi = get_activation(activation)
+    cw, cb, q0v = np.broadcast_arrays(check_variance("weight_var", weight_var), check_variance("bias_var", bias_var),
+                                      check_variance("q0", q0))
     if np.any(q0v <= 0):
         raise ValueError(f"q0={q0!r}: expected a positive initial variance")
     out = _fixed_point_program(phi)(*(jnp.asarray(a.ravel(), jnp.float32) for a in (cw, cb, q0v)))
@@ -268,8 +258,8 @@ def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
       >>> float(critical_weight_var("relu")), float(critical_weight_var("tanh"))
       (2.0, 1.0)
     """
-    phi = _phi(activation)
-    cb = _check_var("bias_var", bias_var)
+    phi = get_activation(activation)
+    cb = check_variance("bias_var", bias_var)
     slopes = scale_invariant_slopes(phi)
     if slopes is not None:
         return np.full(cb.shape, 2.0 / (slopes[0] ** 2 + slopes[1] ** 2))

@@ -1,10 +1,10 @@
-"""Named theory checks: each one a prediction, a Monte Carlo measurement and a verdict.
+"""Named theory checks: each one a prediction (from :mod:`jaxbias.theory`), a Monte Carlo measurement and a verdict.
 
 Every entry has ``predict(options) -> list of predictions`` and ``measure(options) -> list of
 Measurement`` (per-network values and how to combine them), so the same measurement can be
 confronted with any prediction (the tests feed deliberately wrong ones and see them rejected).
-:func:`run_check` joins them into rows of :class:`~jaxbias.theory.checks.CheckResult` (moments)
-and :class:`~jaxbias.theory.checks.DistributionResult` (laws); the overall verdict holds at the
+:func:`run_check` joins them into rows of :class:`~jaxbias.experiments.checks.CheckResult` (moments)
+and :class:`~jaxbias.experiments.checks.DistributionResult` (laws); the overall verdict holds at the
 stated confidence (Bonferroni over the rows). :func:`to_dataset` labels the rows for saving.
 
 >>> sorted(CATALOGUE)[:2]
@@ -19,13 +19,23 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
+from scipy import stats
 
-from jaxbias.theory.checks import DistributionResult, check_distribution, compare
+from jaxbias.engine import reduce
+from jaxbias.experiments.checks import DistributionResult, check_distribution, compare
+from jaxbias.experiments.ntk_fluctuations import ntk_diagonal_samples
+from jaxbias.nets import mlp
 from jaxbias.nets.activations import get_activation
+from jaxbias.nets.core import Net
+from jaxbias.results import result_attrs
 from jaxbias.theory.finite_width import _layer_map, finite_width
+from jaxbias.theory.guessing import predict_gamma
+from jaxbias.theory.ntk_fluctuations import relu_ntk_moment, relu_ntk_moments, relu_ntk_net
 from jaxbias.theory.recursions import chi_perp, critical_weight_var
 
-__all__ = ["CATALOGUE", "Entry", "Measurement", "CheckReport", "run_check", "to_dataset", "check_options"]
+__all__ = ["CATALOGUE", "Entry", "Measurement", "CheckReport", "run_check", "to_dataset", "check_options", "confront",
+           "NTKF_MIN_EFFECTIVE_N"]
 
 
 class Measurement(NamedTuple):
@@ -88,8 +98,6 @@ def check_options(name: str, **options) -> dict:
 
 
 def _net(o: dict, depth: int, width=None, out=None, law=None):
-    from jaxbias.nets import mlp
-
     return mlp(o["width"] if width is None else width, depth, o["activation"], out=o["out"] if out is None else out,
                weight_var=o["weight_var"], bias_var=o["bias_var"], weight_law=law or o["weight_law"])
 
@@ -124,8 +132,6 @@ def _kernel(o: dict, depth: int, n_points: int = 1) -> np.ndarray:
 
 
 def _sample(o: dict, net, x, stat, offset: int = 0) -> np.ndarray:
-    from jaxbias.engine import reduce
-
     return reduce(net, x, o["n"], o["key"] + offset, stat, progress=False)
 
 
@@ -136,8 +142,6 @@ def _second_moments(y):  # y (2, out): (E z_a^2, E z_a z_b, E z_b^2) over units
 
 
 def _nngp_predict(o):
-    from scipy import stats
-
     k = _kernel(o, o["depths"][-1], 2)
     return [k, stats.norm(0.0, math.sqrt(k[0]))]
 
@@ -197,8 +201,6 @@ def _fw_measure(o):
 
 def _gradient_net(net):
     """A Net whose output at each point is ``|d f / d x|^2`` of ``net``'s first output unit."""
-    from jaxbias.nets.core import Net
-
     def apply(params, x):
         g = jax.vmap(jax.grad(lambda xi: net.apply(params, xi[None])[0, 0]))(x)
         return jnp.sum(g ** 2, axis=1, keepdims=True)
@@ -310,8 +312,6 @@ def _igb_gamma(points: int):
 
 
 def _igb_predict(o):
-    from jaxbias.theory.guessing import predict_gamma
-
     x = _igb_inputs(o)
     return [np.array([predict_gamma(_net(o, d), x).gamma for d in o["depths"]])]
 
@@ -343,8 +343,6 @@ def _ntkf_widths(o: dict) -> tuple:
 
 def _ntkf_moments(o: dict):
     """Exact moments at each (width, depth): :func:`jaxbias.theory.ntk_fluctuations.relu_ntk_moments`."""
-    from jaxbias.theory.ntk_fluctuations import relu_ntk_moments
-
     return [[relu_ntk_moments([w] * d, o["in_dim"], weight_var=o["weight_var"]) for d in o["depths"]]
             for w in _ntkf_widths(o)]
 
@@ -363,8 +361,6 @@ def _ntkf_check_sample_size(o: dict) -> None:
     ``n = 1330``); 4% at effective 45 (width 16, depth 3, ``n = 300``); 17% at effective 11 (width 16,
     depth 8, ``n = 3000``). Hence the threshold 500.
     """
-    from jaxbias.theory.ntk_fluctuations import relu_ntk_moment
-
     for w in _ntkf_widths(o):
         for d in o["depths"]:
             e2, e4 = (relu_ntk_moment([w] * d, o["in_dim"], k, weight_var=o["weight_var"]) for k in (2, 4))
@@ -382,8 +378,6 @@ def _ntkf_predict(o):
 
 
 def _ntkf_measure(o):
-    from jaxbias.theory.ntk_fluctuations import ntk_diagonal_samples, relu_ntk_net
-
     if min(o["depths"]) < 1 or len(set(o["depths"])) < len(o["depths"]):
         raise ValueError(f"depths={o['depths']}: ntk-fluctuations needs distinct depths >= 1")
     fixed = dict(activation="relu", bias_var=0.0, weight_law="normal", out=1)
@@ -467,12 +461,8 @@ def confront(name: str, o: dict, predictions: list, measurements: list) -> Check
     return CheckReport(name, o, rows, o["confidence"], all(r.passed for r in rows))
 
 
-def to_dataset(report: CheckReport):
+def to_dataset(report: CheckReport) -> xr.Dataset:
     """The report as an ``xarray.Dataset`` with one entry per (row, component) along dim ``row``."""
-    import xarray as xr
-
-    from jaxbias.io import result_attrs
-
     cols: dict[str, list] = {k: [] for k in ("check", "component", "kind", "prediction", "estimate", "stderr",
                                              "ci_low", "ci_high", "z", "tolerance", "p_value", "passed")}
     depths = report.options["depths"]
@@ -500,5 +490,3 @@ def to_dataset(report: CheckReport):
                  n=report.options["n"])
     return xr.Dataset(data, attrs=attrs)
 
-
-__all__ += ["confront", "NTKF_MIN_EFFECTIVE_N"]

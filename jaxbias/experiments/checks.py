@@ -1,4 +1,4 @@
-"""Theory checks: a prediction against a Monte Carlo estimate over random networks, with a verdict.
+"""Theory against simulation: a prediction against a Monte Carlo estimate over random networks, with a verdict.
 
 A check is a statistical statement. From ``n`` independent
 networks a per-network statistic is computed inside the engine's compiled program; the
@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import stats as _stats
+
+from jaxbias.engine import reduce
 
 __all__ = [
     "Estimator",
@@ -255,10 +257,8 @@ def check(prediction, net, x, estimator: Estimator, n: int, *, key=0, confidence
       >>> bool(check(0.5, net, x, est, n=2000, progress=False).passed)
       True
     """
-    from jaxbias.engine import reduce
-
     if not isinstance(estimator, Estimator):
-        raise TypeError(f"estimator={estimator!r}: expected a jaxbias.theory.Estimator(stat, combine)")
+        raise TypeError(f"estimator={estimator!r}: expected a jaxbias.experiments.Estimator(stat, combine)")
     values = reduce(net, x, n, key, estimator.stat, **engine_kwargs)
     return compare(prediction, values, estimator.combine, confidence=confidence, tolerance=tolerance, name=name)
 
