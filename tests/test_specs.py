@@ -116,8 +116,8 @@ def test_repeat_draws_and_computes_like_the_unrolled_layers():
     p, q = scanned.init(jax.random.key(3), X), unrolled.init(jax.random.key(3), X)
     stacked = p[1][0]
     for i in range(3):  # the same random words, layer by layer
-        np.testing.assert_array_equal(stacked["w"][i], q[1 + i][0]["w"])
-        np.testing.assert_array_equal(stacked["b"][i], q[1 + i][0]["b"])
+        np.testing.assert_array_equal(stacked["w"][i], q[1 + i]["w"])
+        np.testing.assert_array_equal(stacked["b"][i], q[1 + i]["b"])
     np.testing.assert_allclose(scanned.apply(p, X), unrolled.apply(q, X), rtol=1e-6, atol=1e-6)
 
 

@@ -19,7 +19,8 @@ the degree that dominates each eigenvector, with ``exact`` 0 and the off-diagona
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+import dataclasses
+from typing import Any, Callable
 
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +39,8 @@ __all__ = ["ntk_spectrum"]
 _BAND = (0.05, 0.95)
 
 
-class _EigApply(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _EigApply:
     """``apply(params, x)`` returning the eigenvalues of the network's NTK on ``x``, descending (hashable)."""
 
     kernel: Callable

@@ -70,6 +70,7 @@ import numpy as np
 from jaxbias.memory import jaxpr_peak_bytes
 from jaxbias.nets import CNN, MLP, FlaxNet, Net, ResNet, Transformer
 from jaxbias.nets.core import AffineTap, ConvTap, affine_taps
+from jaxbias.nets.layers import BatchNorm, Layer, sublayers
 
 __all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "auto_method", "default_wrt"]
 
@@ -98,6 +99,8 @@ def _linen_params(path: tuple, leaf: Any) -> bool:
 
 def _independent_points(net: Net) -> bool:
     """Whether each point's output depends on that point alone (false under batch statistics)."""
+    if isinstance(net, Layer):
+        return not any(isinstance(layer, BatchNorm) for layer in sublayers(net))
     if not isinstance(net, (MLP, CNN, ResNet, Transformer)):
         return False
     return net.norm is None or net.norm.kind != "batch"

@@ -34,6 +34,7 @@ moments leave the device, so memory is bounded by the chunk whatever ``n``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -84,7 +85,8 @@ def _moments(result: dict) -> KernelMoments:
     return KernelMoments(np.asarray(result["mean"]), np.sqrt(var), np.asarray(result["sem"]), int(result["count"]))
 
 
-class _NTKApply(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _NTKApply:
     """``apply(params, x)`` returning the NTK of ``x[:split]`` against ``x[split:]`` (hashable: one engine program)."""
 
     kernel: Callable
@@ -94,15 +96,16 @@ class _NTKApply(NamedTuple):
         return self.kernel(params, x) if self.split is None else self.kernel(params, x[:self.split], x[self.split:])
 
 
-class _NNGPStat(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _NNGPStat:
     """``stat(y)``: one network's contribution ``f(x1) f(x2)^T`` to the NNGP (hashable: one engine program)."""
 
     split: int | None
-    trace: bool
+    trace_outputs: bool  # not "trace": jax.jit copies a callable's attributes onto the jitted function
 
     def __call__(self, y):
         y1, y2 = (y, y) if self.split is None else (y[:self.split], y[self.split:])
-        if self.trace:
+        if self.trace_outputs:
             return y1 @ y2.T / y.shape[1]
         return jnp.einsum("ao,bp->abop", y1, y2)
 
@@ -181,19 +184,20 @@ def _conditional_kernel(spec: _Integrated, features: jax.Array) -> jax.Array:
     return cb + cw * phi_phi(spec.activation, d[:, None], k, d[None, :])
 
 
-class _ConditionalStat(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class _ConditionalStat:
     """``stat(features)``: the conditional kernel, sliced to ``x1`` x ``x2`` and expanded over outputs (hashable)."""
 
     spec: _Integrated
     split: int | None
-    trace: bool
+    trace_outputs: bool  # not "trace" (see _NNGPStat)
     out: int
 
     def __call__(self, features):
         k = _conditional_kernel(self.spec, features)
         if self.split is not None:
             k = k[:self.split, self.split:]
-        return k if self.trace else jnp.einsum("ab,op->abop", k, jnp.eye(self.out, dtype=k.dtype))
+        return k if self.trace_outputs else jnp.einsum("ab,op->abop", k, jnp.eye(self.out, dtype=k.dtype))
 
 
 def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, trace: bool = True,

@@ -42,7 +42,7 @@ from jaxbias.validation import check_float, check_int
 
 __all__ = [
     "Layer", "Dense", "Activation", "LayerNorm", "BatchNorm", "FeaturePool", "Serial", "Residual", "Repeat",
-    "Stacked",
+    "Stacked", "sublayers",
 ]
 
 
@@ -177,6 +177,14 @@ class Layer(Spec):
         tape = Tape(perturbations, record=True)
         y = self.forward(tuple(params), jnp.asarray(x), tape)
         return y, tape.taps
+
+
+def sublayers(layer: Layer):
+    """``layer`` and every layer inside it, depth first."""
+    yield layer
+    for child in getattr(layer, "layers", ()) + getattr(layer, "blocks", ()) + (
+            (layer.branch,) if isinstance(layer, Residual) else ()):
+        yield from sublayers(child)
 
 
 def _count(layer: Layer, in_shape: tuple) -> int:

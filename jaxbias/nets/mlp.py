@@ -244,8 +244,9 @@ def plain_mlp(net, where: str, hint: str = "") -> MLP:
         raise ValueError(f"{where}: implemented for jaxbias.nets.MLP networks only, got {type(net).__name__}{hint}")
     for name, plain in (("residual", False), ("norm", None), ("pool", None)):
         if getattr(net, name) != plain:
+            value = getattr(net, name)
             raise ValueError(f"{where}: covers plain MLPs ({name}={plain!r}), got a net with "
-                             f"{name}={str(getattr(net, name))!r}{hint}")
+                             f"{name}={value if isinstance(value, bool) else repr(str(value))}{hint}")
     if net.weight_law != "normal":
         raise ValueError(f"{where}: assumes iid Gaussian weights (weight_law='normal'), got a net with "
                          f"weight_law={net.weight_law!r}{hint}")
