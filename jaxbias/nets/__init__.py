@@ -9,6 +9,7 @@ from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
 from jaxbias.nets.cnn import CNN, cnn
 from jaxbias.nets.core import layer_norm
 from jaxbias.nets.flax_adapters import FlaxNet, from_linen, from_nnx
+from jaxbias.nets.legacy import from_config
 from jaxbias.nets.mlp import MLP, mlp
 from jaxbias.nets.options import NORMS, POOLS, Norm, Pool
 from jaxbias.nets.resnet import ResNet, resnet
@@ -34,6 +35,7 @@ __all__ = [
     "to_dict",
     "from_dict",
     "describe",
+    "from_config",
     "FlaxNet",
     "from_linen",
     "from_nnx",
