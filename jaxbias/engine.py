@@ -34,6 +34,7 @@ from jaxbias.memory import per_net_bytes
 from jaxbias.nets.core import Net
 from jaxbias.summaries import Summary
 
+from jaxbias.validation import check_n as _check_n
 __all__ = ["sample", "reduce", "summarize", "RunPlan", "plan"]
 
 _NET_AXIS = "net"
@@ -109,16 +110,6 @@ def default_budget() -> int:
 def _identity(y):
     """The default stat: the outputs themselves (one function object, so compiled programs are reused)."""
     return y
-
-
-def _check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise ValueError(f"n={n!r}: expected a positive integer number of networks")
-    if n <= 0:
-        raise ValueError(f"n={n!r}: expected a positive integer number of networks")
-    if n > 2**32:
-        raise ValueError(f"n={n!r}: at most 2**32 networks per run (network indices are uint32)")
-    return int(n)
 
 
 def _check_x(x: Any) -> np.ndarray:

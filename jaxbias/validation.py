@@ -4,9 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check_int", "check_float", "check_variance", "check_kernel"]
+__all__ = ["MAX_NETWORKS", "check_n", "check_points", "check_int", "check_float", "check_confidence", "check_variance",
+           "check_kernel"]
+
+MAX_NETWORKS = 2**32
+"""Most networks one run samples: network indices ``i`` in ``fold_in(key, i)`` are uint32."""
+
+
+def check_n(n: Any) -> int:
+    """Returns ``n``, a number of networks, as an int in ``[1, 2**32]``, or raises ValueError naming ``n``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise ValueError(f"n={n!r}: expected a positive integer number of networks")
+    if n <= 0:
+        raise ValueError(f"n={n!r}: expected a positive integer number of networks")
+    if n > MAX_NETWORKS:
+        raise ValueError(f"n={n!r}: at most 2**32 networks per run (network indices are uint32)")
+    return int(n)
+
+
+def check_points(name: str, x: Any) -> jax.Array:
+    """Returns inputs ``x (n_points, *input_shape)`` as a jax array with ``n_points >= 1`` and finite floats.
+
+    Raises:
+      ValueError: naming ``name``, for a scalar, an empty point axis or NaN/inf entries.
+    """
+    x = jnp.asarray(x)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"{name} with shape {tuple(x.shape)}: expected points (n_points, *input_shape), n_points >= 1")
+    if jnp.issubdtype(x.dtype, jnp.floating) and not bool(jnp.all(jnp.isfinite(x))):
+        raise ValueError(f"{name} contains non-finite values (NaN or inf): expected finite inputs")
+    return x
 
 
 def check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
@@ -32,6 +63,14 @@ def check_float(name: str, value: Any, minimum: float | None = None, *, strict: 
     if not np.isfinite(out) or (minimum is not None and (out <= minimum if strict else out < minimum)):
         raise ValueError(f"{name}={value!r}: expected a finite number{bound}")
     return out
+
+
+def check_confidence(confidence: Any, name: str = "confidence") -> float:
+    """Returns a confidence level (two-sided, e.g. 0.99) as a float in ``(0, 1)``, or raises ValueError naming it."""
+    if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, (int, float, np.integer, np.floating)) \
+            or not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"{name}={confidence!r}: expected a number in (0, 1), e.g. 0.99")
+    return float(confidence)
 
 
 def check_variance(name: str, value: Any) -> np.ndarray:

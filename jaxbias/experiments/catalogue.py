@@ -29,7 +29,7 @@ from jaxbias.nets import mlp
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
 from jaxbias.results import result_attrs
-from jaxbias.theory.finite_width import _layer_map, finite_width
+from jaxbias.theory.finite_width import layer_map, finite_width
 from jaxbias.theory.guessing import predict_gamma
 from jaxbias.theory.ntk_fluctuations import relu_ntk_moment, relu_ntk_moments, relu_ntk_net
 from jaxbias.theory.recursions import chi_perp, critical_weight_var
@@ -126,7 +126,7 @@ def _kernel(o: dict, depth: int, n_points: int = 1) -> np.ndarray:
     """Infinite-width kernel entries at the output of a ``depth``-hidden-layer net: ``(aa,)`` or ``(aa, ab, bb)``."""
     k = np.asarray(_k1(o, n_points), np.float64)
     for _ in range(depth):
-        k = np.asarray(_layer_map(get_activation(o["activation"]), jnp.float32(o["weight_var"]),
+        k = np.asarray(layer_map(get_activation(o["activation"]), jnp.float32(o["weight_var"]),
                                   jnp.float32(o["bias_var"]), jnp.asarray(k, jnp.float32)), np.float64)
     return k
 

@@ -33,10 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.kernels.gaussian import (
-    _concrete,
-    _float_dtype,
     check_accuracy,
     dphi_dphi,
+    float_dtype,
     phi_mean,
     phi_phi,
     phi_sq,
@@ -70,6 +69,13 @@ class Kernels(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Checks
+
+
+def _concrete(x) -> np.ndarray | None:
+    """``x`` as a NumPy array, or None when it is traced (checks then happen only outside jit)."""
+    if isinstance(x, jax.core.Tracer):
+        return None
+    return np.asarray(x, dtype=np.float64)
 
 
 def _check_variance(name: str, value):
@@ -360,7 +366,7 @@ def _layer_infinite(net, x1, x2, per_layer, activation) -> Kernels:
     x1 = _check_points("x1", x1)
     symmetric = x2 is None
     x2 = x1 if x2 is None else _check_points("x2", x2, x1.shape[1])
-    dtype = _float_dtype(x1, x2)
+    dtype = float_dtype(x1, x2)
     if activation is not None:
         get_activation(activation)
     kernels = Kernels(*_layer_kernels_jit(net, x1.astype(dtype), x2.astype(dtype), symmetric, bool(per_layer),
@@ -426,7 +432,7 @@ def infinite(net: MLP, x1, x2=None, *, per_layer: bool = False, activation=None)
     in_dim = net.in_dim
     if in_dim is not None and x1.shape[1] != in_dim:
         raise ValueError(f"x1 with shape {tuple(x1.shape)}: the net expects inputs of dimension {in_dim}")
-    dtype = _float_dtype(x1, x2)
+    dtype = float_dtype(x1, x2)
     per_layer = bool(per_layer)
     kernels = Kernels(*_recursion_jit(spec, x1.astype(dtype), x2.astype(dtype), symmetric, per_layer))
     check_accuracy(kernels, f"infinite-width kernels of activation {getattr(spec.activation, 'name', spec.activation)!r}")

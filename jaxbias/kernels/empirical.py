@@ -71,6 +71,7 @@ from jaxbias.memory import jaxpr_peak_bytes
 from jaxbias.nets import CNN, MLP, FlaxNet, Net, ResNet, Transformer
 from jaxbias.nets.core import AffineTap, ConvTap, affine_taps
 from jaxbias.nets.layers import BatchNorm, Layer, sublayers
+from jaxbias.validation import check_points as _check_points
 
 __all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "auto_method", "default_wrt"]
 
@@ -532,15 +533,6 @@ def ntk_matvec(net: Net, params: Any, x: Any, *, wrt: Callable | None = None) ->
         return jnp.sum(jax.vmap(one)(jnp.arange(n_out)), axis=0) / n_out
 
     return matvec
-
-
-def _check_points(name: str, x: Any) -> jax.Array:
-    x = jnp.asarray(x)
-    if x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"{name} with shape {tuple(x.shape)}: expected points (n_points, *input_shape), n_points >= 1")
-    if jnp.issubdtype(x.dtype, jnp.floating) and not bool(jnp.all(jnp.isfinite(x))):
-        raise ValueError(f"{name} contains non-finite values (NaN or inf): expected finite inputs")
-    return x
 
 
 def _pad_rows(x: jax.Array, size: int) -> jax.Array:

@@ -85,7 +85,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Argument handling
 
 
-def _float_dtype(*xs) -> jnp.dtype:
+def float_dtype(*xs) -> jnp.dtype:
     """The widest floating dtype among ``xs`` (the default float for Python numbers and ints)."""
     default = jnp.result_type(float)
     dtypes = [jnp.asarray(x).dtype for x in xs]
@@ -97,7 +97,7 @@ def _float_dtype(*xs) -> jnp.dtype:
 
 def _kernel_args(k11, k12, k22, names=("k11", "k12", "k22")):
     """Checks (when concrete) and broadcasts the covariance entries to one float dtype and shape."""
-    dtype = _float_dtype(k11, k12, k22)
+    dtype = float_dtype(k11, k12, k22)
     ks = [jnp.asarray(k).astype(dtype) for k in (k11, k12, k22)]
     _check_covariance(ks, names)
     try:
@@ -107,13 +107,6 @@ def _kernel_args(k11, k12, k22, names=("k11", "k12", "k22")):
             f"{names[0]}, {names[1]}, {names[2]} with shapes {[tuple(k.shape) for k in ks]}: "
             "expected shapes that broadcast together"
         ) from None
-
-
-def _concrete(x) -> np.ndarray | None:
-    """``x`` as a NumPy array, or None when it is traced (checks then happen only outside jit)."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    return np.asarray(x, dtype=np.float64)
 
 
 def _check_covariance(ks, names) -> None:

@@ -41,13 +41,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbias.engine import _check_n, summarize
-from jaxbias.kernels.empirical import _check_points, ntk_fn
+from jaxbias.engine import summarize
+from jaxbias.kernels.empirical import ntk_fn
 from jaxbias.kernels.gaussian import check_accuracy, phi_phi
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
 from jaxbias.nets.mlp import MLP, plain_mlp
 from jaxbias.summaries import moments
+from jaxbias.validation import check_n, check_points
 
 __all__ = ["KernelMoments", "ntk_moments", "nngp_monte_carlo", "ESTIMATORS"]
 
@@ -71,10 +72,10 @@ class KernelMoments(NamedTuple):
 
 
 def _stack(x1, x2):
-    x1 = _check_points("x1", x1)
+    x1 = check_points("x1", x1)
     if x2 is None:
         return x1, None
-    x2 = _check_points("x2", x2)
+    x2 = check_points("x2", x2)
     if x2.shape[1:] != x1.shape[1:]:
         raise ValueError(f"x2 with shape {tuple(x2.shape)}: expected points of the same shape as x1 {tuple(x1.shape[1:])}")
     return jnp.concatenate([x1, x2], axis=0), x1.shape[0]
@@ -135,7 +136,7 @@ def ntk_moments(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0, meth
     x, split = _stack(x1, x2)
     kernel = ntk_fn(net, method=method, trace=bool(trace), diagonal=bool(diagonal), wrt=wrt)
     wrapped = Net(net.init, _NTKApply(kernel, split), "ntk")
-    return _moments(summarize(wrapped, x, n, key, summary=moments(), chunk_size=chunk_size,
+    return _moments(summarize(wrapped, x, n=n, key=key, summary=moments(), chunk_size=chunk_size,
                               memory_budget=memory_budget, progress=progress))
 
 
@@ -209,7 +210,7 @@ def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0,
       net: a :class:`~jaxbias.nets.Net`.
       x1, x2: points; ``x2=None`` for ``x1`` against itself.
       n: number of networks (``"conditional"``: of draws of layers ``1 .. L-1``).
-      key: seed; with ``estimator="networks"`` the same networks as ``jb.sample(net, x, n, key)``.
+      key: seed; with ``estimator="networks"`` the same networks as ``jb.sample(net, x, n=n, key=key)``.
       trace: average ``f_o(x) f_o(x')`` over output units (``(n1, n2)``), or keep ``(n1, n2, O, O)``.
       estimator: ``"networks"`` (the mean of ``f f'`` over networks: any net) or ``"conditional"``
         (the last hidden layer and the readout integrated exactly, module docstring: plain
@@ -236,12 +237,12 @@ def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0,
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator={estimator!r}: expected one of {', '.join(map(repr, ESTIMATORS))}")
     if estimator == "networks":
-        return _moments(summarize(net, x, n, key, stat=_NNGPStat(split, trace), summary=moments(),
+        return _moments(summarize(net, x, n=n, key=key, stat=_NNGPStat(split, trace), summary=moments(),
                                   chunk_size=chunk_size, memory_budget=memory_budget, progress=progress))
     trunk, spec = _conditional(net)
     stat = _ConditionalStat(spec, split, trace, net.out)
     if trunk is None:  # nothing random below the integrated layers: the exact kernel
-        n = _check_n(n)
+        n = check_n(n)
         in_dim = net.in_dim
         if x.ndim != 2 or (in_dim is not None and x.shape[1] != in_dim):
             raise ValueError(f"x1 with shape {tuple(np.shape(x1))}: the mlp expects inputs of shape "
@@ -250,7 +251,7 @@ def nngp_monte_carlo(net: Net, x1: Any, x2: Any = None, *, n: int, key: Any = 0,
         check_accuracy(mean, f"conditional NNGP of activation {spec.activation!r} (readout expectation)")
         zero = np.zeros_like(mean)
         return KernelMoments(mean, zero, zero, n)
-    result = _moments(summarize(trunk, x, n, key, stat=stat, summary=moments(), chunk_size=chunk_size,
+    result = _moments(summarize(trunk, x, n=n, key=key, stat=stat, summary=moments(), chunk_size=chunk_size,
                                 memory_budget=memory_budget, progress=progress))
     check_accuracy(result.mean, f"conditional NNGP of activation {spec.activation!r} (readout expectation)")
     return result

@@ -44,7 +44,7 @@ from jaxbias.nets.mlp import plain_mlp
 from jaxbias.theory.recursions import scale_invariant_slopes
 from jaxbias.validation import check_int, check_kernel
 
-__all__ = ["FiniteWidth", "finite_width", "mlp_finite_width", "excess_kurtosis", "square_covariance"]
+__all__ = ["FiniteWidth", "finite_width", "mlp_finite_width", "excess_kurtosis", "square_covariance", "layer_map"]
 
 
 _FD_ORDER = 64
@@ -104,8 +104,17 @@ def _pp(phi: Activation, k11, k12, k22):
     return fixed_rule_expect(_product(phi), k11, k12, k22, _FD_ORDER, estimate=False)
 
 
-def _layer_map(phi: Activation, cw, cb, k):
-    """``F(K)`` for a state vector ``k`` of Gram entries ``(aa,)`` or ``(aa, ab, bb)``."""
+def layer_map(phi: Activation, cw, cb, k):
+    """One layer of the infinite-width recursion, ``F(K) = C_b + C_W E_K[phi phi]`` (jax-traceable).
+
+    Args:
+      phi: the activation (:func:`jaxbias.nets.get_activation`).
+      cw, cb: ``C_W`` and ``C_b`` of the layer.
+      k: Gram entries of the previous layer, ``(aa,)`` for one input or ``(aa, ab, bb)`` for a pair.
+
+    Returns:
+      The next layer's entries, same shape as ``k``.
+    """
     if k.shape[0] == 1:
         return cb + cw * _phi_sq(phi, k[0])[None]
     aa, ab, bb = k[0], k[1], k[2]
@@ -194,7 +203,7 @@ def _fd_derivatives(phi: Activation, cw, cb, k):
         hess = jnp.stack([jnp.stack(row, axis=-1) for row in hess], axis=-2)  # (M_out, M_in, M_in)
         return jac, hess
 
-    both = jax.vmap(functools.partial(_layer_map, phi, cw, cb))(jnp.concatenate([stencil(h), stencil(h / 2)]))
+    both = jax.vmap(functools.partial(layer_map, phi, cw, cb))(jnp.concatenate([stencil(h), stencil(h / 2)]))
     half = both.shape[0] // 2
     j1, h1 = differences(both[:half], h)
     j2, h2 = differences(both[half:], h / 2)
@@ -208,7 +217,7 @@ def _fd_derivatives(phi: Activation, cw, cb, k):
 def _step(phi: Activation, k, cov, shift, cw, cb, n):
     """One layer of the recursion: (K, Cov, shift) of layer l -> layer l+1, and the largest relative error
     estimate of the quadrature behind them (0 for closed forms)."""
-    f = functools.partial(_layer_map, phi, cw, cb)
+    f = functools.partial(layer_map, phi, cw, cb)
     if _exact_autodiff(phi):
         jac = jax.jacfwd(f)(k)  # (M, M)
         hess = jax.hessian(f)(k)  # (M, M, M)
