@@ -55,7 +55,7 @@ def jax_rate(n: int, repeats: int) -> float:
     x = jb.inputs.hypercube(N_IN)
     summary = jb.summaries.count_distinct()
     keys = itertools.count()  # key 0 compiles, keys 1, 2, ... are timed
-    _, best, _ = timed(lambda: jb.summarize(net, x, n, key=next(keys), stat=truth_table, summary=summary,
+    _, best, _ = timed(lambda: jb.summarize(net, x, n=n, key=next(keys), stat=truth_table, summary=summary,
                                             progress=False), repeats)
     return n / best
 

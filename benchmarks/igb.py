@@ -40,10 +40,10 @@ def flops_per_net() -> int:
 
 def jaxbias_rate(net, x, n: int) -> tuple[float, float, dict]:
     t0 = now()
-    jb.reduce(net, x, min(n, 64), key=1, stat=jb.measures.guessing_stats, progress=False)  # compile + warm
+    jb.reduce(net, x, n=min(n, 64), key=1, stat=jb.measures.guessing_stats, progress=False)  # compile + warm
     compile_s = now() - t0
     t0 = now()
-    stats = jb.reduce(net, x, n, key=0, stat=jb.measures.guessing_stats, progress=False)
+    stats = jb.reduce(net, x, n=n, key=0, stat=jb.measures.guessing_stats, progress=False)
     elapsed = now() - t0
     est = jb.theory.estimate_gamma(stats.mean, stats.var, POINTS, n_boot=200)
     return n / elapsed, compile_s, {"gamma": est.value, "gamma_ci": [est.low, est.high],

@@ -73,7 +73,7 @@ def torch_loop_rate(x_np: np.ndarray, n: int) -> float:
 def jax_rate(net, x, n: int, stat_fn, repeats: int) -> float:
     """Networks/s of ``jb.reduce``: best of ``repeats`` calls (keys 1, 2, ...) after a compiling one (key 0)."""
     keys = itertools.count()
-    _, best, _ = timed(lambda: jb.reduce(net, x, n, key=next(keys), stat=stat_fn, progress=False), repeats)
+    _, best, _ = timed(lambda: jb.reduce(net, x, n=n, key=next(keys), stat=stat_fn, progress=False), repeats)
     return n / best
 
 

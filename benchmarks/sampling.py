@@ -230,7 +230,7 @@ def run_large(args, S, R: Results, on_cpu: bool):
     fans = layer_fans(cfg["in_dim"], cfg["width"], cfg["depth"])
     flops = forward_flops(x.shape[0], fans)
     n = S["large_n"]
-    p = jb.plan(net, x, n, stat=stat_mean)
+    p = jb.plan(net, x, n=n, stat=stat_mean)
     default_chunk = p.chunk_size
     R.extra["large"] = dict(points=int(x.shape[0]), flops_per_net=flops, n=n, default_chunk=default_chunk,
                             bytes_per_net=p.bytes_per_net, n_params=sum(a * b + b for a, b in fans))
@@ -255,8 +255,8 @@ def run_large(args, S, R: Results, on_cpu: bool):
             R.add("large", label, None, flops, note=f"skipped: {why}")
             continue
         m = c * max(1, round(S["large_sweep_n"] / c))  # whole chunks: no padded networks in the figure
-        jb.reduce(net, x, c, 0, stat=stat_mean, chunk_size=c, progress=False)  # compile
-        t = best_of(lambda: jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False), 1)
+        jb.reduce(net, x, n=c, key=0, stat=stat_mean, chunk_size=c, progress=False)  # compile
+        t = best_of(lambda: jb.reduce(net, x, n=m, key=0, stat=stat_mean, chunk_size=c, progress=False), 1)
         sweep[c] = m / t
         R.add("large", label, m / t, flops, note=f"sweep, n={m}")
     best_chunk = max(sweep, key=sweep.get)
@@ -265,13 +265,13 @@ def run_large(args, S, R: Results, on_cpu: bool):
 
     # The headline run: all n networks at the default chunk size.
     t = now()
-    jb.reduce(net, x, n, 0, stat=stat_mean, progress=False)
+    jb.reduce(net, x, n=n, key=0, stat=stat_mean, progress=False)
     rate = n / (now() - t)
     R.add("large", "jaxbias reduce (default chunk)", rate, flops, note=f"n={n}, chunk {default_chunk}")
 
     m = S["large_sample_n"]
-    jb.sample(net, x, min(m, default_chunk), 0, progress=False)
-    t = best_of(lambda: jb.sample(net, x, m, 0, progress=False), 1)
+    jb.sample(net, x, n=min(m, default_chunk), key=0, progress=False)
+    t = best_of(lambda: jb.sample(net, x, n=m, key=0, progress=False), 1)
     R.add("large", "jaxbias sample (outputs to host)", m / t, flops, note=f"n={m}")
 
     # Baselines.
@@ -282,7 +282,7 @@ def run_large(args, S, R: Results, on_cpu: bool):
 
     if S["rounds"] and torch is not None:
         methods = {"jaxbias": lambda: rate_of(
-            lambda: jb.reduce(net, x, default_chunk, 0, stat=stat_mean, progress=False), default_chunk)}
+            lambda: jb.reduce(net, x, n=default_chunk, key=0, stat=stat_mean, progress=False), default_chunk)}
         for threads in thread_settings():
             def loop(threads=threads):
                 with torch_threads(threads):
@@ -331,7 +331,7 @@ def run_small(args, S, R: Results, on_cpu: bool):
     fans = layer_fans(cfg["n_bits"], cfg["width"], cfg["depth"])
     flops = forward_flops(x.shape[0], fans)
     n = S["small_n"]
-    p = jb.plan(net, x, n, stat=stat_truth_table)
+    p = jb.plan(net, x, n=n, stat=stat_truth_table)
     default_chunk = p.chunk_size
     shapes = jax.eval_shape(net.init, jax.random.key(0), jnp.asarray(x))
     n_params = sum(math.prod(a.shape) for a in jax.tree_util.tree_leaves(shapes))
@@ -343,25 +343,25 @@ def run_small(args, S, R: Results, on_cpu: bool):
 
     # Headline: truth tables counted by count_distinct, default chunk.
     n_cd = S["small_cd_n"]
-    jb.summarize(net, x, default_chunk, 0, stat=stat_truth_table, summary=cd, progress=False)  # compile
+    jb.summarize(net, x, n=default_chunk, key=0, stat=stat_truth_table, summary=cd, progress=False)  # compile
     t = now()
-    res = jb.summarize(net, x, n_cd, 0, stat=stat_truth_table, summary=cd, progress=False)
+    res = jb.summarize(net, x, n=n_cd, key=0, stat=stat_truth_table, summary=cd, progress=False)
     rate_cd = n_cd / (now() - t)
     R.add("small", "jaxbias summarize count_distinct (default chunk)", rate_cd, flops,
           note=f"n={n_cd}, {len(res['counts'])} distinct tables")
     R.extra["small"]["distinct"] = int(len(res["counts"]))
 
-    jb.reduce(net, x, default_chunk, 0, stat=stat_mean, progress=False)
+    jb.reduce(net, x, n=default_chunk, key=0, stat=stat_mean, progress=False)
     t = now()
-    jb.reduce(net, x, n, 0, stat=stat_mean, progress=False)
+    jb.reduce(net, x, n=n, key=0, stat=stat_mean, progress=False)
     rate_reduce = n / (now() - t)
     R.add("small", "jaxbias reduce mean (default chunk)", rate_reduce, flops, note=f"n={n}")
 
     sweep = {}
     m = S["small_sweep_n"]
     for c in sorted(set(S["small_chunks"] + [default_chunk])):
-        jb.reduce(net, x, c, 0, stat=stat_mean, chunk_size=c, progress=False)
-        t = best_of(lambda: jb.reduce(net, x, m, 0, stat=stat_mean, chunk_size=c, progress=False), S["repeats"])
+        jb.reduce(net, x, n=c, key=0, stat=stat_mean, chunk_size=c, progress=False)
+        t = best_of(lambda: jb.reduce(net, x, n=m, key=0, stat=stat_mean, chunk_size=c, progress=False), S["repeats"])
         sweep[c] = m / t
         R.add("small", f"jaxbias reduce mean, chunk {c}" + (" (default)" if c == default_chunk else ""), m / t,
               flops, note=f"sweep, n={m}")
@@ -417,7 +417,7 @@ def run_small(args, S, R: Results, on_cpu: bool):
     if S["rounds"] and torch is not None:
         m = S["pair_small_n"]
         methods = {"jaxbias": lambda: rate_of(
-            lambda: jb.summarize(net, x, m, 0, stat=stat_truth_table, summary=cd, progress=False), m)}
+            lambda: jb.summarize(net, x, n=m, key=0, stat=stat_truth_table, summary=cd, progress=False), m)}
         for threads in thread_settings():
             def loop(threads=threads):
                 with torch_threads(threads):

@@ -7,9 +7,10 @@
 (100, 256, 1)
 """
 
-from jaxbias import experiments, inputs, kernels, measures, nets, summaries, theory
+from jaxbias import caches, experiments, inputs, kernels, measures, nets, summaries, theory
+from jaxbias.caches import clear_caches
 from jaxbias.cpu_devices import use_cpu_devices
-from jaxbias.engine import plan, reduce, sample, summarize
+from jaxbias.engine import RunOptions, RunPlan, plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
 from jaxbias.sweep import run_sweep
@@ -28,6 +29,10 @@ __all__ = [
     "reduce",
     "summarize",
     "plan",
+    "RunOptions",
+    "RunPlan",
+    "caches",
+    "clear_caches",
     "use_cpu_devices",
     "save",
     "load",

@@ -18,24 +18,25 @@ chunk is dispatched before the previous one is copied back, so the host never st
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
 import os
 import re
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxbias.caches import bounded_cache, by_value
 from jaxbias.keys import as_key
 from jaxbias.memory import per_net_bytes
 from jaxbias.nets.core import Net
 from jaxbias.summaries import Summary
-
 from jaxbias.validation import check_n as _check_n
-__all__ = ["sample", "reduce", "summarize", "RunPlan", "plan"]
+
+__all__ = ["sample", "reduce", "summarize", "RunOptions", "RunPlan", "plan"]
 
 _NET_AXIS = "net"
 _DEFAULT_MAX_CHUNK_PER_DEVICE = 1024
@@ -107,6 +108,89 @@ def default_budget() -> int:
     return int(min(total / 8, 4 * 2**30))
 
 
+def _check_chunk_size(chunk_size: Any) -> int | None:
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size!r}: expected a positive integer number of networks")
+    return int(chunk_size)
+
+
+def _check_micro_batch(micro_batch: Any) -> int | str | None:
+    if micro_batch == "auto" or micro_batch is None:
+        return micro_batch
+    if isinstance(micro_batch, (int, np.integer)) and not isinstance(micro_batch, bool) and micro_batch >= 1:
+        return int(micro_batch)
+    raise ValueError(f"micro_batch={micro_batch!r}: expected 'auto', None or a positive integer")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How the engine runs: chunking, memory, devices, progress bar. One typed, hashable value.
+
+    Options change how networks are evaluated, never which networks or what they compute: network
+    ``i`` is ``init(fold_in(key, i), x)`` whatever the options. Pass ``options=RunOptions(...)`` to
+    :func:`sample`, :func:`reduce`, :func:`summarize` and :func:`plan` (or the same fields as
+    keywords; not both).
+
+    Attributes:
+      chunk_size: networks per compiled call (rounded up to a multiple of the device count);
+        None: as many as fit ``memory_budget``, at most 1024 per device.
+      memory_budget: peak bytes for one chunk (int, or a string like ``"2GB"``); None: half the
+        accelerator's memory, or an eighth of host RAM (at most 4 GiB) on CPU (:func:`default_budget`).
+      devices: devices to shard the network axis over (stored as a tuple); None: all devices (of all
+        processes).
+      progress: True shows a progress bar, False is quiet, None shows one if the run takes more than
+        a few seconds.
+      micro_batch: networks evaluated at once within a device's share of a chunk; "auto" picks, on
+        CPU, the largest power of 2 whose estimated working set fits 16 MiB (one at a time for
+        networks of more than 8 MiB), and one vmap over the whole share on GPU; None: one vmap.
+
+    Raises:
+      ValueError: a field of the wrong type or range, named.
+
+    >>> RunOptions(chunk_size=64, progress=False) == RunOptions(chunk_size=64, progress=False)
+    True
+    """
+
+    chunk_size: int | None = None
+    memory_budget: int | str | None = None
+    devices: Sequence[Any] | None = None
+    progress: bool | None = None
+    micro_batch: int | str | None = "auto"
+
+    def __post_init__(self):
+        object.__setattr__(self, "chunk_size", _check_chunk_size(self.chunk_size))
+        if self.memory_budget is not None:
+            parse_bytes(self.memory_budget)
+        if self.devices is not None:
+            devices = tuple(self.devices) if isinstance(self.devices, (list, tuple)) else None
+            if not devices or not all(isinstance(d, jax.Device) for d in devices):
+                raise ValueError(f"devices={self.devices!r}: expected a non-empty sequence of jax devices")
+            object.__setattr__(self, "devices", devices)
+        if not (self.progress is None or isinstance(self.progress, (bool, np.bool_))):
+            raise ValueError(f"progress={self.progress!r}: expected True, False or None")
+        object.__setattr__(self, "micro_batch", _check_micro_batch(self.micro_batch))
+
+
+_DEFAULT_OPTIONS = RunOptions()
+
+
+def _options(options: RunOptions | None, chunk_size, memory_budget, devices, progress, micro_batch) -> RunOptions:
+    """The run's options: ``options``, or the same fields given as keywords (not both)."""
+    given = RunOptions(chunk_size, memory_budget, devices, progress, micro_batch)
+    if options is None:
+        return given
+    if not isinstance(options, RunOptions):
+        raise ValueError(f"options={options!r}: expected a jaxbias RunOptions")
+    if given != _DEFAULT_OPTIONS:
+        both = [f.name for f in dataclasses.fields(RunOptions)
+                if getattr(given, f.name) != getattr(_DEFAULT_OPTIONS, f.name)]
+        raise ValueError(f"options= and {', '.join(f'{name}=' for name in both)} given together: pass the engine "
+                         "options either as one RunOptions or as keywords")
+    return options
+
+
 def _identity(y):
     """The default stat: the outputs themselves (one function object, so compiled programs are reused)."""
     return y
@@ -128,6 +212,27 @@ def _check_x(x: Any) -> np.ndarray:
     return x
 
 
+def _check_net(net: Any) -> Any:
+    """``net`` as a key of the compiled programs that compares by value (:func:`jaxbias.caches.by_value`)."""
+    if not (callable(getattr(net, "init", None)) and callable(getattr(net, "apply", None))):
+        raise ValueError(f"net={net!r}: expected a network with init(key, x) and apply(params, x), e.g. a "
+                         "jaxbias spec or jb.nets.Net(init, apply)")
+    return by_value(net)
+
+
+def _check_stat(stat: Any) -> Callable:
+    if stat is None:
+        return _identity
+    if not callable(stat):
+        raise ValueError(f"stat={stat!r}: expected a function of one network's outputs (n_points, n_out)")
+    try:
+        hash(stat)
+    except TypeError:
+        raise ValueError(f"stat={stat!r}: expected a hashable function (a function, or a frozen dataclass such as "
+                         "jb.measures.MeanFrequency): compiled programs are cached by stat") from None
+    return stat
+
+
 def _one_net(net: Net, stat: Callable) -> Callable:
     def run(key, x):
         params = net.init(key, x)
@@ -136,44 +241,54 @@ def _one_net(net: Net, stat: Callable) -> Callable:
     return run
 
 
+# What tracing raises when a net or a stat does not fit its inputs: shape and dtype errors of lax and
+# jnp (TypeError, and jax.errors' tracer and concretization errors, which subclass it) and indexing
+# beyond a static shape. Other exceptions are bugs and propagate unchanged.
+_MISFIT_ERRORS = (TypeError, IndexError, jax.errors.JAXIndexError)
+
+
 def _check_structure(net: Net, x: np.ndarray, stat: Callable, key: jax.Array):
-    """Traces one network abstractly: shape errors surface here, before anything is compiled."""
-    if not (callable(getattr(net, "init", None)) and callable(getattr(net, "apply", None))):
-        raise ValueError(f"net={net!r}: expected a jaxbias Net(init, apply)")
+    """Traces one network abstractly: shape errors surface here, before anything is compiled.
+
+    A ValueError from the net or stat (their own checks, with their own messages) passes through; a
+    shape or type error from tracing becomes a ValueError that names the inputs; anything else (a bug)
+    propagates as it is.
+    """
     x_abs = jax.ShapeDtypeStruct(x.shape, x.dtype)
     try:
         y = jax.eval_shape(lambda k, xx: net.apply(net.init(k, xx), xx), key, x_abs)
-    except (ValueError, NotImplementedError):
-        raise
-    except Exception as e:  # an XLA/shape error from user code: name what went in.
+    except _MISFIT_ERRORS as e:
         raise ValueError(f"net could not be applied to x of shape {x.shape} ({x.dtype}): {e}") from e
     try:
         out = jax.eval_shape(stat, y)
-    except ValueError:
-        raise
-    except Exception as e:
+    except _MISFIT_ERRORS as e:
         raise ValueError(f"stat could not be applied to one network's outputs of shape {y.shape}: {e}") from e
     return y, out
 
 
-def plan(net: Net, x, n: int, *, key=0, stat: Callable | None = None, chunk_size: int | None = None,
-         memory_budget: int | str | None = None, devices=None, micro_batch: int | None | str = "auto") -> RunPlan:
+def plan(net: Net, x, *, n: int, key=0, stat: Callable | None = None, options: RunOptions | None = None,
+         chunk_size: int | None = None, memory_budget: int | str | None = None, devices=None,
+         micro_batch: int | None | str = "auto") -> RunPlan:
     """Works out chunking for a run without running it (see :func:`reduce` for the arguments).
 
     On GPUs a chunk is one vmap over as many networks as fit. On CPUs a device's share of a
     chunk is evaluated ``micro_batch`` networks at a time (``lax.map``), sized to the cache.
     """
-    devices = list(jax.devices() if devices is None else devices)
-    return _plan(net, _check_x(x), _check_n(n), as_key(key), _identity if stat is None else stat, chunk_size,
-                 memory_budget, devices, micro_batch)
+    opts = _options(options, chunk_size, memory_budget, devices, None, micro_batch)
+    return _plan(_check_net(net), _check_x(x), _check_n(n), as_key(key), _check_stat(stat), opts)
 
 
-def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, chunk_size, memory_budget, devices: list,
-          micro_batch) -> RunPlan:
-    """:func:`plan` for arguments already checked by ``_check_x``, ``_check_n`` and ``as_key``."""
+def _devices(opts: RunOptions) -> tuple:
+    return tuple(jax.devices()) if opts.devices is None else opts.devices
+
+
+def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, opts: RunOptions) -> RunPlan:
+    """:func:`plan` for arguments already checked."""
+    devices = _devices(opts)
     n_dev = len(devices)
     _check_structure(net, x, stat, k)
     per_net = per_net_bytes(_one_net(net, stat), k, x)
+    memory_budget, chunk_size, micro_batch = opts.memory_budget, opts.chunk_size, opts.micro_batch
     budget = default_budget() if memory_budget is None else parse_bytes(memory_budget)
     x_bytes = x.nbytes
     fit = (budget - x_bytes) // max(per_net, 1)
@@ -190,9 +305,7 @@ def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, chunk_size, 
         per_dev = max(1, min(fit // n_dev, cap, -(-n // n_dev)))
         chunk = per_dev * n_dev
     else:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"chunk_size={chunk_size!r}: expected a positive integer number of networks")
-        chunk = -(-int(chunk_size) // n_dev) * n_dev
+        chunk = -(-chunk_size // n_dev) * n_dev
         if memory_budget is not None and chunk * per_net + x_bytes > budget:
             raise ValueError(
                 f"chunk_size={chunk_size}: needs about {chunk * per_net + x_bytes} bytes, over "
@@ -201,12 +314,8 @@ def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, chunk_size, 
     per_dev = chunk // n_dev
     if micro_batch == "auto":
         micro = _cpu_micro_batch(per_net) if devices[0].platform == "cpu" else None
-    elif micro_batch is None:
-        micro = None
-    elif isinstance(micro_batch, (int, np.integer)) and not isinstance(micro_batch, bool) and micro_batch >= 1:
-        micro = int(micro_batch)
     else:
-        raise ValueError(f"micro_batch={micro_batch!r}: expected 'auto', None or a positive integer")
+        micro = micro_batch
     if micro is not None and micro >= per_dev:
         micro = None
     return RunPlan(n, chunk, -(-n // chunk), n_dev, per_net, budget, micro)
@@ -218,19 +327,22 @@ def _shardings(devices: tuple) -> tuple[NamedSharding, NamedSharding]:
     return NamedSharding(mesh, PartitionSpec(_NET_AXIS)), NamedSharding(mesh, PartitionSpec())
 
 
-@functools.lru_cache(maxsize=64)
-def _chunk_program(init, apply, stat, summary, devices: tuple, micro_batch: int | None = None):
-    """The jitted per-chunk program; cached so repeated runs of one net and stat compile once.
+@bounded_cache(maxsize=64)
+def _chunk_program(net, stat, summary, devices: tuple, micro_batch: int | None = None):
+    """The jitted per-chunk program, one per (net, stat, summary, devices, micro_batch) value.
+
+    Equal specs and equal stat values share it (and jit's cache within it compiles once per input
+    shape and dtype), so repeated runs of one structure compile once, whatever objects hold it.
 
     ``program(base_key, indices (n_devices, per_device), mask (chunk,), x) -> stat values (chunk, ...)`` or the
     summary's partial. Network ``i`` is ``init(fold_in(base_key, i), x)``. With ``micro_batch``
     the networks of a device's share are mapped ``micro_batch`` at a time (``lax.map``) instead of
     all at once: on CPU, large networks run faster in small batches that stay in cache.
     """
-    one = _one_net(Net(init, apply), stat)
+    one = _one_net(net, stat)
     shard, replicated = _shardings(devices)
 
-    def program(base, indices, mask, x):
+    def chunk_program(base, indices, mask, x):
         def share(idx):  # one device's networks
             keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
             if micro_batch is None:
@@ -242,7 +354,7 @@ def _chunk_program(init, apply, stat, summary, devices: tuple, micro_batch: int 
         return values if summary is None else summary.partial(values, mask)
 
     return jax.jit(
-        program,
+        chunk_program,
         in_shardings=(replicated, shard, shard, replicated),
         out_shardings=shard if summary is None else replicated,
     )
@@ -270,15 +382,17 @@ def _progress(total: int, progress: bool | None, desc: str):
                 dynamic_ncols=True, leave=False)
 
 
-def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, progress, desc, micro_batch="auto"):
+def _run(net, x, n, key, stat, summary, opts: RunOptions, desc: str):
+    net = _check_net(net)
     n = _check_n(n)
     x = _check_x(x)
-    devices = list(jax.devices() if devices is None else devices)
+    stat = _check_stat(stat)
     base = as_key(key)
-    run_plan = _plan(net, x, n, base, stat, chunk_size, memory_budget, devices, micro_batch)
+    run_plan = _plan(net, x, n, base, stat, opts)
+    devices = _devices(opts)
     chunk = run_plan.chunk_size
-    shard, replicated = _shardings(tuple(devices))
-    compiled = _chunk_program(net.init, net.apply, stat, summary, tuple(devices), run_plan.micro_batch)
+    shard, replicated = _shardings(devices)
+    compiled = _chunk_program(net, stat, summary, devices, run_plan.micro_batch)
     x_dev = _global_array(x, replicated)
 
     def launch(c):
@@ -290,7 +404,7 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
         return compiled(base, _global_array(idx, shard), _global_array(mask, shard), x_dev), int(mask.sum())
 
     stacked, state = None, None
-    with _progress(n, progress, desc) as bar:
+    with _progress(n, opts.progress, desc) as bar:
         pending = launch(0)
         for c in range(run_plan.n_chunks):
             nxt = launch(c + 1) if c + 1 < run_plan.n_chunks else None
@@ -309,55 +423,63 @@ def _run(net, x, n, key, stat, summary, chunk_size, memory_budget, devices, prog
     return stacked if summary is None else summary.result(state)
 
 
-def reduce(net: Net, x, n: int, key=0, stat: Callable | None = None, *, chunk_size: int | None = None,
-           memory_budget: int | str | None = None, devices=None, progress: bool | None = None,
-           micro_batch: int | None | str = "auto"):
+def reduce(net: Net, x, *, n: int, key=0, stat: Callable | None = None, options: RunOptions | None = None,
+           chunk_size: int | None = None, memory_budget: int | str | None = None, devices=None,
+           progress: bool | None = None, micro_batch: int | None | str = "auto"):
     """Samples ``n`` networks and returns ``stat`` of each one's outputs, stacked over networks.
 
     Init, forward pass and ``stat`` compile into one program per chunk; only ``stat``'s results
-    leave the device. Compiled programs are cached per (net, stat, chunk shape, devices): pass the
-    same ``stat`` function object to repeated calls (a ``lambda`` written inside a loop is a new
-    function each time, so each call compiles again).
+    leave the device. Compiled programs are cached by value: one per (net, stat, summary,
+    devices, micro-batch) and input shape and dtype, so equal specs built separately and equal
+    stat values (the measures of :mod:`jaxbias.measures` such as
+    ``jb.measures.MeanFrequency(shape=(64, 64))``, frozen dataclasses) share one compile. A plain
+    function is compared by identity: a ``lambda`` written inline is a new function on every call,
+    so each call compiles again; define it once, or use a measure value. ``jb.clear_caches()``
+    empties the caches.
 
     Args:
-      net: a :class:`~jaxbias.nets.Net`.
+      net: a network: a spec such as :class:`~jaxbias.nets.MLP`, or a :class:`~jaxbias.nets.Net`.
       x: inputs ``(n_points, *input_shape)``, shared by all networks (float, or int token ids).
-      n: number of networks.
+      n: number of networks (keyword).
       key: int seed or jax PRNG key; network ``i`` uses ``fold_in(key, i)``.
-      stat: ``stat(y) -> pytree`` of one network's outputs ``y (n_points, n_out)``; identity if None.
-      chunk_size: networks per compiled call (rounded up to a multiple of the device count);
-        default: as many as fit ``memory_budget``, at most 1024 per device.
-      memory_budget: peak bytes for one chunk (int, or a string like ``"2GB"``); default half the
-        accelerator's memory, or an eighth of host RAM (at most 4 GiB) on CPU (:func:`default_budget`).
-      devices: devices to shard the network axis over; default all devices (of all processes).
-      progress: True shows a progress bar, False is quiet, None shows one if the run takes more
-        than a few seconds.
-      micro_batch: networks evaluated at once within a device's share of a chunk; "auto" picks,
-        on CPU, the largest power of 2 whose estimated working set fits 16 MiB (one at a time for
-        networks of more than 8 MiB), and one vmap over the whole share on GPU; None: one vmap.
+      stat: ``stat(y) -> pytree`` of one network's outputs ``y (n_points, n_out)``, hashable; identity if None.
+      options: a :class:`RunOptions` (chunk size, memory budget, devices, progress, micro-batch);
+        or give its fields as the keywords below (not both).
+      chunk_size, memory_budget, devices, progress, micro_batch: as in :class:`RunOptions`.
 
     Returns:
       The pytree of ``stat`` with a leading axis ``(n, ...)``, as numpy arrays.
 
     Raises:
-      ValueError: ``n <= 0``, non-finite ``x``, inputs that do not fit the network, a memory
-        budget too small for one network, a bad key or chunk size.
+      ValueError: ``n <= 0``, non-finite ``x``, inputs that do not fit the network or the stat (a
+        shape or type error while tracing, named), a memory budget too small for one network, a
+        bad key, option or chunk size. Other exceptions raised by the net or stat propagate.
+
+    Example:
+      >>> import jaxbias as jb
+      >>> net, x = jb.nets.MLP(16, 2, "tanh"), jb.inputs.grid(dim=2, resolution=8)
+      >>> jb.reduce(net, x, n=4, stat=jb.measures.MeanFrequency(shape=(8, 8)), progress=False).shape
+      (4,)
     """
-    return _run(net, x, n, key, _identity if stat is None else stat, None, chunk_size, memory_budget,
-                devices, progress, "reduce", micro_batch)
+    opts = _options(options, chunk_size, memory_budget, devices, progress, micro_batch)
+    return _run(net, x, n, key, stat, None, opts, "reduce")
 
 
-def sample(net: Net, x, n: int, key=0, **kwargs) -> np.ndarray:
+def sample(net: Net, x, *, n: int, key=0, options: RunOptions | None = None, chunk_size: int | None = None,
+           memory_budget: int | str | None = None, devices=None, progress: bool | None = None,
+           micro_batch: int | None | str = "auto") -> np.ndarray:
     """Outputs of ``n`` random networks on ``x``: ``(n, n_points, n_out)`` float32.
 
-    Same arguments as :func:`reduce` (without ``stat``).
+    Arguments as in :func:`reduce` (without ``stat``).
     """
-    return reduce(net, x, n, key, None, **kwargs)
+    opts = _options(options, chunk_size, memory_budget, devices, progress, micro_batch)
+    return _run(net, x, n, key, None, None, opts, "sample")
 
 
-def summarize(net: Net, x, n: int, key=0, stat: Callable | None = None, summary: Summary | None = None, *,
-              chunk_size: int | None = None, memory_budget: int | str | None = None, devices=None,
-              progress: bool | None = None, micro_batch: int | None | str = "auto") -> dict:
+def summarize(net: Net, x, *, n: int, key=0, stat: Callable | None = None, summary: Summary | None = None,
+              options: RunOptions | None = None, chunk_size: int | None = None,
+              memory_budget: int | str | None = None, devices=None, progress: bool | None = None,
+              micro_batch: int | None | str = "auto") -> dict:
     """Streams ``summary`` (see :mod:`jaxbias.summaries`) over ``stat`` of ``n`` networks.
 
     No per-network value is kept: memory is bounded by one chunk whatever ``n``. Arguments as in
@@ -368,5 +490,5 @@ def summarize(net: Net, x, n: int, key=0, stat: Callable | None = None, summary:
     """
     if not isinstance(summary, Summary):
         raise ValueError(f"summary={summary!r}: expected a jaxbias Summary, e.g. jb.summaries.moments()")
-    return _run(net, x, n, key, _identity if stat is None else stat, summary, chunk_size, memory_budget,
-                devices, progress, "summarize", micro_batch)
+    opts = _options(options, chunk_size, memory_budget, devices, progress, micro_batch)
+    return _run(net, x, n, key, stat, summary, opts, "summarize")

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from einops import rearrange
 
+from jaxbias.caches import bounded_cache
 from jaxbias.keys import as_key
 from jaxbias.validation import check_int
 
@@ -298,7 +299,7 @@ def _blobs_sample(key: jax.Array, n_per_class: int, mu: jax.Array, factors: jax.
     return rearrange(x, "k n d -> (k n) d")  # grouped by class, class 0 first
 
 
-@functools.lru_cache(maxsize=1)
+@bounded_cache(maxsize=1)
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     """The shipped digits as ``load_digits()`` returns them: ``(1797, 64)`` float64, ``(1797,)`` int64."""
     with resources.files("jaxbias").joinpath("data", "digits.npz").open("rb") as f, np.load(f) as data:

@@ -10,15 +10,14 @@ A summary is a :class:`Summary` of three functions, in the manner of optax's
   ``state`` starts as ``None``.
 * ``result(state) -> dict`` turns the state into named numpy results.
 
-Factories are memoized (same arguments, same Summary object), so the engine's compiled programs
-are reused across runs. Merging is exact up to float rounding whatever the chunk size or device count: moments use the
-pairwise update of Chan, Golub & LeVeque (1979), histograms and distinct-value counts are integer
-sums.
+Factories are memoized in bounded caches (:mod:`jaxbias.caches`: same arguments, same Summary
+object), so the engine's compiled programs are reused across runs. Merging is exact up to float
+rounding whatever the chunk size or device count: moments use the pairwise update of Chan, Golub &
+LeVeque (1979), histograms and distinct-value counts are integer sums.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -26,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from einops import rearrange
+
+from jaxbias.caches import bounded_cache
 
 __all__ = ["Summary", "moments", "histogram", "count_distinct", "pack_bits"]
 
@@ -38,7 +39,7 @@ class Summary(NamedTuple):
     result: Callable[[Any], dict]
 
 
-@functools.lru_cache(maxsize=None)
+@bounded_cache(maxsize=1)
 def moments() -> Summary:
     """Count, mean, variance (unbiased) and standard error of the mean of each stat entry.
 
@@ -92,7 +93,7 @@ def histogram(bins: int = 50, range: tuple[float, float] = (0.0, 1.0)) -> Summar
     return _histogram(bins, lo, hi)
 
 
-@functools.lru_cache(maxsize=None)
+@bounded_cache(maxsize=64)
 def _histogram(bins: int, lo: float, hi: float) -> Summary:
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins={bins!r}: expected an integer >= 1")
@@ -166,7 +167,7 @@ def _mix(words: jax.Array, seed: int) -> jax.Array:
     return h ^ (h >> 16)
 
 
-@functools.lru_cache(maxsize=None)
+@bounded_cache(maxsize=1)
 def count_distinct() -> Summary:
     """Counts how often each distinct Boolean output pattern (truth table) occurs.
 

@@ -16,7 +16,7 @@ from jaxbias.summaries import unpack_bits
 def test_counts_match_a_per_network_loop():
     n = 400
     ds = boolean_prior_cell(n, n_inputs=4, width=8, depth=2, bias_std=0.5, keep=n, key=3, progress=False)
-    y = jb.sample(jb.nets.mlp(8, 2, "relu", weight_var=1.0, bias_var=0.25), jb.inputs.hypercube(4), n, key=3,
+    y = jb.sample(jb.nets.mlp(8, 2, "relu", weight_var=1.0, bias_var=0.25), jb.inputs.hypercube(4), n=n, key=3,
                   progress=False)
     counter = collections.Counter(tuple(row) for row in (y[:, :, 0] > 0))
     assert int(ds["n_distinct"]) == len(counter) and int(ds["occurrences"].sum()) == n

@@ -21,7 +21,7 @@ def test_sample_writes_results_and_plot(tmp_path):
     assert config["net"]["width"] == [16, 16] and config["run"]["n"] == 12 and ds.attrs["key"] == 3
     net = jb.io.net_of(ds)  # the file says how to regenerate itself
     assert net == jb.nets.MLP(16, 2, "tanh")
-    expected = jb.sample(net, jb.inputs.grid(2, 8), 12, key=3, progress=False)
+    expected = jb.sample(net, jb.inputs.grid(2, 8), n=12, key=3, progress=False)
     np.testing.assert_allclose(ds["outputs"].values, expected, rtol=1e-6)
 
 
@@ -36,7 +36,7 @@ def test_sweep_has_one_dim_per_swept_option(tmp_path):
     np.testing.assert_array_equal(ds["x"].values[:, 0], np.asarray(jb.inputs.grid(1, 16))[:, 0])
     np.testing.assert_array_equal(
         ds["outputs"].sel(depth=2, activation="tanh").values,
-        jb.sample(jb.nets.mlp(8, 2, "tanh"), jb.inputs.grid(1, 16), 4, key=0, progress=False),
+        jb.sample(jb.nets.mlp(8, 2, "tanh"), jb.inputs.grid(1, 16), n=4, key=0, progress=False),
     )
 
 

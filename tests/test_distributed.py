@@ -35,7 +35,7 @@ def test_two_processes_match_one(tmp_path):
     got = np.load(out)
     net = jb.nets.mlp(16, 2, "tanh", bias_var=0.1)
     x = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
-    y = jb.sample(net, x, 37, key=3, progress=False)
+    y = jb.sample(net, x, n=37, key=3, progress=False)
     np.testing.assert_allclose(got["y"], y, rtol=1e-5, atol=1e-6)
     means = y.astype(np.float64).mean(axis=(1, 2))
     np.testing.assert_allclose(got["mean"], means.mean(), rtol=1e-5, atol=1e-7)

@@ -70,7 +70,7 @@ def test_bias_free_readout_gives_exactly_minus_one_over_n():
     n = 200
     x = igb.igb_inputs("blobs", n, 64, 0.0, key=1)
     net = jb.nets.mlp(64, 1, "relu", bias=False, norm="batch_post")
-    stats = jb.reduce(net, x, 300, key=2, stat=jb.measures.guessing_stats, progress=False)
+    stats = jb.reduce(net, x, n=300, key=2, stat=jb.measures.guessing_stats, progress=False)
     within = float(np.mean(stats.var))
     assert np.max(np.abs(stats.mean)) < 1e-5 * math.sqrt(within)
     assert within == pytest.approx(n / (n - 1), rel=0.05)  # C_W n / (n - 1) with ddof=1
@@ -101,7 +101,7 @@ def test_sampled_networks_measure_the_finite_set_gamma(activation, depth, cw, cb
     x = igb.igb_inputs("blobs", n, 64, 0.0, key=1)
     r, se_r = _varying_fraction(x, cw, cb) if activation == "relu" else (1.0, 0.0)  # tanh is never constant
     net = jb.nets.mlp(64, depth, activation, weight_var=cw, bias_var=cb, norm="batch_post")
-    stats = jb.reduce(net, x, nets, key=5, stat=jb.measures.guessing_stats, progress=False)
+    stats = jb.reduce(net, x, n=nets, key=5, stat=jb.measures.guessing_stats, progress=False)
     m, v = np.asarray(stats.mean, np.float64)[:, 0], np.asarray(stats.var, np.float64)[:, 0]
     hat = th.estimate_gamma(m, v, n, n_boot=0).value
     # Standard error by the delta method: the means are the readout biases, N(0, C_b) (sample variance:

@@ -83,7 +83,7 @@ def test_cli_writes_dataset_histograms_and_table(tmp_path, capsys):
     assert "activation=relu" in table and "gamma" in table
     # the per-net fractions are those of the engine run with the same key (network i = fold_in(key, i))
     x = igb.igb_inputs("blobs", 50, 16, 0.0, key=3)
-    direct = jb.reduce(jb.nets.mlp(32, 1, "relu"), x, 40, key=3, stat=jb.measures.guessing_stats, progress=False)
+    direct = jb.reduce(jb.nets.mlp(32, 1, "relu"), x, n=40, key=3, stat=jb.measures.guessing_stats, progress=False)
     np.testing.assert_allclose(ds["g0"].sel(activation="relu").values, direct.g0)
 
 

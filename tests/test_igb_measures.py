@@ -25,8 +25,8 @@ def test_argmax_fractions_match_numpy():
 def test_guessing_stats_match_numpy_and_run_in_the_engine():
     net = jb.nets.mlp(16, 2, "relu", out=3, bias_var=0.1)
     x = jb.inputs.sphere(6, 40, key=1)
-    stats = jb.reduce(net, x, 8, key=2, stat=guessing_stats, progress=False)
-    y = jb.sample(net, x, 8, key=2, progress=False).astype(np.float64)
+    stats = jb.reduce(net, x, n=8, key=2, stat=guessing_stats, progress=False)
+    y = jb.sample(net, x, n=8, key=2, progress=False).astype(np.float64)
     frac = np.stack([np.bincount(yy.argmax(1), minlength=3) / 40 for yy in y])
     np.testing.assert_allclose(stats.fractions, frac, atol=1e-6)
     np.testing.assert_allclose(stats.g0, frac[:, 0], atol=1e-6)

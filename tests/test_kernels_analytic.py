@@ -322,7 +322,7 @@ def test_infinite_relu_float32_diagonal_exact_correlation():
 
 def _mc_nngp(net, x, n, key):
     """Output covariance over n networks, averaged over output units: mean and standard error."""
-    y = jb.sample(net, x, n, key=key, progress=False).astype(np.float64)  # (n, P, O)
+    y = jb.sample(net, x, n=n, key=key, progress=False).astype(np.float64)  # (n, P, O)
     per_net = np.einsum("npo,nqo->npq", y, y) / y.shape[2]
     return per_net.mean(0), per_net.std(0) / math.sqrt(n)
 

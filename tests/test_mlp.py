@@ -25,7 +25,7 @@ def sample_var_tolerance(n, sigmas=5.0):
 def test_first_layer_preactivation_variance(law, parameterization):
     cw, cb = 1.7, 0.3
     net = jb.nets.mlp(8, 0, out=1, weight_var=cw, bias_var=cb, weight_law=law, parameterization=parameterization)
-    z = jb.sample(net, X, N_NETS, key=1, progress=False)[:, :, 0]  # depth 0: the first pre-activation
+    z = jb.sample(net, X, n=N_NETS, key=1, progress=False)[:, :, 0]  # depth 0: the first pre-activation
     q = (X.astype(np.float64) ** 2).mean(axis=1)
     expected = cw * q + cb  # SCIENCE.md: K1 = C_b + C_W x.x / d0
     np.testing.assert_allclose(z.var(axis=0), expected, rtol=sample_var_tolerance(N_NETS))
@@ -34,7 +34,7 @@ def test_first_layer_preactivation_variance(law, parameterization):
 def test_absolute_law_variance():
     a = 0.8
     net = jb.nets.mlp(8, 0, weight_law=f"absolute({a})")
-    z = jb.sample(net, X, N_NETS, key=2, progress=False)[:, :, 0]
+    z = jb.sample(net, X, n=N_NETS, key=2, progress=False)[:, :, 0]
     expected = a**2 / 3 * ((X.astype(np.float64) ** 2).sum(axis=1) + 1)  # U(-a,a): var a^2/3, no fan-in scaling
     np.testing.assert_allclose(z.var(axis=0), expected, rtol=sample_var_tolerance(N_NETS))
 
@@ -58,7 +58,7 @@ def test_deep_preactivation_variance_follows_nngp_recursion(activation):
     for _ in range(depth):
         k = np.array([cb + cw * gauss_expect(lambda z: phi(z) ** 2, kk) for kk in k])
     net = jb.nets.mlp(width, depth, activation, out=units, weight_var=cw, bias_var=cb)
-    z = jb.sample(net, x, n, key=4, progress=False).astype(np.float64)
+    z = jb.sample(net, x, n=n, key=4, progress=False).astype(np.float64)
     # 5 sigma of the mean of z^2 over n nets x `units` readout units (units of one net are
     # correlated at O(1/width)), plus an O(1/width) finite-width bias of the mean.
     rtol = 5 * math.sqrt(2 / (n * units) + 2 / (n * width)) + 4 / width

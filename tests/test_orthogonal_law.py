@@ -25,7 +25,7 @@ def test_vmapped_orthogonal_init_of_many_networks():
     # 256 networks with three orthogonal layers each in one program (LAPACK QR stalled here on 2 cores)
     net = jb.nets.mlp(16, 2, "relu", weight_law="orthogonal", weight_var=2.0, out=4)
     x = np.ones((1, 8), np.float32)
-    gram = jb.reduce(net, x, 256, 0, lambda y: y, progress=False, micro_batch=None)
+    gram = jb.reduce(net, x, n=256, key=0, stat=lambda y: y, progress=False, micro_batch=None)
     assert gram.shape == (256, 1, 4) and np.all(np.isfinite(gram))
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(jnp.arange(256))
     w = jax.jit(jax.vmap(lambda k: net.init(k, x)["layers"][1]["w"]))(keys)

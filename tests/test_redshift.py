@@ -14,11 +14,11 @@ X = jb.inputs.grid(2, 8)
 def test_scaled_net_equals_nets_built_at_each_scale(kind, scales):
     law = "absolute(1)" if kind == "absolute" else "normal"
     base = jb.nets.mlp(8, 2, "tanh", weight_var=1.0, bias_var=0.3, weight_law=law)
-    y = jb.sample(scaled_net(base, scales, kind), X, 4, key=2, progress=False)
+    y = jb.sample(scaled_net(base, scales, kind), X, n=4, key=2, progress=False)
     for j, s in enumerate(scales):
         net = (jb.nets.mlp(8, 2, "tanh", weight_law=f"absolute({s})") if kind == "absolute"
                else jb.nets.mlp(8, 2, "tanh", weight_var=s, bias_var=0.3))
-        np.testing.assert_allclose(y[..., j], jb.sample(net, X, 4, key=2, progress=False)[..., 0], rtol=2e-5,
+        np.testing.assert_allclose(y[..., j], jb.sample(net, X, n=4, key=2, progress=False)[..., 0], rtol=2e-5,
                                    atol=1e-6)
 
 
@@ -37,7 +37,7 @@ def test_cell_scores_every_network_and_summarizes_them():
                        progress=False)
     assert ds["mean_frequency"].dims == ("scale", "net") and ds["mean_frequency"].shape == (2, 6)
     for j, s in enumerate(scales):  # independent path: sample the outputs, score them on the host
-        y = jb.sample(jb.nets.mlp(8, 2, "tanh", weight_var=s, bias_var=0.1), X, 6, key=1, progress=False)
+        y = jb.sample(jb.nets.mlp(8, 2, "tanh", weight_var=s, bias_var=0.1), X, n=6, key=1, progress=False)
         ref = [float(jb.measures.mean_frequency(f.reshape(8, 8))) for f in y[..., 0]]
         np.testing.assert_allclose(ds["mean_frequency"].values[j], ref, rtol=1e-4, atol=1e-6)
     v = ds["mean_frequency"].values.astype(np.float64)
@@ -49,7 +49,7 @@ def test_cell_scores_every_network_and_summarizes_them():
 
 def test_near_constant_networks_are_counted_and_scored_as_constants():
     ds = redshift_cell("sigmoid", 10, (0.3, 4.0), width=16, bias_var=0.0, n=8, resolution=8, progress=False)
-    y = jb.sample(jb.nets.mlp(16, 10, "sigmoid", weight_var=0.3, bias_var=0.0), X, 8, progress=False)[..., 0]
+    y = jb.sample(jb.nets.mlp(16, 10, "sigmoid", weight_var=0.3, bias_var=0.0), X, n=8, progress=False)[..., 0]
     y = y.astype(np.float64)
     flat = np.ptp(y, axis=1) <= 64 * np.finfo(np.float32).eps * np.abs(y).max(1)  # the threshold, in numpy
     assert flat.all() and int(ds["near_constant_count"].sel(scale=0.3)) == 8

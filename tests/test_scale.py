@@ -19,10 +19,10 @@ def test_a_million_networks_with_a_scalar_stat():
     net = jb.nets.mlp(8, 1, "relu")
     x = np.asarray(jb.inputs.grid(2, 4))  # 16 points
     n = 10**6
-    plan = jb.plan(net, x, n, stat=jnp.mean)
+    plan = jb.plan(net, x, n=n, stat=jnp.mean)
     assert plan.chunk_size < 10**5  # the chunk, not n, bounds device memory
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    got = jb.summarize(net, x, n, key=0, stat=jnp.mean, summary=jb.summaries.moments(), progress=False)
+    got = jb.summarize(net, x, n=n, key=0, stat=jnp.mean, summary=jb.summaries.moments(), progress=False)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert got["count"] == n
     assert grown_mib < 512, f"peak RSS grew by {grown_mib:.0f} MiB"

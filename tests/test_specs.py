@@ -63,12 +63,12 @@ def test_canonical_forms_make_equal_specs_equal():
 
 def test_results_file_stores_the_spec_and_rebuilds_it(tmp_path):
     net = SPECS["mlp_every_option"]()
-    y = jb.sample(net, X, 3, key=1, progress=False)
+    y = jb.sample(net, X, n=3, key=1, progress=False)
     ds = jb.outputs_dataset(y, X, {"net": net, "n": 3}, key=1)
     jb.save(ds, tmp_path / "r.nc")
     again = jb.io.net_of(jb.load(tmp_path / "r.nc"))
     assert again == net
-    np.testing.assert_array_equal(jb.sample(again, X, 3, key=1, progress=False), y)
+    np.testing.assert_array_equal(jb.sample(again, X, n=3, key=1, progress=False), y)
 
 
 def test_user_callables_are_described_not_stored():

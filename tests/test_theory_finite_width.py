@@ -51,7 +51,7 @@ def _kurtosis_values(net, x, n, key):
         z2 = y[0] ** 2
         return jnp.stack([jnp.mean(z2), jnp.mean(z2 ** 2)])
 
-    return jb.reduce(net, x, n, key, stat, progress=False)
+    return jb.reduce(net, x, n=n, key=key, stat=stat, progress=False)
 
 
 def _kurt(m):

@@ -58,7 +58,7 @@ def run(args) -> int:
 
     def cell_dataset(cell: dict):
         net = build_net(args, {**fixed, **cell})
-        y = jb.sample(net, x, args.n, key=args.key, chunk_size=args.chunk_size,
+        y = jb.sample(net, x, n=args.n, key=args.key, chunk_size=args.chunk_size,
                       memory_budget=args.memory_budget, progress=progress)
         config = {"net": net, "run": run_config, "inputs": meta_json}
         return jb.outputs_dataset(y, x, config, args.key, grid_shape=grid_shape)

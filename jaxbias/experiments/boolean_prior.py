@@ -109,7 +109,7 @@ def boolean_prior_cell(n: int = 10**6, *, n_inputs: int = 7, width: int = 40, de
     bias_std = _check_float("bias_std", bias_std)
     net = mlp(width, depth, activation, weight_var=weight_var, bias_var=bias_std**2)
     x = inputs.hypercube(n_inputs)
-    res = engine.summarize(net, x, n, key=key, stat=lambda y: y[:, 0] > 0, summary=count_distinct(),
+    res = engine.summarize(net, x, n=n, key=key, stat=lambda y: y[:, 0] > 0, summary=count_distinct(),
                            chunk_size=chunk_size, memory_budget=memory_budget, progress=progress)
     keys, counts = res["keys"], res["counts"]
     n_distinct = len(counts)

@@ -132,7 +132,7 @@ def _kernel(o: dict, depth: int, n_points: int = 1) -> np.ndarray:
 
 
 def _sample(o: dict, net, x, stat, offset: int = 0) -> np.ndarray:
-    return reduce(net, x, o["n"], o["key"] + offset, stat, progress=False)
+    return reduce(net, x, n=o["n"], key=o["key"] + offset, stat=stat, progress=False)
 
 
 # -- nngp: the infinite-width kernel at large width ------------------------------------------

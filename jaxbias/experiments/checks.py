@@ -259,7 +259,7 @@ def check(prediction, net, x, estimator: Estimator, n: int, *, key=0, confidence
     """
     if not isinstance(estimator, Estimator):
         raise TypeError(f"estimator={estimator!r}: expected a jaxbias.experiments.Estimator(stat, combine)")
-    values = reduce(net, x, n, key, estimator.stat, **engine_kwargs)
+    values = reduce(net, x, n=n, key=key, stat=estimator.stat, **engine_kwargs)
     return compare(prediction, values, estimator.combine, confidence=confidence, tolerance=tolerance, name=name)
 
 

@@ -127,7 +127,7 @@ def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95
     """
     net = igb_net(**net_options)
     x = np.asarray(x, np.float32)
-    stats = jb.reduce(net, x, n, key=key, stat=guessing_stats, chunk_size=chunk_size, progress=progress)
+    stats = jb.reduce(net, x, n=n, key=key, stat=guessing_stats, chunk_size=chunk_size, progress=progress)
     n_points = x.shape[0]
     classes = n_classes(stats.mean.shape[-1])
     gamma = th.estimate_gamma(stats.mean, stats.var, n_points, n_boot=n_boot, level=level)
@@ -235,7 +235,7 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
     for c in cells(points):
         net = igb_net(activation=c["activation"], depth=depth, width=width, weight_var=float(c["weight_var"]),
                       bias_var=float(c["bias_var"]))
-        st = jb.reduce(net, x, n, key=key, stat=guessing_stats, progress=progress)
+        st = jb.reduce(net, x, n=n, key=key, stat=guessing_stats, progress=progress)
         est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
         measured.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
     m = np.asarray(measured, np.float64).reshape(*(len(v) for v in points.values()), 4)  # (act, mw, mb, 4)

@@ -91,7 +91,8 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
     with_infinite = isinstance(net, MLP) if with_infinite is None else bool(with_infinite)
     moments = ntk_moments(net, x, n=n, key=key, method=method, progress=progress)
     kernel = ntk_fn(net, method=method)
-    eigs = reduce(Net(net.init, _EigApply(kernel), "ntk_eigenvalues"), x, n, key, progress=progress).astype(np.float64)
+    eigs = reduce(Net(net.init, _EigApply(kernel), "ntk_eigenvalues"), x, n=n, key=key,
+                  progress=progress).astype(np.float64)
     lo, hi = np.quantile(eigs, _BAND, axis=0)
     mean_spec = spectra.eigen(moments.mean, vectors=False, check="ignore").values
     n_points = x.shape[0]

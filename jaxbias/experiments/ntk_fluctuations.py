@@ -55,4 +55,4 @@ def ntk_diagonal_samples(net: Net, x: Any, n: int, key: Any = 0, *, progress: bo
     """
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n={n!r}: expected an integer >= 2 networks")
-    return np.asarray(reduce(ntk_diagonal_net(net), x, n, key, _diag_moments, progress=progress))
+    return np.asarray(reduce(ntk_diagonal_net(net), x, n=n, key=key, stat=_diag_moments, progress=progress))

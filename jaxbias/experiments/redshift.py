@@ -222,7 +222,7 @@ def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (
                           parameterization, scales)
     x = inputs.grid(dim, resolution)
     stat = _cell_stat(tuple(fns), window, degree, (resolution,) * dim, len(scales))
-    values = engine.reduce(net, x, n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
+    values = engine.reduce(net, x, n=n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
                            progress=progress)
     data = {}
     for name in list(fns) + ["near_constant"]:

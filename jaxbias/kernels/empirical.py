@@ -59,7 +59,6 @@ peak live bytes of the block program, read off its jaxpr without compiling).
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Callable
 
@@ -67,6 +66,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.caches import bounded_cache, by_value
 from jaxbias.memory import jaxpr_peak_bytes
 from jaxbias.nets import CNN, MLP, FlaxNet, Net, ResNet, Transformer
 from jaxbias.nets.core import AffineTap, ConvTap, affine_taps
@@ -390,14 +390,20 @@ def ntk_fn(net: Net, *, method: str = "auto", trace: bool = True, diagonal: bool
     """
     method = choose_method(net, method, wrt, per_point)
     per_point = _independent_points(net) if per_point is None else bool(per_point)
-    tapped = None if _structured_unavailable(net, wrt, per_point) else affine_taps(net)
-    return _ntk_fn(net.apply, tapped if method in ("auto", "structured") else None, method, bool(trace),
-                   bool(diagonal), wrt if wrt is not None else default_wrt(net), per_point)
+    tapped = method in ("auto", "structured") and _structured_unavailable(net, wrt, per_point) is None
+    return _ntk_fn(by_value(net), tapped, method, bool(trace), bool(diagonal),
+                   wrt if wrt is not None else default_wrt(net), per_point)
 
 
-@functools.lru_cache(maxsize=128)
-def _ntk_fn(apply, tapped, method, trace, diagonal, wrt, per_point):
-    """``tapped``: the net's tapped forward pass where "structured" may be used, else None."""
+@bounded_cache(maxsize=128)
+def _ntk_fn(net, use_tapped: bool, method, trace, diagonal, wrt, per_point):
+    """The NTK function of ``net`` (one per net value and options, so equal specs share its jit cache).
+
+    ``use_tapped``: whether the net's tapped forward pass may be used ("structured" is available).
+    """
+    apply = net.apply
+    tapped = affine_taps(net) if use_tapped else None
+
     def fn(params, x1, x2=None):
         diff, rebuild = _partition(params, wrt)
         chosen = method
@@ -498,7 +504,7 @@ def auto_method(net: Net, params: Any, x1: Any, x2: Any = None, *, trace: bool =
     return _cheaper(net.apply, tapped, params, diff, x1, x2, bool(trace), bool(diagonal), per_point)
 
 
-@functools.lru_cache(maxsize=128)
+@bounded_cache(maxsize=128)
 def _jit(fn: Callable) -> Callable:
     return jax.jit(fn)
 
@@ -554,16 +560,13 @@ def _abstract(tree: Any) -> Any:
 def _cached_block_size(program, params, x1, x2, budget: int, diagonal: bool) -> int:
     """:func:`block_size_for` memoized on shapes, so repeated calls do not trace again."""
     leaves, treedef = jax.tree_util.tree_flatten(_abstract(params))
-    key = (program, treedef, tuple((l.shape, str(l.dtype)) for l in leaves), x1.shape, str(x1.dtype),
-           None if x2 is None else (x2.shape, str(x2.dtype)), budget, diagonal)
-    if key not in _BLOCK_CACHE:
-        if len(_BLOCK_CACHE) > 256:
-            _BLOCK_CACHE.clear()
-        _BLOCK_CACHE[key] = block_size_for(program, _abstract(params), _abstract(x1), _abstract(x2), budget, diagonal)
-    return _BLOCK_CACHE[key]
+    return _block_size(program, treedef, tuple(leaves), _abstract(x1), _abstract(x2), budget, diagonal)
 
 
-_BLOCK_CACHE: dict = {}
+@bounded_cache(maxsize=256)
+def _block_size(program, treedef, leaves: tuple, x1, x2, budget: int, diagonal: bool) -> int:
+    """:func:`block_size_for` on abstract (hashable) parameters and points."""
+    return block_size_for(program, jax.tree_util.tree_unflatten(treedef, leaves), x1, x2, budget, diagonal)
 
 
 def block_size_for(program, params, x1, x2, budget: int, diagonal: bool) -> int:

@@ -61,6 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
+from jaxbias.caches import bounded_cache
 from jaxbias.nets.activations import Activation, get_activation
 from jaxbias.validation import check_kernel
 
@@ -145,7 +146,7 @@ _TAIL = 8.0
 """Nodes beyond this many standard deviations make up the truncation indicator ``tail``."""
 
 
-@functools.lru_cache(maxsize=None)
+@bounded_cache(maxsize=64)
 def _nodes(order: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [-1, 1]."""
     return leggauss(order)
@@ -710,7 +711,7 @@ def has_closed_form(activation: str | Callable | Activation) -> bool:
     return _resolve(activation)[1] is not None
 
 
-@functools.lru_cache(maxsize=512)
+@bounded_cache(maxsize=512)
 def _integrand(phi: Callable, kind: str) -> Callable:
     """One stable ``f(u, v)`` per activation function and kind, so jit caches are reused across calls."""
     if kind == "pp":
@@ -727,7 +728,7 @@ def _integrand(phi: Callable, kind: str) -> Callable:
     return phi  # "mean"
 
 
-@functools.lru_cache(maxsize=512)
+@bounded_cache(maxsize=512)
 def _on_diagonal(fn: Callable) -> Callable:
     """``u -> fn(u, u)``: the integrand at ``u = v`` (one stable function per ``fn``, for the jit caches)."""
     return lambda u: fn(u, u)

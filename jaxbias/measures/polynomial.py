@@ -11,18 +11,17 @@ the fit is ``d`` small matrix products, one per axis.
 
 from __future__ import annotations
 
-import functools
-
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.caches import bounded_cache
 from jaxbias.measures.constant import near_constant
 from jaxbias.measures.spectral import check_grid_values
 
 __all__ = ["legendre_coefficients", "polynomial_order"]
 
 
-@functools.lru_cache(maxsize=64)
+@bounded_cache(maxsize=64)
 def _pinv_1d(r: int, degree: int) -> np.ndarray:
     """``(degree + 1, r)`` pseudo-inverse of the Legendre Vandermonde matrix on ``linspace(-1, 1, r)``."""
     x = np.linspace(-1.0, 1.0, r)

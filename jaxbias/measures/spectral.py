@@ -18,11 +18,10 @@ kept so that its published heatmaps can be reproduced; it depends on orientation
 
 from __future__ import annotations
 
-import functools
-
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.caches import bounded_cache
 from jaxbias.measures.constant import near_constant
 
 __all__ = ["mean_frequency", "radial_spectrum", "radial_frequencies", "mean_frequency_redshift_code", "WINDOWS",
@@ -62,7 +61,7 @@ def _check_window(window):
     return window
 
 
-@functools.lru_cache(maxsize=64)
+@bounded_cache(maxsize=64)
 def radial_frequencies(shape: tuple[int, ...]) -> np.ndarray:
     """``|k| / max|k|`` on the DFT grid of ``shape`` (float64, in [0, 1]; 0 at the DC term).
 
@@ -73,7 +72,7 @@ def radial_frequencies(shape: tuple[int, ...]) -> np.ndarray:
     return radius / radius.max()
 
 
-@functools.lru_cache(maxsize=64)
+@bounded_cache(maxsize=64)
 def _window(shape: tuple[int, ...]) -> np.ndarray:
     """Separable Hann window (numpy's symmetric ``hanning``) over the grid."""
     w = np.ones(shape)
@@ -82,7 +81,7 @@ def _window(shape: tuple[int, ...]) -> np.ndarray:
     return w
 
 
-@functools.lru_cache(maxsize=64)
+@bounded_cache(maxsize=64)
 def _half_grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """``|k| / max|k|`` on the half grid of ``rfftn`` (last axis ``0 .. r // 2``), and how many
     entries of the full grid each one stands for (1 for the last axis' 0 and, for even ``r``,

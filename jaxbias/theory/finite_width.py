@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.caches import bounded_cache
 from jaxbias.kernels.gaussian import fixed_rule_expect, has_closed_form, phi_phi
 from jaxbias.nets.activations import ACTIVATIONS, Activation, get_activation
 from jaxbias.nets.core import Net, per_layer
@@ -234,7 +235,7 @@ def _step(phi: Activation, k, cov, shift, cw, cb, n):
     return k_next, cov_next, shift_next, jnp.maximum(error, cov_error)
 
 
-@functools.lru_cache(maxsize=32)
+@bounded_cache(maxsize=32)
 def _step_program(phi: Activation, batched: bool = False):
     """One layer of the recursion, jitted: (K, Cov, shift, C_W, C_b, n) -> next (K, Cov, shift); ``batched``
     maps it over a leading axis of (K, Cov, shift)."""

@@ -30,7 +30,6 @@ moments (for ReLU it is lower); ``average="pairs"`` takes that into account.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, NamedTuple
 
@@ -38,6 +37,7 @@ import numpy as np
 from scipy import integrate, special, stats
 from scipy.stats import qmc
 
+from jaxbias.caches import bounded_cache
 from jaxbias.nets.mlp import MLP
 from jaxbias.nets.options import Norm
 from jaxbias.nets.spec import from_dict
@@ -150,7 +150,7 @@ def g0_pdf(g: Any, gamma: float) -> np.ndarray:
 # -- multi-class integrals -------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
+@bounded_cache(maxsize=4)
 def _hermite(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Probabilists' Gauss-Hermite rule: nodes s and weights w with sum w f(s) ~ E f(N(0, 1))."""
     s, w = np.polynomial.hermite_e.hermegauss(n_nodes)
@@ -709,7 +709,7 @@ def _max_pool_rule(order: int, p, k_aa, k_ab):
     return s, w_sq, t, w_gap
 
 
-@functools.lru_cache(maxsize=None)
+@bounded_cache(maxsize=1)
 def _max_pool_rule_jit():
     import jax
 

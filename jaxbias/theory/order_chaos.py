@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.caches import bounded_cache
 from jaxbias.kernels.gaussian import check_accuracy
 from jaxbias.nets.activations import get_activation
 from jaxbias.theory.recursions import (
@@ -82,19 +83,16 @@ def _depth(chi: np.ndarray) -> np.ndarray:
         return np.where(chi >= 1.0, np.inf, -1.0 / np.log(np.clip(chi, 1e-300, 1.0)))
 
 
-_C_CACHE: dict = {}
-
-
+@bounded_cache(maxsize=64)
 def _c_star_program(phi):
-    if phi not in _C_CACHE:
-        def solve(cw, cb, q):
-            def step(_, c):
-                return jnp.clip(correlation_map(phi, cw, cb, q, c), -1.0, 1.0)
+    """Jitted, vectorized ``(C_W, C_b, q*) -> c*`` for one activation (one compile per activation and shape)."""
+    def solve(cw, cb, q):
+        def step(_, c):
+            return jnp.clip(correlation_map(phi, cw, cb, q, c), -1.0, 1.0)
 
-            return jax.lax.fori_loop(0, _C_ITERATIONS, step, jnp.zeros_like(q))
+        return jax.lax.fori_loop(0, _C_ITERATIONS, step, jnp.zeros_like(q))
 
-        _C_CACHE[phi] = jax.jit(jax.vmap(solve))
-    return _C_CACHE[phi]
+    return jax.jit(jax.vmap(solve))
 
 
 def order_chaos(activation, weight_var, bias_var) -> OrderChaos:

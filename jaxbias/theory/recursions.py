@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbias.caches import bounded_cache
 from jaxbias.kernels.gaussian import check_accuracy, dphi_dphi, phi_phi
 from jaxbias.nets.activations import Activation, get_activation
 from jaxbias.validation import check_variance
@@ -151,13 +152,10 @@ def _fixed_point_scalar(phi: Activation, cw, cb, q0):
     return jnp.where(exact, q, jnp.where(diverged, jnp.inf, jnp.where(vanished, 0.0, root)))
 
 
-_FP_CACHE: dict = {}
-
-
+@bounded_cache(maxsize=64)
 def _fixed_point_program(phi: Activation):
-    if phi not in _FP_CACHE:
-        _FP_CACHE[phi] = jax.jit(jax.vmap(lambda cw, cb, q0: _fixed_point_scalar(phi, cw, cb, q0)))
-    return _FP_CACHE[phi]
+    """Jitted, vectorized ``(C_W, C_b, q0) -> K*`` for one activation (one compile per activation and shape)."""
+    return jax.jit(jax.vmap(lambda cw, cb, q0: _fixed_point_scalar(phi, cw, cb, q0)))
 
 
 def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
@@ -195,9 +193,7 @@ def fixed_point(activation, weight_var, bias_var, q0=1.0) -> np.ndarray:
     return np.asarray(out, np.float64).reshape(cw.shape)
 
 
-_LINE_CACHE: dict = {}
-
-
+@bounded_cache(maxsize=64)
 def _line_program(phi: Activation):
     """Jitted, vectorized: C_b -> critical C_W along the line parametrized by the fixed point q.
 
@@ -205,34 +201,32 @@ def _line_program(phi: Activation):
     through ``C_W(q) = 1 / E[phi'(sqrt(q) z)^2]``, ``C_b(q) = q - C_W(q) E[phi(sqrt(q) z)^2]``. The
     ``q`` with ``C_b(q)`` equal to the requested bias variance is bisected in ``log q``.
     """
-    if phi not in _LINE_CACHE:
-        def cw_of(q):
-            return 1.0 / gauss_dphi_dphi(phi, q, q, q)
+    def cw_of(q):
+        return 1.0 / gauss_dphi_dphi(phi, q, q, q)
 
-        def cb_of(q):
-            return q - cw_of(q) * gauss_phi_phi(phi, q, q, q)
+    def cb_of(q):
+        return q - cw_of(q) * gauss_phi_phi(phi, q, q, q)
 
-        def solve(cb):
-            lo, hi = jnp.float32(-16.0), jnp.float32(5.0)  # log q in [1e-7, 150]
+    def solve(cb):
+        lo, hi = jnp.float32(-16.0), jnp.float32(5.0)  # log q in [1e-7, 150]
 
-            def bisect(_, state):
-                lo, hi = state
-                mid = 0.5 * (lo + hi)
-                below = cb_of(jnp.exp(mid)) < cb
-                return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+        def bisect(_, state):
+            lo, hi = state
+            mid = 0.5 * (lo + hi)
+            below = cb_of(jnp.exp(mid)) < cb
+            return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
-            start = cb_of(jnp.exp(lo))
-            end = cb_of(jnp.exp(hi))
-            ok = end >= cb
-            lo, hi = jax.lax.fori_loop(0, 50, bisect, (lo, hi))
-            # C_b at or below the line's start (q* -> 0): the K* = 0 critical point 1 / phi'(0)^2
-            cw = jnp.where(cb <= start, cw_of(jnp.float32(1e-7)), cw_of(jnp.exp(0.5 * (lo + hi))))
-            # NaN from a Gaussian expectation that missed its accuracy, kept apart from "no line" (below)
-            missed = jnp.isnan(start) | jnp.isnan(end) | (ok & jnp.isnan(cw))
-            return jnp.where(ok | missed, cw, jnp.nan), missed
+        start = cb_of(jnp.exp(lo))
+        end = cb_of(jnp.exp(hi))
+        ok = end >= cb
+        lo, hi = jax.lax.fori_loop(0, 50, bisect, (lo, hi))
+        # C_b at or below the line's start (q* -> 0): the K* = 0 critical point 1 / phi'(0)^2
+        cw = jnp.where(cb <= start, cw_of(jnp.float32(1e-7)), cw_of(jnp.exp(0.5 * (lo + hi))))
+        # NaN from a Gaussian expectation that missed its accuracy, kept apart from "no line" (below)
+        missed = jnp.isnan(start) | jnp.isnan(end) | (ok & jnp.isnan(cw))
+        return jnp.where(ok | missed, cw, jnp.nan), missed
 
-        _LINE_CACHE[phi] = jax.jit(jax.vmap(solve))
-    return _LINE_CACHE[phi]
+    return jax.jit(jax.vmap(solve))
 
 
 def critical_weight_var(activation, bias_var=0.0) -> np.ndarray:
@@ -283,16 +277,7 @@ def _line_checks(phi: Activation, cb: np.ndarray) -> np.ndarray:
     from it (gelu at ``C_b = 0.05``: ``C_W = 2.30`` has ``q* = 0.73`` with ``chi_1 = 1`` but the signal
     settles at ``q = 0.17`` with ``chi_1 = 0.77``), so there is no critical initialization there.
     """
-    if phi not in _GRID_CACHE:
-        def both(q):
-            cw = 1.0 / gauss_dphi_dphi(phi, q, q, q)
-            return cw, gauss_phi_phi(phi, q, q, q)
-
-        q = np.exp(np.linspace(-16.0, 5.0, 400))
-        cw, m2 = (np.asarray(a, np.float64) for a in jax.jit(both)(jnp.asarray(q, jnp.float32)))
-        slope = cw * np.gradient(m2, q)  # chi_parallel at each point of the line
-        _GRID_CACHE[phi] = (cw, q - cw * m2, slope)
-    cw, cbq, slope = _GRID_CACHE[phi]
+    cw, cbq, slope = _line_grid(phi)
     unstable = np.zeros(cb.shape, bool)
     for value in np.unique(cb):
         diff = cbq - value
@@ -308,4 +293,14 @@ def _line_checks(phi: Activation, cb: np.ndarray) -> np.ndarray:
     return unstable
 
 
-_GRID_CACHE: dict = {}
+@bounded_cache(maxsize=64)
+def _line_grid(phi: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The critical line on a grid of 400 fixed points ``q*`` in [1e-7, 150]: ``(C_W, C_b, chi_parallel)``."""
+    def both(q):
+        cw = 1.0 / gauss_dphi_dphi(phi, q, q, q)
+        return cw, gauss_phi_phi(phi, q, q, q)
+
+    q = np.exp(np.linspace(-16.0, 5.0, 400))
+    cw, m2 = (np.asarray(a, np.float64) for a in jax.jit(both)(jnp.asarray(q, jnp.float32)))
+    slope = cw * np.gradient(m2, q)  # chi_parallel at each point of the line
+    return cw, q - cw * m2, slope

@@ -22,8 +22,8 @@ import jaxbias as jb  # noqa: E402
 assert jax.process_count() == 2 and len(jax.devices()) == 4
 net = jb.nets.mlp(16, 2, "tanh", bias_var=0.1)
 x = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
-y = jb.sample(net, x, 37, key=3, chunk_size=8, progress=False)
-m = jb.summarize(net, x, 37, key=3, stat=lambda v: jnp.mean(v), summary=jb.summaries.moments(), chunk_size=8,
+y = jb.sample(net, x, n=37, key=3, chunk_size=8, progress=False)
+m = jb.summarize(net, x, n=37, key=3, stat=lambda v: jnp.mean(v), summary=jb.summaries.moments(), chunk_size=8,
                  progress=False)
 if process_id == 0:
     np.savez(out_path, y=y, mean=m["mean"], var=m["var"])
