@@ -7,8 +7,15 @@ truth tables (:mod:`~jaxbias.measures.boolean`), and the near-constant guard
 (:mod:`~jaxbias.measures.constant`). Initial guessing bias (section 2): per-network class
 fractions (:mod:`~jaxbias.measures.guessing`).
 
+The same measures as hashable values for the engine's ``stat=`` (:mod:`~jaxbias.measures.values`):
+``MeanFrequency``, ``MeanFrequencyRedshiftCode``, ``PolynomialOrder``, ``LZComplexity``,
+``NearConstant``, each taking one network's outputs ``(n_points, n_out)``; equal settings share
+one compiled program.
+
 >>> import jax.numpy as jnp, jaxbias as jb
 >>> float(jb.measures.mean_frequency(jnp.ones((8, 8))))
+0.0
+>>> float(jb.measures.MeanFrequency(shape=(8, 8))(jnp.ones((64, 1))))
 0.0
 """
 
@@ -26,6 +33,13 @@ from jaxbias.measures.guessing import GuessingStats, class_fractions, guessing_s
 from jaxbias.measures.lz import lz76, lz_complexity, lz_grid
 from jaxbias.measures.polynomial import legendre_coefficients, polynomial_order
 from jaxbias.measures.spectral import mean_frequency, mean_frequency_redshift_code, radial_frequencies, radial_spectrum
+from jaxbias.measures.values import (
+    LZComplexity,
+    MeanFrequency,
+    MeanFrequencyRedshiftCode,
+    NearConstant,
+    PolynomialOrder,
+)
 
 __all__ = [
     "near_constant",
@@ -48,4 +62,9 @@ __all__ = [
     "class_fractions",
     "guessing_stats",
     "GuessingStats",
+    "MeanFrequency",
+    "MeanFrequencyRedshiftCode",
+    "PolynomialOrder",
+    "LZComplexity",
+    "NearConstant",
 ]

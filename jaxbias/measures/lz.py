@@ -51,9 +51,19 @@ def lz76(symbols):
       6
     """
     s = _check_string(symbols, "symbols")
-    n = s.shape[0]
-    if n == 1:
+    if s.shape[0] == 1:
         return jnp.int32(1)
+    return _lz76_phrases(s)
+
+
+@jax.jit
+def _lz76_phrases(s: jax.Array) -> jax.Array:
+    """The parse of :func:`lz76` for a checked int32 string of length >= 2.
+
+    Jitted once at module level: called outside ``jit``, a ``lax.while_loop`` would trace new loop
+    bodies and compile again on every call; through this function it compiles once per length.
+    """
+    n = s.shape[0]
     one = jnp.int32(1)
 
     # Kaspar & Schuster: i scans earlier starts, l is where the current phrase begins, k its
