@@ -6,8 +6,9 @@
 Each subcommand lives in its own module of :mod:`jaxbias.commands` and is found there. Options
 that take several values (``--depth 2 4 8 --activation relu tanh``) run a sweep over their
 Cartesian product: each finished cell is saved as it completes, ``--resume`` continues a killed
-sweep, and the result has one dimension per swept option. Bad input gives a one-line error and
-exit status 2.
+sweep, and the result has one dimension per swept option. Bad input (a ValueError, or an OSError
+for a file) gives a one-line error and exit status 2; any other exception is a bug and shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         initialize_devices(args)
         return args.run(args)
-    except (ValueError, OSError, TypeError) as e:
+    except (ValueError, OSError) as e:  # bad input; anything else is a bug and keeps its traceback
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"jaxbias: error: {message}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
-"""Pictures of sampled functions.
+"""Pictures of sampled functions, NTK spectra and initial guessing bias.
 
 2-D grid inputs are drawn as images (one panel per network), 1-D grids as curves, anything else
 as outputs against the point index; NTK spectra (:func:`plot_ntk_spectrum`) as eigenvalue against
-rank. Figures are written atomically (temporary file, then rename).
+rank; initial guessing bias as ``G_0`` histograms against theory (:func:`plot_g0_histograms`) and
+its ``(C_W, C_b)`` phase diagram (:func:`plot_igb_phase`). Figures are written atomically
+(temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import xarray as xr
 
 from jaxbias.io import atomic_write
 
-__all__ = ["plot_functions", "plot_ntk_spectrum", "save_figure"]
+__all__ = ["plot_functions", "plot_ntk_spectrum", "plot_g0_histograms", "plot_igb_phase", "save_figure"]
 
 
 def save_figure(fig, path) -> pathlib.Path:
@@ -115,4 +117,90 @@ def plot_ntk_spectrum(ds: xr.Dataset, path) -> pathlib.Path:
     ax.legend(fontsize=8)
     ax.set_title(f"NTK spectrum ({ds.sizes['point']} points)")
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int = 40) -> pathlib.Path:
+    """Histograms of ``G_0`` per cell with the predicted density (``n_points -> inf``) and the predicted
+    law at the run's number of inputs (binomial noise included) overlaid (initial guessing bias).
+
+    Args:
+      ds: a Dataset from :func:`jaxbias.experiments.igb.run_igb` or :func:`~jaxbias.experiments.igb.igb_cell`
+        (``attrs["n_points"]``: inputs per network).
+      path: image path.
+    """
+    import matplotlib.pyplot as plt
+
+    from jaxbias.theory import guessing as th
+
+    swept = [d for d in ds["g0"].dims if d != "net"]
+    if swept:
+        stacked = ds.stack(cell=swept)
+        cells = [(", ".join(f"{d}={v}" for d, v in zip(swept, np.atleast_1d(c))), stacked.isel(cell=i))
+                 for i, c in enumerate(stacked["cell"].values[:max_cells])]
+    else:
+        cells = [("", ds)]
+    cols = min(4, len(cells))
+    rows = -(-len(cells) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, constrained_layout=True)
+    g = np.linspace(0.0005, 0.9995, 400)
+    for ax, (label, cell) in zip(axes.ravel(), cells):
+        ax.hist(np.asarray(cell["g0"]), bins=bins, range=(0, 1), density=True, color="0.7", label="measured")
+        gamma = float(cell["gamma_theory"])
+        if math.isfinite(gamma) and gamma > 0:
+            ax.plot(g, th.g0_pdf(g, gamma), "C3", lw=1.5, label=f"theory, gamma={gamma:.3g}")
+        if math.isfinite(gamma):  # the law at this number of inputs (binomial noise included)
+            n_points = int(ds.attrs["n_points"])
+            k = np.arange(n_points + 1) / n_points
+            prob, edges = np.histogram(k, bins=bins, range=(0, 1), weights=th.g0_pmf(max(gamma, 0.0), n_points))
+            ax.stairs(prob * bins, edges, color="C0", lw=1, label=f"theory, {n_points} inputs")
+        ax.set_title(f"{label}\nmeasured gamma={float(cell['gamma']):.3g} "
+                     f"[{float(cell['gamma_low']):.3g}, {float(cell['gamma_high']):.3g}]", fontsize=7)
+        ax.set_xlabel("G_0", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(cells):]:
+        ax.axis("off")
+    fig.suptitle("Initial guessing bias: fraction of inputs in class 0 over random networks", fontsize=9)
+    return save_figure(fig, path)
+
+
+def plot_igb_phase(ds: xr.Dataset, path) -> pathlib.Path:
+    """IGB phase diagram: regimes (neutral / prejudiced / deep prejudice) and ``gamma`` contours from theory
+    over ``(C_W, C_b)``, with measured ``gamma`` as points coloured on the same scale.
+
+    Args:
+      ds: a Dataset from :func:`jaxbias.experiments.igb.phase_dataset`.
+      path: image path.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap, LogNorm
+
+    from jaxbias.theory import guessing as th
+
+    acts = list(ds["activation"].values)
+    fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.8), squeeze=False, constrained_layout=True)
+    cw, cb = ds["weight_var"].values, ds["bias_var"].values
+    cmap = ListedColormap(["#d9ecd0", "#fbe3b5", "#f4b6b6"])
+    norm = LogNorm(1e-2, 1e2)
+    for ax, act in zip(axes[0], acts):
+        reg = ds["regime"].sel(activation=act).values
+        ax.pcolormesh(cb, cw, reg, cmap=cmap, vmin=-0.5, vmax=2.5, shading="nearest")
+        gam = np.clip(ds["gamma_theory"].sel(activation=act).values, 1e-3, 1e3)
+        cs = ax.contour(cb, cw, gam, levels=[0.1, 0.3, 1, 3, 10], colors="k", linewidths=0.6)
+        ax.clabel(cs, fontsize=6, fmt="%g")
+        mw, mb = np.meshgrid(ds["measured_weight_var"].values, ds["measured_bias_var"].values, indexing="ij")
+        meas = ds["gamma"].sel(activation=act).values
+        sc = ax.scatter(mb.ravel(), mw.ravel(), c=np.clip(meas.ravel(), 1e-2, 1e2), cmap="viridis", norm=norm,
+                        edgecolors="k", s=50, zorder=3)
+        for b, w, v in zip(mb.ravel(), mw.ravel(), meas.ravel()):
+            ax.annotate(f"{v:.2g}", (b, w), textcoords="offset points", xytext=(5, 4), fontsize=6)
+        ax.set_xlabel("C_b (bias variance)")
+        ax.set_ylabel("C_W (weight variance)")
+        ax.set_title(f"{act}, depth {ds.attrs.get('depth', '')}".rstrip(", "), fontsize=9)
+    fig.colorbar(sc, ax=axes[0].tolist(), label="measured gamma (points)", shrink=0.8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(3)]
+    fig.legend(handles, list(th.REGIMES), loc="outside lower center", ncol=3, fontsize=7)
+    fig.suptitle("IGB phase diagram: regimes from the NNGP recursion (depth -> inf), contours of gamma at the "
+                 "given depth, measured gamma as points", fontsize=8)
     return save_figure(fig, path)

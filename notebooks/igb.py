@@ -37,6 +37,7 @@ from IPython.display import Image, display  # noqa: E402
 
 import jaxbias as jb  # noqa: E402
 from jaxbias.experiments import igb  # noqa: E402
+from jaxbias.plot import plot_g0_histograms, plot_igb_phase  # noqa: E402
 
 N = int(os.environ.get("JAXBIAS_NOTEBOOK_N", "2000"))
 SMALL = N < 200  # CI: fewer cells, narrower networks, fewer inputs and a coarser theory grid
@@ -65,9 +66,9 @@ plt.show()
 # (`gamma = E[relu]^2 / Var[relu] = 0.467`), tanh is not; max pooling raises `gamma`, even for tanh.
 
 # %%
-grid = {"activation": ["tanh", "relu"], "pooling": ["none", "max"]}
+grid = {"activation": ["tanh", "relu"], "pool": ["none", "max(2)"]}
 ds = igb.run_igb(WORK / "igb.nc", grid, n=N, width=WIDTH, n_points=POINTS, dim=64, n_boot=300, progress=False)
-igb.plot_g0_histograms(ds, WORK / "hist.png")
+plot_g0_histograms(ds, WORK / "hist.png")
 display(Image(str(WORK / "hist.png")))
 print(ds[["gamma", "gamma_low", "gamma_high", "gamma_theory", "var_g0", "var_g0_theory", "ks_pvalue"]]
       .to_dataframe().round(3))
@@ -99,7 +100,7 @@ measured = ((1.5,), (0.5,)) if SMALL else ((0.5, 1.5, 3.0), (0.0, 0.3, 1.0))
 phase = igb.phase_dataset(("tanh", "relu"), np.linspace(0.25, 4.0, res), np.linspace(0.0, 2.0, res), depth=3,
                           measured_weight_vars=measured[0], measured_bias_vars=measured[1], n=N, width=WIDTH,
                           n_points=200, n_boot=200)
-igb.plot_phase(phase, WORK / "phase.png")
+plot_igb_phase(phase, WORK / "phase.png")
 display(Image(str(WORK / "phase.png")))
 print(phase[["gamma", "gamma_low", "gamma_high", "gamma_point_theory"]].to_dataframe().round(3))
 
@@ -127,8 +128,9 @@ if not SMALL:  # CI: one cell; the tanh recursion (quadrature) takes ~20 s to co
 rows = []
 for label, dim, options in cells:
     x = igb.igb_inputs("blobs", 200, dim, 0.0, key=1)
-    cell = igb.igb_cell(x, max(N, 2), key=5, n_boot=200, **options)
-    pred = jb.theory.predict_gamma_finite_width(igb.igb_net(**options), x)
+    net = igb.igb_net(**options)
+    cell = igb.igb_cell(net, x, n=max(N, 2), key=5, n_boot=200)
+    pred = jb.theory.predict_gamma_finite_width(net, x)
     rows.append((label, float(cell["gamma"]), float(cell["gamma_low"]), float(cell["gamma_high"]),
                  float(cell["gamma_theory"]), pred.gamma))
 print(f"{'cell':30s} {'measured':>8s} {'95% interval':>16s} {'infinite width':>14s} {'finite width':>12s}")

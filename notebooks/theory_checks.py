@@ -44,7 +44,7 @@ def run(name, **options):
 def panel(ax, report, row=0, title=None):
     """Estimate with its simultaneous CI band against the prediction, over the report's depths."""
     r = report.rows[row]
-    depths = np.array(report.options["depths"])
+    depths = np.array(report.options.depths)
     ax.plot(depths, r.prediction, "k-", marker="s", label="prediction")
     if np.any(r.tolerance > 0):
         ax.fill_between(depths, r.prediction - r.tolerance, r.prediction + r.tolerance, color="k", alpha=0.1,
@@ -69,7 +69,7 @@ print(f"chaotic: q* = {float(oc.q_star):.3f}, c* = {float(oc.c_star):.3f}, chi_1
 fig, ax = plt.subplots(figsize=(4.5, 3.4))
 panel(ax, run("order-chaos", width=64, depths=(1, 3, 6)), title="chaotic, C_W = 4")
 ordered = check_options("order-chaos", weight_var=0.8, depths=tuple(range(1, 7)))
-ax.plot(ordered["depths"], CATALOGUE["order-chaos"].predict(ordered)[0], "b:", label="c-map, ordered (C_W = 0.8)")
+ax.plot(ordered.depths, CATALOGUE["order-chaos"].predict(ordered)[0], "b:", label="c-map, ordered (C_W = 0.8)")
 ax.set_ylabel("correlation c(l)")
 ax.legend(fontsize=7)
 fig.tight_layout()
@@ -84,7 +84,7 @@ fw = run("finite-width", width=32, depths=(1, 2, 3))
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 panel(axes[0], fw, 0)
 panel(axes[1], fw, 1)
-L = np.array(fw.options["depths"])
+L = np.array(fw.options.depths)
 axes[0].plot(L, 3 * ((1 + 5 / 32) ** L - 1), "g--", label="exact 3((1+5/n)^L - 1)")
 axes[0].legend(fontsize=7)
 fig.tight_layout()
@@ -129,7 +129,7 @@ for i, w in enumerate((32, 64)):
 try:
     ntk = run("ntk-fluctuations", width=32, depths=(1, 2, 4))
     for i, r in enumerate(ntk.rows[1:]):
-        ax.errorbar(ntk.options["depths"], r.estimate, yerr=r.critical_z * r.stderr, fmt="o", color=f"C{i}",
+        ax.errorbar(ntk.options.depths, r.estimate, yerr=r.critical_z * r.stderr, fmt="o", color=f"C{i}",
                     capsize=3)
     ax.set_title(f"ntk-fluctuations: {'consistent' if ntk.passed else 'rejected'} (n = {N})", fontsize=9)
 except ValueError as err:  # too few networks for a trustworthy verdict

@@ -15,7 +15,7 @@ from jaxbias.summaries import unpack_bits
 
 def test_counts_match_a_per_network_loop():
     n = 400
-    ds = boolean_prior_cell(n, n_inputs=4, width=8, depth=2, bias_std=0.5, keep=n, key=3, progress=False)
+    ds = boolean_prior_cell(jb.nets.MLP(8, 2, "relu", bias_var=0.25), n=n, n_inputs=4, keep=n, key=3, progress=False)
     y = jb.sample(jb.nets.mlp(8, 2, "relu", weight_var=1.0, bias_var=0.25), jb.inputs.hypercube(4), n=n, key=3,
                   progress=False)
     counter = collections.Counter(tuple(row) for row in (y[:, :, 0] > 0))
@@ -56,7 +56,7 @@ def test_cli_prints_top_functions_and_writes_the_plot(tmp_path, capsys):
     assert out.with_suffix(".png").stat().st_size > 5000
 
 
-@pytest.mark.parametrize("args, message", [(["--n", "0"], "--n 0"), (["--inputs", "21"], "n_inputs=21"),
+@pytest.mark.parametrize("args, message", [(["--n", "0"], "--n 0"), (["--n-inputs", "21"], "n_inputs=21"),
                                            (["--bias-std", "-1"], "bias_std=-1")])
 def test_cli_bad_input(tmp_path, capsys, args, message):
     rc = main(["boolean-prior", "--n", "10", "--out", str(tmp_path / "b.nc"), "--quiet"] + args)

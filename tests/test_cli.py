@@ -67,3 +67,15 @@ def test_help_documents_every_option():
                    "--parameterization", "--n", "--inputs", "--out", "--plot", "--resume", "--chunk-size",
                    "--memory-budget", "--quiet", "--coordinator"]:
         assert option in out
+
+
+def test_bugs_keep_their_traceback(monkeypatch):
+    """Only bad input (ValueError, OSError) becomes a one-line message; a programming error propagates."""
+    import jaxbias.commands.info as info
+
+    def broken(args):
+        raise TypeError("a bug, not bad input")
+
+    monkeypatch.setattr(info, "run", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        main(["info"])

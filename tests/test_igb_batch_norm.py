@@ -150,8 +150,8 @@ def test_igb_cell_reports_the_finite_set_theory():
     n = 12
     x = igb.igb_inputs("blobs", n, 32, 0.0, key=1)
     common = {"activation": "relu", "depth": 1, "width": 32, "weight_var": 1.0, "bias_var": 0.5}
-    post = igb.igb_cell(x, 50, key=2, n_boot=20, norm="batch_post", **common)
+    post = igb.igb_cell(igb.igb_net(norm="batch_post", **common), x, n=50, key=2, n_boot=20)
     assert float(post["gamma_theory"]) == pytest.approx(0.5)
     assert float(post["gamma_theory_n"]) == pytest.approx(_gamma_n(1.0, 0.5, n))
-    pre = igb.igb_cell(x, 50, key=2, n_boot=20, norm="batch_pre", **common)
+    pre = igb.igb_cell(igb.igb_net(norm="batch_pre", **common), x, n=50, key=2, n_boot=20)
     assert math.isfinite(float(pre["gamma_theory"])) and math.isnan(float(pre["gamma_theory_n"]))

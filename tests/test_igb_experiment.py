@@ -19,8 +19,8 @@ def relu_cell():
 
 
 def _cell(x=X, n=N, **options):
-    options = {"activation": "relu", "depth": 1, "width": WIDTH, **options}
-    return igb.igb_cell(x, n, key=2, n_boot=400, **options)
+    net = igb.igb_net(**{"activation": "relu", "depth": 1, "width": WIDTH, **options})
+    return igb.igb_cell(net, x, n=n, key=2, n_boot=400)
 
 
 def _close(ds, k=5.0):
@@ -49,7 +49,7 @@ def test_odd_activation_has_no_bias_beyond_binomial_noise():
 
 
 def test_max_pooling_raises_gamma_as_predicted(relu_cell):
-    plain, pooled = relu_cell, _cell(pool="max")
+    plain, pooled = relu_cell, _cell(pool="max(2)")
     ok, info = _close(pooled)
     assert ok, info
     assert float(pooled["gamma_theory"]) > float(plain["gamma_theory"])
@@ -74,7 +74,7 @@ def test_batch_norm_after_the_activation_leaves_only_the_readout_bias():
 
 def test_cli_writes_dataset_histograms_and_table(tmp_path, capsys):
     out, png = tmp_path / "igb.nc", tmp_path / "igb.png"
-    rc = main(["igb", "--activation", "tanh", "relu", "--n", "40", "--points", "50", "--dim", "16", "--width", "32",
+    rc = main(["igb", "--activation", "tanh", "relu", "--n", "40", "--n-points", "50", "--dim", "16", "--width", "32",
                "--n-boot", "50", "--out", str(out), "--plot", str(png), "--key", "3"])
     assert rc == 0 and png.stat().st_size > 5000
     ds = jb.load(out)
@@ -87,15 +87,39 @@ def test_cli_writes_dataset_histograms_and_table(tmp_path, capsys):
     np.testing.assert_allclose(ds["g0"].sel(activation="relu").values, direct.g0)
 
 
+def test_cli_pool_is_the_spec_spelling(tmp_path):
+    out = tmp_path / "igb.nc"
+    assert main(["igb", "--pool", "none", "max(2)", "--n", "8", "--n-points", "20", "--dim", "8", "--width", "16",
+                 "--n-boot", "10", "--out", str(out), "--quiet"]) == 0
+    ds = jb.load(out)
+    assert ds["gamma"].dims == ("pool",) and list(ds["pool"].values) == ["none", "max(2)"]
+    x = igb.igb_inputs("blobs", 20, 8, 0.0, key=0)
+    direct = jb.reduce(jb.nets.MLP(16, 1, "relu", pool="max(2)"), x, n=8, key=0, stat=jb.measures.guessing_stats,
+                       progress=False)
+    np.testing.assert_allclose(ds["g0"].sel(pool="max(2)").values, direct.g0)
+
+
+def test_net_and_cell_arguments():
+    assert igb.igb_net(activation="tanh", depth=2, width=8, pool="avg", norm="none") == jb.nets.MLP(
+        8, 2, "tanh", pool="avg(2)")
+    with pytest.raises(ValueError, match="norm='sideways'"):
+        igb.igb_net(norm="sideways")
+    with pytest.raises(ValueError, match="pool='min"):
+        igb.igb_net(pool="min(2)")
+    with pytest.raises(ValueError, match="confidence=1.5"):
+        igb.igb_cell(igb.igb_net(width=8), X[:10], n=4, confidence=1.5)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--norm", "sideways"], "--norm"),
+    (["--pool", "max(3)"], "pool='max(3)'"),
     (["--n", "1"], "--n 1"),
     (["--activation", "nope"], "activation='nope'"),
     (["--inputs", "cifar"], "inputs='cifar'"),
     (["--depth", "2", "2"], "values repeat"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
-    base = ["igb", "--n", "4", "--points", "8", "--dim", "4", "--width", "8", "--out", str(tmp_path / "r.nc"),
+    base = ["igb", "--n", "4", "--n-points", "8", "--dim", "4", "--width", "8", "--out", str(tmp_path / "r.nc"),
             "--quiet"]
     try:
         rc = main(base + args)
@@ -110,8 +134,9 @@ def _finite_width_rows(x, n, depths, average="moments", **options):
     (and the infinite-width gamma of the averaged moments, ``predict_gamma``)."""
     rows = []
     for depth in depths:
-        ds = igb.igb_cell(x, n, key=5, n_boot=300, depth=depth, **options)
-        pred = jb.theory.predict_gamma_finite_width(igb.igb_net(depth=depth, **options), x, average=average)
+        net = igb.igb_net(depth=depth, **options)
+        ds = igb.igb_cell(net, x, n=n, key=5, n_boot=300)
+        pred = jb.theory.predict_gamma_finite_width(net, x, average=average)
         se = (float(ds["gamma_high"]) - float(ds["gamma_low"])) / (2 * 1.96)
         if average == "moments":
             assert pred.gamma_inf == pytest.approx(float(ds["gamma_theory"]), rel=1e-4)  # same infinite-width value
@@ -156,7 +181,7 @@ def test_small_input_dimension_lowers_relu_gamma_through_the_pair_average():
 @pytest.mark.slow
 def test_ten_digit_classes_match_multiclass_theory():
     x = igb.igb_inputs("digits")
-    ds = igb.igb_cell(x, 1000, key=4, n_boot=300, activation="relu", depth=1, width=512, out=10)
+    ds = igb.igb_cell(igb.igb_net(activation="relu", depth=1, width=512, out=10), x, n=1000, key=4, n_boot=300)
     assert ds["fractions"].shape == (1000, 10)
     lo, hi = float(ds["max_g_low"]), float(ds["max_g_high"])
     half = (hi - lo) / 2
@@ -167,6 +192,6 @@ def test_ten_digit_classes_match_multiclass_theory():
 @pytest.mark.parametrize("norm", ["none", "batch_post"])
 def test_cnn_cells_measure_without_theory(norm):
     x, _ = jb.inputs.digits(classes=(0, 1))
-    ds = igb.igb_cell(np.asarray(x).reshape(-1, 8, 8, 1), 100, arch="cnn", activation="relu", depth=2, width=8,
-                      pool="max", norm=norm, n_boot=100)
+    net = igb.igb_net(arch="cnn", activation="relu", depth=2, width=8, pool="max(2)", norm=norm)
+    ds = igb.igb_cell(net, np.asarray(x).reshape(-1, 8, 8, 1), n=100, n_boot=100)
     assert math.isnan(float(ds["gamma_theory"])) and math.isfinite(float(ds["gamma"]))

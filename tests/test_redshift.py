@@ -5,7 +5,7 @@ import pytest
 
 import jaxbias as jb
 from jaxbias.cli import main
-from jaxbias.experiments import redshift, redshift_cell, scaled_net
+from jaxbias.experiments import redshift, redshift_cell, scaled_net, unit_scale_mlp
 
 X = jb.inputs.grid(2, 8)
 
@@ -33,8 +33,8 @@ def test_scaled_net_needs_a_unit_scale_net():
 
 def test_cell_scores_every_network_and_summarizes_them():
     scales = (0.5, 8.0)
-    ds = redshift_cell("tanh", 2, scales, width=8, n=6, resolution=8, key=1, measures=("mean_frequency", "lz"),
-                       progress=False)
+    ds = redshift_cell(unit_scale_mlp("tanh", 2, width=8), scales, n=6, resolution=8, key=1,
+                       measures=("mean_frequency", "lz"), progress=False)
     assert ds["mean_frequency"].dims == ("scale", "net") and ds["mean_frequency"].shape == (2, 6)
     for j, s in enumerate(scales):  # independent path: sample the outputs, score them on the host
         y = jb.sample(jb.nets.mlp(8, 2, "tanh", weight_var=s, bias_var=0.1), X, n=6, key=1, progress=False)
@@ -48,7 +48,7 @@ def test_cell_scores_every_network_and_summarizes_them():
 
 
 def test_near_constant_networks_are_counted_and_scored_as_constants():
-    ds = redshift_cell("sigmoid", 10, (0.3, 4.0), width=16, bias_var=0.0, n=8, resolution=8, progress=False)
+    ds = redshift_cell(jb.nets.MLP(16, 10, "sigmoid"), (0.3, 4.0), n=8, resolution=8, progress=False)
     y = jb.sample(jb.nets.mlp(16, 10, "sigmoid", weight_var=0.3, bias_var=0.0), X, n=8, progress=False)[..., 0]
     y = y.astype(np.float64)
     flat = np.ptp(y, axis=1) <= 64 * np.finfo(np.float32).eps * np.abs(y).max(1)  # the threshold, in numpy
@@ -88,6 +88,26 @@ def test_cli_writes_results_and_figures(tmp_path, capsys):
         assert (tmp_path / f"r_{suffix}.png").stat().st_size > 5000
     text = capsys.readouterr().out
     assert "ramp" in text and "white noise" in text and "tanh" in text
+
+
+def test_cell_takes_the_spec_and_stores_it():
+    net = jb.nets.MLP(8, 2, "tanh", bias_var=0.1, weight_law="absolute(1)", norm="layer_pre")
+    ds = redshift_cell(net, (0.5, 2.0), scale_kind="absolute", n=3, resolution=8, progress=False)
+    assert jb.io.net_of(ds) == net == unit_scale_mlp("tanh", 2, scale_kind="absolute", width=8, norm="layer_pre")
+    with pytest.raises(ValueError, match="weight_var=1"):
+        redshift_cell(jb.nets.MLP(8, 2, "tanh", weight_var=2.0), (1.0,), n=2, resolution=8)
+
+
+def test_cli_norm_is_the_spec_spelling(tmp_path):
+    out = tmp_path / "r.nc"
+    assert main(["redshift", "--activation", "relu", "--depth", "2", "--scale", "1", "--width", "8", "--n", "3",
+                 "--resolution", "8", "--norm", "none", "layer_post", "--no-plot", "--quiet", "--out", str(out)]) == 0
+    ds = jb.load(out)
+    assert list(ds["norm"].values) == ["none", "layer_post"]
+    cell = redshift_cell(unit_scale_mlp("relu", 2, width=8, norm="layer_post"), (1.0,), n=3, resolution=8,
+                         progress=False)
+    np.testing.assert_array_equal(ds["mean_frequency"].sel(norm="layer_post").squeeze().values,
+                                  cell["mean_frequency"].squeeze().values)
 
 
 @pytest.mark.parametrize("args, message", [

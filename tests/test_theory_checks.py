@@ -47,8 +47,8 @@ def test_engine_check_relu_output_variance():
     net = jb.nets.mlp(width=16, depth=1, activation="relu", weight_var=2.0)
     x = np.ones((1, 4), np.float32)
     est = Estimator(lambda y: jnp.mean(y ** 2))
-    assert check(2.0, net, x, est, n=4000, key=1, progress=False).passed
-    assert not check(2.4, net, x, est, n=4000, key=1, progress=False).passed
+    assert check(net, x, est, 2.0, n=4000, key=1, progress=False).passed
+    assert not check(net, x, est, 2.4, n=4000, key=1, progress=False).passed
 
 
 @pytest.mark.parametrize("method", ["ks", "wasserstein"])

@@ -15,15 +15,15 @@ def register(sub) -> None:
     b = sub.add_parser(
         "boolean-prior",
         help="prior over Boolean functions: sample networks on {0,1}^n, count distinct truth tables",
-        description="Sample n random MLPs on all 2^n inputs of {0,1}^n, count how often each Boolean function "
-                    "(truth table of f(x) > 0) occurs, streaming inside the compiled program, and report the most "
-                    "frequent functions with probabilities and complexities (Valle-Perez et al., ICLR 2019). "
+        description="Sample n random MLPs on all 2^n_inputs inputs of {0,1}^n_inputs, count how often each Boolean "
+                    "function (truth table of f(x) > 0) occurs, streaming inside the compiled program, and report the "
+                    "most frequent functions with probabilities and complexities (Valle-Perez et al., ICLR 2019). "
                     "Weights N(0, C_W/fan_in), biases N(0, bias_std^2).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     b.add_argument("--n", type=int, default=10**6, help="networks (per cell)")
-    b.add_argument("--inputs", type=int, default=7, help="input bits n (all 2^n inputs; n <= 20, complexities "
-                                                          "for n <= 10)")
+    b.add_argument("--n-inputs", type=int, default=7, help="input bits (all 2^n_inputs inputs; n_inputs <= 20, "
+                                                            "complexities for n_inputs <= 10)")
     b.add_argument("--width", type=int, default=40, help="hidden width")
     b.add_argument("--depth", type=int, default=2, help="hidden layers")
     b.add_argument("--activation", nargs="+", default=["relu"], help="activation (sweepable)")
@@ -59,7 +59,7 @@ def run(args) -> int:
         if plot is not None:
             check_writable(plot)
     ds = boolean_prior(args.out, bias_stds=args.bias_std, weight_vars=args.weight_var, activations=args.activation,
-                       n=args.n, n_inputs=args.inputs, width=args.width, depth=args.depth, keep=args.keep,
+                       n=args.n, n_inputs=args.n_inputs, width=args.width, depth=args.depth, keep=args.keep,
                        key=args.key, resume=args.resume, progress=None if not args.quiet else False,
                        chunk_size=args.chunk_size, memory_budget=args.memory_budget)
     if writer and plot is not None:
@@ -70,13 +70,13 @@ def run(args) -> int:
         for c in range(stacked.sizes["_cell"]):
             cell = stacked.isel(_cell=c)
             label = ", ".join(f"{d}={cell[d].item()}" for d in swept)
-            print(f"jaxbias boolean-prior [{label}]: {args.n:,} networks {args.inputs} -> {args.width} x {args.depth}"
-                  f" -> 1, {int(cell['n_distinct']):,} distinct functions, P(constant) = "
+            print(f"jaxbias boolean-prior [{label}]: {args.n:,} networks {args.n_inputs} -> {args.width} x "
+                  f"{args.depth} -> 1, {int(cell['n_distinct']):,} distinct functions, P(constant) = "
                   f"{float(cell['p_constant']):.4f}")
             print(f"  {'rank':>4s} {'P(f)':>9s} {'LZ':>6s} {'sens.':>6s} {'H':>5s}  truth table (hex, input 0 first)")
             for i in range(min(args.top, int(cell["n_distinct"]), cell.sizes["function"])):
                 row = cell.isel(function=i)
-                hex_table = (truth_table_hex(unpack_bits(row["table"].values, 2**args.inputs))
+                hex_table = (truth_table_hex(unpack_bits(row["table"].values, 2**args.n_inputs))
                              if ds.attrs.get("exact", 1) else "(hashed)")
                 print(f"  {i + 1:4d} {float(row['probability']):9.2e} {float(row['lz_complexity']):6.1f} "
                       f"{float(row['sensitivity']):6.3f} {float(row['entropy']):5.3f}  {hex_table}")

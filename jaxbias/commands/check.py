@@ -39,7 +39,7 @@ def register(sub) -> None:
     s.add_argument("--depths", type=int, nargs="+", default=None, help="numbers of hidden layers to check")
     s.add_argument("--weight-law", default=None, help="weight law (normal, orthogonal, 'sparse(p)', ...)")
     s.add_argument("--n", type=int, default=None, help="number of networks per depth")
-    s.add_argument("--out-units", type=int, default=None, help="output units per network")
+    s.add_argument("--out-dim", type=int, default=None, help="output units per network")
     s.add_argument("--confidence", type=float, default=None, help="confidence of the verdict, e.g. 0.99")
     s.add_argument("--key", type=int, default=None, help="random seed")
     s.add_argument("--out", default=None, help="netCDF file for the result table (written atomically)")
@@ -60,9 +60,9 @@ def run(args) -> int:
         for name, entry in sorted(CATALOGUE.items()):
             print(f"{name:18s} {entry.description}")
             d = entry.defaults
-            print(f"{'':18s} defaults: activation={d['activation']} weight_var={d['weight_var'] or 'critical'} "
-                  f"bias_var={d['bias_var']} width={d['width']} depths={list(d['depths'])} n={d['n']} "
-                  f"weight_law={d['weight_law']}")
+            print(f"{'':18s} defaults: activation={d.activation} weight_var={d.weight_var or 'critical'} "
+                  f"bias_var={d.bias_var} width={d.width} depths={list(d.depths)} n={d.n} "
+                  f"weight_law={d.weight_law}")
         return 0
     if args.name is None:
         raise ValueError("check: expected a check name or --list")
@@ -72,10 +72,10 @@ def run(args) -> int:
         from jaxbias.io import check_writable
 
         check_writable(args.out)
-    options = dict(activation=args.activation, weight_var=args.weight_var, bias_var=args.bias_var, width=args.width,
-                   depths=tuple(args.depths) if args.depths else None, weight_law=args.weight_law, n=args.n,
-                   out=args.out_units, confidence=args.confidence, key=args.key)
-    report = run_check(args.name, **options)
+    report = run_check(args.name, activation=args.activation, weight_var=args.weight_var, bias_var=args.bias_var,
+                       width=args.width, depths=tuple(args.depths) if args.depths else None,
+                       weight_law=args.weight_law, out=args.out_dim, n=args.n, key=args.key,
+                       confidence=args.confidence)
     ds = to_dataset(report)
     if args.out:
         from jaxbias.io import save
@@ -83,8 +83,8 @@ def run(args) -> int:
         save(ds, args.out)
     if not args.quiet:
         o = report.options
-        print(f"check {report.name}: {o['activation']} C_W={o['weight_var']:.4g} C_b={o['bias_var']:.4g} "
-              f"width={o['width']} law={o['weight_law']} n={o['n']} per depth")
+        print(f"check {report.name}: {o.activation} C_W={o.weight_var:.4g} C_b={o.bias_var:.4g} "
+              f"width={o.width} law={o.weight_law} n={o.n} per depth")
         header = f"{'quantity':34s} {'component':10s} {'prediction':>11s} {'estimate':>11s} {'CI low':>10s} " \
                  f"{'CI high':>10s} {'z':>7s} {'ok':>3s}"
         print(header)

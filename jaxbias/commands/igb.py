@@ -6,6 +6,7 @@ import argparse
 import math
 
 from jaxbias.commands.common import add_device_options, add_run_options, check_distinct
+from jaxbias.nets.options import NORMS
 
 __all__ = ["register", "run"]
 
@@ -24,10 +25,9 @@ def register(sub) -> None:
     )
     s.add_argument("--activation", nargs="+", default=["relu"], help="activation names (sweepable)")
     s.add_argument("--depth", nargs="+", type=int, default=[1], help="hidden layers (sweepable)")
-    s.add_argument("--pooling", nargs="+", default=["none"], choices=["none", "max", "avg"],
-                   help="pooling after each activation, window --pool-size (sweepable)")
-    s.add_argument("--norm", nargs="+", default=["none"],
-                   choices=["none", "layer_pre", "layer_post", "batch_pre", "batch_post"],
+    s.add_argument("--pool", nargs="+", default=["none"], metavar="none|KIND(P)",
+                   help="pooling after each activation: none, 'max(p)' or 'avg(p)' with window p (sweepable)")
+    s.add_argument("--norm", nargs="+", default=["none"], choices=["none", *NORMS],
                    help="normalization before (pre) or after (post) the activation (sweepable)")
     s.add_argument("--input-mean", nargs="+", type=float, default=[0.0],
                    help="blobs: every input coordinate has this mean, so |m|^2 / tr S = mean^2 (sweepable)")
@@ -37,7 +37,7 @@ def register(sub) -> None:
     s.add_argument("--out-dim", type=int, default=1, help="outputs (classes; 1 = sign, two classes)")
     s.add_argument("--n", type=int, default=1000, help="networks per cell")
     s.add_argument("--inputs", default="blobs", help="blobs, digits (all ten classes) or digits:0,1")
-    s.add_argument("--points", type=int, default=1000, help="blobs: number of inputs")
+    s.add_argument("--n-points", type=int, default=1000, help="blobs: number of inputs")
     s.add_argument("--dim", type=int, default=64, help="blobs: input dimension")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     add_run_options(s, "igb.nc", engine=False, key_help="random seed (networks and inputs)")
@@ -48,7 +48,7 @@ def register(sub) -> None:
     s.set_defaults(run=run)
 
 
-SWEPT = ("activation", "depth", "pooling", "norm", "input_mean", "weight_var", "bias_var")
+SWEPT = ("activation", "depth", "pool", "norm", "input_mean", "weight_var", "bias_var")
 
 
 def run(args) -> int:
@@ -58,8 +58,9 @@ def run(args) -> int:
     from jaxbias.experiments import igb
     from jaxbias.grid import split
     from jaxbias.io import check_writable
+    from jaxbias.plot import plot_g0_histograms, plot_igb_phase
 
-    for name, value in (("--n", args.n), ("--points", args.points), ("--dim", args.dim), ("--width", args.width)):
+    for name, value in (("--n", args.n), ("--n-points", args.n_points), ("--dim", args.dim), ("--width", args.width)):
         if value < 1:
             raise ValueError(f"{name} {value}: expected a positive integer")
     if args.n < 2:
@@ -71,16 +72,16 @@ def run(args) -> int:
                 check_writable(path)
     check_distinct(args, SWEPT)
     grid, fixed = split({name: getattr(args, name) for name in SWEPT})
-    ds = igb.run_igb(args.out, grid, n=args.n, width=args.width, n_points=args.points, dim=args.dim,
+    ds = igb.run_igb(args.out, grid, fixed=fixed, n=args.n, width=args.width, n_points=args.n_points, dim=args.dim,
                      inputs=args.inputs, out=args.out_dim, key=args.key, n_boot=args.n_boot, resume=args.resume,
-                     progress=not args.quiet, fixed=fixed)
+                     progress=not args.quiet)
     if writer and args.plot:
-        igb.plot_g0_histograms(ds, args.plot)
+        plot_g0_histograms(ds, args.plot)
     if args.phase:
         phase = igb.phase_dataset(depth=args.depth[0], n=min(args.n, 500), width=args.width, key=args.key,
                                   n_boot=min(args.n_boot, 300))
         if writer:
-            igb.plot_phase(phase, args.phase)
+            plot_igb_phase(phase, args.phase)
     if writer and not args.quiet:
         _print_table(ds, list(grid))
     return 0

@@ -6,6 +6,9 @@ import argparse
 import pathlib
 
 from jaxbias.commands.common import add_device_options, add_run_options, check_distinct
+from jaxbias.nets.options import NORMS
+
+NORM_VALUES = ("none",) + NORMS
 
 __all__ = ["register", "run"]
 
@@ -15,7 +18,7 @@ def register(sub) -> None:
     r = sub.add_parser(
         "redshift",
         help="neural redshift: function complexity against activation, depth and weight scale",
-        description="Sample n random MLPs per cell of activation x depth (x width, weight law, residual, layer "
+        description="Sample n random MLPs per cell of activation x depth (x width, weight law, residual, "
                     "norm) on a grid over [-1, 1]^dim and score each one at every weight scale (Fourier mean "
                     "frequency by default; Teney et al., CVPR 2024). Writes a netCDF file with per-network "
                     "scores and per-cell mean, std and 95%% confidence interval, a heatmap per activation and "
@@ -35,8 +38,8 @@ def register(sub) -> None:
                         "uniform, orthogonal, 'sparse(p)', 'low_rank(r)'")
     r.add_argument("--residual", nargs="+", choices=["off", "on"], default=["off"],
                    help="skip connections around hidden layers 2..depth (sweepable: off on)")
-    r.add_argument("--layer-norm", nargs="+", choices=["none", "pre", "post"], default=["none"],
-                   help="layer norm before/after the activation (sweepable)")
+    r.add_argument("--norm", nargs="+", choices=list(NORM_VALUES), default=["none"],
+                   help="normalization before (pre) or after (post) the activation, as in the spec (sweepable)")
     r.add_argument("--bias-var", type=float, default=0.1, help="C_b (with --scale-kind weight_var)")
     r.add_argument("--parameterization", choices=["standard", "ntk"], default="standard")
     r.add_argument("--n", type=int, default=50, help="networks per cell (the same networks at every scale)")
@@ -60,7 +63,7 @@ def _check(args) -> None:
     for name in ("n", "resolution", "dim", "degree"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} {getattr(args, name)}: expected a positive integer")
-    check_distinct(args, ("activation", "depth", "scale", "width", "weight_law", "residual", "layer_norm", "measure"))
+    check_distinct(args, ("activation", "depth", "scale", "width", "weight_law", "residual", "norm", "measure"))
 
 
 def figure_paths(args) -> tuple[pathlib.Path, pathlib.Path]:
@@ -86,8 +89,8 @@ def run(args) -> int:
             check_writable(path)
     ds = redshift(
         args.out, activations=args.activation, depths=args.depth, scales=args.scale, scale_kind=args.scale_kind,
-        widths=args.width, weight_laws=args.weight_law, residual=[v == "on" for v in args.residual],
-        layer_norm=[None if v == "none" else v for v in args.layer_norm], bias_var=args.bias_var,
+        widths=args.width, weight_laws=args.weight_law, residuals=[v == "on" for v in args.residual],
+        norms=args.norm, bias_var=args.bias_var,
         parameterization=args.parameterization, n=args.n, resolution=args.resolution, dim=args.dim, key=args.key,
         measures=args.measure, window=None if args.window == "none" else args.window, degree=args.degree,
         resume=args.resume, progress=not args.quiet, chunk_size=args.chunk_size, memory_budget=args.memory_budget,

@@ -7,17 +7,19 @@ Used by the ``jaxbias`` subcommands and the notebooks. Theory against simulation
 """
 
 from jaxbias.experiments import igb
-from jaxbias.experiments.boolean_prior import boolean_prior, boolean_prior_cell
-from jaxbias.experiments.catalogue import CATALOGUE, CheckReport, check_options, confront, run_check, to_dataset
+from jaxbias.experiments.boolean_prior import boolean_prior, boolean_prior_cell, boolean_prior_net
+from jaxbias.experiments.catalogue import (
+    CATALOGUE, CheckOptions, CheckReport, check_options, confront, run_check, to_dataset,
+)
 from jaxbias.experiments.checks import (
     CheckResult, DistributionResult, Estimator, check, check_distribution, compare, critical_z, merge,
 )
 from jaxbias.experiments.ntk import ntk_spectrum
 from jaxbias.experiments.ntk_fluctuations import ntk_diagonal_net, ntk_diagonal_samples
-from jaxbias.experiments.redshift import SCALE_KINDS, baselines, redshift, redshift_cell, scaled_net
+from jaxbias.experiments.redshift import SCALE_KINDS, baselines, redshift, redshift_cell, scaled_net, unit_scale_mlp
 
-__all__ = ["redshift", "redshift_cell", "scaled_net", "baselines", "SCALE_KINDS", "boolean_prior",
-           "boolean_prior_cell", "igb", "ntk_spectrum",
+__all__ = ["redshift", "redshift_cell", "scaled_net", "unit_scale_mlp", "baselines", "SCALE_KINDS", "boolean_prior",
+           "boolean_prior_cell", "boolean_prior_net", "igb", "ntk_spectrum",
            "Estimator", "CheckResult", "DistributionResult", "critical_z", "compare", "merge", "check",
-           "check_distribution", "CATALOGUE", "CheckReport", "check_options", "confront", "run_check", "to_dataset",
-           "ntk_diagonal_net", "ntk_diagonal_samples"]
+           "check_distribution", "CATALOGUE", "CheckOptions", "CheckReport", "check_options", "confront", "run_check",
+           "to_dataset", "ntk_diagonal_net", "ntk_diagonal_samples"]

@@ -17,7 +17,6 @@ computed once per distinct function afterwards, in one jitted vmap.
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import numpy as np
@@ -26,13 +25,13 @@ import xarray as xr
 from jaxbias import engine, inputs
 from jaxbias import measures as jm
 from jaxbias.grid import cells, split
-from jaxbias.io import result_attrs
-from jaxbias.nets.mlp import mlp
+from jaxbias.nets.mlp import MLP
+from jaxbias.results import result_attrs
 from jaxbias.summaries import count_distinct, unpack_bits
 from jaxbias.sweep import run_sweep
-from jaxbias.validation import check_int
+from jaxbias.validation import check_float, check_int, check_n
 
-__all__ = ["boolean_prior_cell", "boolean_prior", "function_complexities", "MAX_EXACT_INPUTS"]
+__all__ = ["boolean_prior_cell", "boolean_prior", "boolean_prior_net", "function_complexities", "MAX_EXACT_INPUTS"]
 
 MAX_EXACT_INPUTS = 10
 """Up to 10 inputs (1024-bit tables) functions are counted exactly and their complexities computed;
@@ -70,30 +69,25 @@ def function_complexities(tables: np.ndarray) -> dict:
     return out
 
 
-def _check_float(name, value, low=0.0):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r}: expected a number >= {low}") from None
-    if not (math.isfinite(v) and v >= low):
-        raise ValueError(f"{name}={value!r}: expected a finite number >= {low}")
-    return v
+def _positive(y):
+    """The stat of a cell: one network's truth table ``f(x) = 1[net(x) > 0]`` of its first output, ``(n_points,)``."""
+    return y[:, 0] > 0
 
 
-def boolean_prior_cell(n: int = 10**6, *, n_inputs: int = 7, width: int = 40, depth: int = 2, activation="relu",
-                       weight_var: float = 1.0, bias_std: float = 1.0, keep: int = 2**17, key=0, chunk_size=None,
+def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2**17, key=0, chunk_size=None,
                        memory_budget=None, progress=None) -> xr.Dataset:
-    """Frequencies of the Boolean functions of ``n`` random MLPs ``n_inputs -> width x depth -> 1``.
-
-    Weights ``N(0, weight_var / fan_in)``, biases ``N(0, bias_std^2)``.
+    """Frequencies of the Boolean functions of ``n`` random networks on ``{0,1}^n_inputs``.
 
     Args:
+      net: the network spec, with inputs of dimension ``n_inputs``; its first output's sign is the
+        function (e.g. ``jb.nets.MLP(40, 2, "relu", bias_var=1.0)``: weights ``N(0, C_W / fan_in)``,
+        biases ``N(0, C_b)``, as in Valle-Perez et al. with ``sigma_b^2 = C_b``).
       n: networks (default 10^6).
       n_inputs: input bits (1 .. 20); all ``2^n_inputs`` inputs are enumerated.
-      width, depth, activation, weight_var, bias_std: the MLP.
       keep: rows kept, the most frequent functions first (padded with count 0 when fewer are
         distinct, so cells of a sweep share one shape); at most ``n``.
-      key: seed; network ``i`` uses ``fold_in(key, i)``.
+      key: int seed or JAX key; network ``i`` uses ``fold_in(key, i)``.
+      chunk_size, memory_budget, progress: engine options (:func:`jaxbias.summarize`).
 
     Returns:
       Dataset with dim ``function`` (by decreasing count; ties by truth table): ``occurrences``,
@@ -102,14 +96,11 @@ def boolean_prior_cell(n: int = 10**6, *, n_inputs: int = 7, width: int = 40, de
       ``(function, word)`` uint32, bit ``j`` of word ``k`` = input ``32k + j``); scalars
       ``n_distinct``, ``n_networks``, ``p_constant`` (probability of the two constant functions).
     """
-    n = engine._check_n(n)
+    n = check_n(n)
     n_inputs = check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
     keep = min(check_int("keep", keep, 1), n)
-    weight_var = _check_float("weight_var", weight_var)
-    bias_std = _check_float("bias_std", bias_std)
-    net = mlp(width, depth, activation, weight_var=weight_var, bias_var=bias_std**2)
     x = inputs.hypercube(n_inputs)
-    res = engine.summarize(net, x, n=n, key=key, stat=lambda y: y[:, 0] > 0, summary=count_distinct(),
+    res = engine.summarize(net, x, n=n, key=key, stat=_positive, summary=count_distinct(),
                            chunk_size=chunk_size, memory_budget=memory_budget, progress=progress)
     keys, counts = res["keys"], res["counts"]
     n_distinct = len(counts)
@@ -129,8 +120,7 @@ def boolean_prior_cell(n: int = 10**6, *, n_inputs: int = 7, width: int = 40, de
             comp[name][:rows] = values
         constant = tables.all(axis=1) | ~tables.any(axis=1)
         p_constant = float(counts[:rows][constant].sum()) / n  # both constants are among the top rows if present
-    config = {"experiment": "boolean_prior", "net": net, "n": n, "n_inputs": n_inputs, "bias_std": bias_std,
-              "keep": keep}
+    config = {"experiment": "boolean_prior", "net": net, "n": n, "n_inputs": n_inputs, "keep": keep}
     ds = xr.Dataset(
         {
             "occurrences": (("function",), count),
@@ -154,22 +144,24 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
                   progress=True, chunk_size=None, memory_budget=None) -> xr.Dataset:
     """:func:`boolean_prior_cell` over a sweep of bias std (always a dimension), C_W and activation, saved to ``path``.
 
-    Resumable through :func:`jaxbias.run_sweep`.
+    Each cell is the MLP ``n_inputs -> width x depth -> 1`` with that cell's activation,
+    ``weight_var`` and ``bias_var = bias_std^2`` (:func:`boolean_prior_net`). Resumable through
+    :func:`jaxbias.run_sweep`.
     """
-    engine._check_n(n)
+    check_n(n)
     check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
     check_int("keep", keep, 1)
-    grid, fixed = split({"bias_std": [_check_float("bias_std", b) for b in bias_stds],
+    grid, fixed = split({"bias_std": [check_float("bias_std", b, 0.0) for b in bias_stds],
                          "weight_var": [float(v) for v in weight_vars], "activation": list(activations)},
                         always=("bias_std",))
-    for cell in cells({"activation": activations, "weight_var": weight_vars}):  # bad options fail before anything runs
-        mlp(width, depth, cell["activation"], weight_var=cell["weight_var"])
+    for cell in cells(grid, fixed):  # bad options fail before anything runs
+        boolean_prior_net(width, depth, cell["activation"], cell["weight_var"], cell["bias_std"])
 
     def cell_fn(cell):
         c = {**fixed, **cell}
-        ds = boolean_prior_cell(n, n_inputs=n_inputs, width=width, depth=depth, activation=c["activation"],
-                                weight_var=c["weight_var"], bias_std=c["bias_std"], keep=keep, key=key,
-                                chunk_size=chunk_size, memory_budget=memory_budget, progress=progress)
+        net = boolean_prior_net(width, depth, c["activation"], c["weight_var"], c["bias_std"])
+        ds = boolean_prior_cell(net, n=n, n_inputs=n_inputs, keep=keep, key=key, chunk_size=chunk_size,
+                                memory_budget=memory_budget, progress=progress)
         ds.attrs = {}
         return ds
 
@@ -177,3 +169,10 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
               "width": width, "depth": depth, "keep": keep, "arch": "mlp"}
     attrs = {**result_attrs(config, key), "exact": int(n_inputs <= MAX_EXACT_INPUTS)}
     return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=False)
+
+
+def boolean_prior_net(width: int, depth: int, activation, weight_var: float, bias_std: float) -> MLP:
+    """The MLP of a :func:`boolean_prior` cell: one output, ``C_W = weight_var``, ``C_b = bias_std^2``."""
+    weight_var = check_float("weight_var", weight_var, 0.0)
+    bias_std = check_float("bias_std", bias_std, 0.0)
+    return MLP(width, depth, activation, weight_var=weight_var, bias_var=bias_std**2)

@@ -13,6 +13,7 @@ stated confidence (Bonferroni over the rows). :func:`to_dataset` labels the rows
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -25,7 +26,7 @@ from scipy import stats
 from jaxbias.engine import reduce
 from jaxbias.experiments.checks import DistributionResult, check_distribution, compare
 from jaxbias.experiments.ntk_fluctuations import ntk_diagonal_samples
-from jaxbias.nets import mlp
+from jaxbias.nets import MLP
 from jaxbias.nets.activations import get_activation
 from jaxbias.nets.core import Net
 from jaxbias.results import result_attrs
@@ -33,9 +34,10 @@ from jaxbias.theory.finite_width import layer_map, finite_width
 from jaxbias.theory.guessing import predict_gamma
 from jaxbias.theory.ntk_fluctuations import relu_ntk_moment, relu_ntk_moments, relu_ntk_net
 from jaxbias.theory.recursions import chi_perp, critical_weight_var
+from jaxbias.validation import check_confidence, check_float, check_int
 
-__all__ = ["CATALOGUE", "Entry", "Measurement", "CheckReport", "run_check", "to_dataset", "check_options", "confront",
-           "NTKF_MIN_EFFECTIVE_N"]
+__all__ = ["CATALOGUE", "CheckOptions", "Entry", "Measurement", "CheckReport", "run_check", "to_dataset",
+           "check_options", "confront", "NTKF_MIN_EFFECTIVE_N"]
 
 
 class Measurement(NamedTuple):
@@ -51,60 +53,128 @@ class Measurement(NamedTuple):
     tolerance: Any = 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckOptions:
+    """The settings of one catalogue check (a typed, hashable value): the MLPs it samples, its inputs and sample.
+
+    A check samples :class:`jaxbias.nets.MLP` networks with the fields below at each of ``depths``
+    (one verdict over all depths), on ``in_dim``-dimensional inputs. Build one with
+    :func:`check_options`, which starts from the check's defaults.
+
+    Attributes:
+      activation, weight_var, bias_var, width, weight_law, out: fields of the sampled MLPs (``weight_var``
+        None: the critical ``C_W`` of the activation at ``bias_var``, filled in by :func:`check_options`).
+      depths: numbers of hidden layers checked, >= 0.
+      in_dim: input dimension.
+      n_points, overlap: the guessing-bias inputs (that check only; None elsewhere).
+      n: networks per depth (>= 2); key: int seed; confidence: of the overall verdict.
+    """
+
+    activation: str = "relu"
+    weight_var: float | None = None
+    bias_var: float = 0.0
+    width: int = 64
+    depths: tuple[int, ...] = (1, 2, 3)
+    weight_law: str = "normal"
+    out: int = 4
+    in_dim: int = 8
+    n_points: int | None = None
+    overlap: float | None = None
+    n: int = 2000
+    key: int = 0
+    confidence: float = 0.99
+
+    def __post_init__(self):
+        depths = tuple(check_int("depths", d, 0) for d in np.atleast_1d(self.depths))
+        if not depths:
+            raise ValueError(f"depths={self.depths!r}: expected at least one number of hidden layers")
+        values = {
+            "weight_var": None if self.weight_var is None else check_float("weight_var", self.weight_var, 0.0),
+            "bias_var": check_float("bias_var", self.bias_var, 0.0),
+            "width": check_int("width", self.width, 1),
+            "depths": depths,
+            "out": check_int("out", self.out, 1),
+            "in_dim": check_int("in_dim", self.in_dim, 1),
+            "n_points": None if self.n_points is None else check_int("n_points", self.n_points, 2),
+            "overlap": None if self.overlap is None else check_float("overlap", self.overlap, 0.0),
+            "n": check_int("n", self.n, 2),
+            "key": check_int("key", self.key, 0),
+            "confidence": check_confidence(self.confidence),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def to_dict(self) -> dict:
+        """The options a check takes, as plain data (fields left None are the ones it does not take)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+
 class Entry(NamedTuple):
     """A named check: description, default options, ``predict`` and ``measure``."""
 
     name: str
     description: str
-    defaults: dict
-    predict: Callable[[dict], list]
-    measure: Callable[[dict], list]
+    defaults: CheckOptions
+    predict: Callable[[CheckOptions], list]
+    measure: Callable[[CheckOptions], list]
 
 
 class CheckReport(NamedTuple):
     """Rows of one catalogue check and the overall verdict."""
 
     name: str
-    options: dict
+    options: CheckOptions
     rows: list
     confidence: float
     passed: bool
 
 
-_COMMON = dict(activation="relu", weight_var=None, bias_var=0.0, width=64, depths=(1, 2, 3), n=2000, key=0,
-               weight_law="normal", out=4, in_dim=8, confidence=0.99)
+_COMMON = CheckOptions()
 
 
-def check_options(name: str, **options) -> dict:
-    """The options of catalogue check ``name``: its defaults updated with ``options`` (ValueError on unknown ones)."""
+def check_options(name: str, *, activation: str | None = None, weight_var: float | None = None,
+                  bias_var: float | None = None, width: int | None = None, depths=None, weight_law: str | None = None,
+                  out: int | None = None, in_dim: int | None = None, n_points: int | None = None,
+                  overlap: float | None = None, n: int | None = None, key: int | None = None,
+                  confidence: float | None = None) -> CheckOptions:
+    """The options of catalogue check ``name``: its defaults, with every argument that is not None in their place.
+
+    Arguments are the fields of :class:`CheckOptions`. ``weight_var`` left None in the defaults too is the
+    critical ``C_W`` of ``activation`` at ``bias_var``.
+
+    Raises:
+      ValueError: an unknown check, an option the check does not take (``n_points``, ``overlap``
+        outside guessing-bias), a bad value, or no critical ``C_W`` to default to.
+    """
     if name not in CATALOGUE:
         raise ValueError(f"check {name!r}: unknown; expected one of {', '.join(sorted(CATALOGUE))}")
-    entry = CATALOGUE[name]
-    opts = dict(entry.defaults)
-    for k, v in options.items():
-        if k not in opts:
-            raise ValueError(f"option {k}={v!r}: check {name!r} takes {', '.join(sorted(opts))}")
-        if v is not None:
-            opts[k] = v
-    if opts.get("weight_var") is None:
-        opts["weight_var"] = float(critical_weight_var(opts["activation"], opts["bias_var"]))
-        if not math.isfinite(opts["weight_var"]):
-            raise ValueError(f"activation={opts['activation']!r}, bias_var={opts['bias_var']}: no critical weight "
+    defaults = CATALOGUE[name].defaults
+    given = dict(activation=activation, weight_var=weight_var, bias_var=bias_var, width=width, depths=depths,
+                 weight_law=weight_law, out=out, in_dim=in_dim, n_points=n_points, overlap=overlap, n=n, key=key,
+                 confidence=confidence)
+    changes = {k: v for k, v in given.items() if v is not None}
+    for k, v in changes.items():
+        if getattr(defaults, k) is None and k != "weight_var":
+            takes = sorted(set(defaults.to_dict()) | {"weight_var"})
+            raise ValueError(f"option {k}={v!r}: check {name!r} takes {', '.join(takes)}")
+    o = dataclasses.replace(defaults, **changes)
+    if o.weight_var is None:
+        critical = float(critical_weight_var(o.activation, o.bias_var))
+        if not math.isfinite(critical):
+            raise ValueError(f"activation={o.activation!r}, bias_var={o.bias_var}: no critical weight "
                              "variance; pass weight_var")
-    opts["depths"] = tuple(int(d) for d in np.atleast_1d(opts["depths"]))
-    if any(d < 0 for d in opts["depths"]):
-        raise ValueError(f"depths={opts['depths']}: expected non-negative numbers of hidden layers")
-    return opts
+        o = dataclasses.replace(o, weight_var=critical)
+    return o
 
 
-def _net(o: dict, depth: int, width=None, out=None, law=None):
-    return mlp(o["width"] if width is None else width, depth, o["activation"], out=o["out"] if out is None else out,
-               weight_var=o["weight_var"], bias_var=o["bias_var"], weight_law=law or o["weight_law"])
+def _net(o: CheckOptions, depth: int, width=None, out=None, law=None):
+    return MLP(o.width if width is None else width, depth, o.activation, out=o.out if out is None else out,
+               weight_var=o.weight_var, bias_var=o.bias_var, weight_law=law or o.weight_law)
 
 
-def _inputs(o: dict, n_points: int = 1) -> np.ndarray:
+def _inputs(o: CheckOptions, n_points: int = 1) -> np.ndarray:
     """``n_points`` fixed inputs of squared norm ``in_dim`` (so ``K1 = C_b + C_W``); the second at correlation 0.5."""
-    d = o["in_dim"]
+    d = o.in_dim
     x = np.zeros((n_points, d), np.float32)
     x[0, 0] = math.sqrt(d)
     if n_points > 1:
@@ -112,27 +182,27 @@ def _inputs(o: dict, n_points: int = 1) -> np.ndarray:
     return x
 
 
-def _k1(o: dict, n_points: int) -> list:
-    k = o["bias_var"] + o["weight_var"]
-    return [k] if n_points == 1 else [k, o["bias_var"] + o["weight_var"] * 0.5, k]
+def _k1(o: CheckOptions, n_points: int) -> list:
+    k = o.bias_var + o.weight_var
+    return [k] if n_points == 1 else [k, o.bias_var + o.weight_var * 0.5, k]
 
 
-def _recursion(o: dict, depth: int, n_points: int = 1, width=None):
-    w = o["width"] if width is None else width
-    return finite_width(o["activation"], [w] * depth, _k1(o, n_points), o["weight_var"], o["bias_var"])
+def _recursion(o: CheckOptions, depth: int, n_points: int = 1, width=None):
+    w = o.width if width is None else width
+    return finite_width(o.activation, [w] * depth, _k1(o, n_points), o.weight_var, o.bias_var)
 
 
-def _kernel(o: dict, depth: int, n_points: int = 1) -> np.ndarray:
+def _kernel(o: CheckOptions, depth: int, n_points: int = 1) -> np.ndarray:
     """Infinite-width kernel entries at the output of a ``depth``-hidden-layer net: ``(aa,)`` or ``(aa, ab, bb)``."""
     k = np.asarray(_k1(o, n_points), np.float64)
     for _ in range(depth):
-        k = np.asarray(layer_map(get_activation(o["activation"]), jnp.float32(o["weight_var"]),
-                                  jnp.float32(o["bias_var"]), jnp.asarray(k, jnp.float32)), np.float64)
+        k = np.asarray(layer_map(get_activation(o.activation), jnp.float32(o.weight_var),
+                                  jnp.float32(o.bias_var), jnp.asarray(k, jnp.float32)), np.float64)
     return k
 
 
-def _sample(o: dict, net, x, stat, offset: int = 0) -> np.ndarray:
-    return reduce(net, x, n=o["n"], key=o["key"] + offset, stat=stat, progress=False)
+def _sample(o: CheckOptions, net, x, stat, offset: int = 0) -> np.ndarray:
+    return reduce(net, x, n=o.n, key=o.key + offset, stat=stat, progress=False)
 
 
 # -- nngp: the infinite-width kernel at large width ------------------------------------------
@@ -142,12 +212,12 @@ def _second_moments(y):  # y (2, out): (E z_a^2, E z_a z_b, E z_b^2) over units
 
 
 def _nngp_predict(o):
-    k = _kernel(o, o["depths"][-1], 2)
+    k = _kernel(o, o.depths[-1], 2)
     return [k, stats.norm(0.0, math.sqrt(k[0]))]
 
 
 def _nngp_measure(o):
-    depth = o["depths"][-1]
+    depth = o.depths[-1]
     fw = _recursion(o, depth, 2)
     values = _sample(o, _net(o, depth), _inputs(o, 2), lambda y: (_second_moments(y), y[0, 0]))
     # E G = K + K1/n: the 1/n mean shift is the admitted systematic error of the infinite-width kernel
@@ -174,7 +244,7 @@ def _square_cov(m):
 
 def _fw_predict(o):
     kurt, cov = [], []
-    for d in o["depths"]:
+    for d in o.depths:
         fw = _recursion(o, d)
         kurt.append(3.0 * fw.covariance[-1, 0, 0] / fw.kernel[-1, 0] ** 2)
         cov.append(fw.covariance[-1, 0, 0])
@@ -182,11 +252,11 @@ def _fw_predict(o):
 
 
 def _fw_measure(o):
-    if o["out"] < 2:
-        raise ValueError(f"out={o['out']}: finite-width needs >= 2 output units (for Cov(z_i^2, z_j^2))")
+    if o.out < 2:
+        raise ValueError(f"out={o.out}: finite-width needs >= 2 output units (for Cov(z_i^2, z_j^2))")
     kurt, cov = _fw_predict(o)
-    shift = np.array([abs(_recursion(o, d).mean_shift[-1, 0] / _recursion(o, d).kernel[-1, 0]) for d in o["depths"]])
-    vals = [_sample(o, _net(o, d), _inputs(o), _fourth_moments, offset=i) for i, d in enumerate(o["depths"])]
+    shift = np.array([abs(_recursion(o, d).mean_shift[-1, 0] / _recursion(o, d).kernel[-1, 0]) for d in o.depths])
+    vals = [_sample(o, _net(o, d), _inputs(o), _fourth_moments, offset=i) for i, d in enumerate(o.depths)]
     stacked = np.stack(vals, axis=1)  # (n, depths, 3): independent samples per depth, one combine over all
     # The measured kurtosis is exactly 3 Var G / (E G)^2 (z | G is Gaussian). Its O(1/n^2) remainder:
     # E G = K (1 + K1/(nK)) moves it by 2 |K1/(nK)| kurt, and Var G = V/n + O(1/n^2) by at most kurt^2 / 2
@@ -210,23 +280,23 @@ def _gradient_net(net):
 
 def _crit_predict(o):
     signal, grad = [], []
-    for d in o["depths"]:
+    for d in o.depths:
         ks = [_kernel(o, l)[0] for l in range(d + 1)]
         signal.append(ks[-1])
         # E|df/dx|^2 = C_W prod_{l=1..d} chi_perp(K(l)) (Schoenholz et al. 2017, gradient independence)
-        chis = [float(chi_perp(o["activation"], o["weight_var"], o["bias_var"], k)) for k in ks[:-1]]
-        grad.append(o["weight_var"] * math.prod(chis))
+        chis = [float(chi_perp(o.activation, o.weight_var, o.bias_var, k)) for k in ks[:-1]]
+        grad.append(o.weight_var * math.prod(chis))
     return [np.array(signal), np.array(grad)]
 
 
 def _crit_measure(o):
     x = _inputs(o)
     sig = np.stack([_sample(o, _net(o, d), x, lambda y: jnp.mean(y ** 2), offset=i)
-                    for i, d in enumerate(o["depths"])], 1)
+                    for i, d in enumerate(o.depths)], 1)
     grad = np.stack([_sample(o, _gradient_net(_net(o, d, out=1)), x, lambda y: y[0, 0], offset=100 + i)
-                     for i, d in enumerate(o["depths"])], 1)
+                     for i, d in enumerate(o.depths)], 1)
     signal_pred, grad_pred = _crit_predict(o)
-    rel = np.array([d / o["width"] for d in o["depths"]])
+    rel = np.array([d / o.width for d in o.depths])
     return [Measurement("signal E z^2", sig, tolerance=0.0),
             Measurement("gradient E|df/dx|^2", grad, tolerance=grad_pred * rel * 0.5)]
 
@@ -239,7 +309,7 @@ def _corr(m):
 
 def _oc_predict(o):
     out = []
-    for d in o["depths"]:
+    for d in o.depths:
         k = _kernel(o, d, 2)
         out.append(k[1] / math.sqrt(k[0] * k[2]))
     return [np.array(out)]
@@ -255,23 +325,23 @@ def _corr_shift(o, depth: int) -> float:
 
 def _oc_measure(o):
     x = _inputs(o, 2)
-    vals = np.stack([_sample(o, _net(o, d), x, _second_moments, offset=i) for i, d in enumerate(o["depths"])], 1)
-    tol = np.array([abs(_corr_shift(o, d)) for d in o["depths"]])
+    vals = np.stack([_sample(o, _net(o, d), x, _second_moments, offset=i) for i, d in enumerate(o.depths)], 1)
+    tol = np.array([abs(_corr_shift(o, d)) for d in o.depths])
     return [Measurement("correlation c(l) of two inputs", vals, lambda m: jax.vmap(_corr)(m), tolerance=tol)]
 
 
 # -- weight laws: shared infinite-width limit; vertex next to the iid prediction -----------
 
 def _law_predict(o):
-    return [np.array([_kernel(o, d)[0] for d in o["depths"]])]
+    return [np.array([_kernel(o, d)[0] for d in o.depths])]
 
 
 def _law_measure(o):
     x = _inputs(o)
     vals = np.stack([_sample(o, _net(o, d), x, lambda y: jnp.mean(y ** 2), offset=i)
-                     for i, d in enumerate(o["depths"])], 1)
-    tol = np.array([abs(_recursion(o, d).mean_shift[-1, 0]) for d in o["depths"]])
-    return [Measurement(f"E z^2 under {o['weight_law']} weights", vals, tolerance=tol)]
+                     for i, d in enumerate(o.depths)], 1)
+    tol = np.array([abs(_recursion(o, d).mean_shift[-1, 0]) for d in o.depths])
+    return [Measurement(f"E z^2 under {o.weight_law} weights", vals, tolerance=tol)]
 
 
 def _vertex_predict(o):
@@ -284,51 +354,51 @@ def _vertex_measure(o):
 
 # -- guessing-bias gamma: between-network over within-network variance of the outputs -------
 
-def _igb_inputs(o: dict) -> np.ndarray:
-    """``points`` inputs ``x_i = m + s e_i`` with ``|x|^2 = in_dim`` and ``x_i . x_j = in_dim * overlap`` for i != j.
+def _igb_inputs(o: CheckOptions) -> np.ndarray:
+    """``n_points`` inputs ``x_i = m + s e_i`` with ``|x|^2 = in_dim`` and ``x_i . x_j = in_dim * overlap`` for i != j.
 
     Equal norms and equal overlaps make the mean-field kernel the same for every pair, so the
     ratio of expectations of the estimator below equals ``q_ab / (q_aa - q_ab)`` at any number of inputs.
     """
-    d, p, c = o["in_dim"], o["points"], o["overlap"]
+    d, p, c = o.in_dim, o.n_points, o.overlap
     if p + 1 > d:
-        raise ValueError(f"points={p}, in_dim={d}: the guessing-bias inputs need in_dim >= points + 1")
+        raise ValueError(f"n_points={p}, in_dim={d}: the guessing-bias inputs need in_dim >= n_points + 1")
     x = np.zeros((p, d), np.float32)
     x[:, 0] = math.sqrt(d * c)
     x[np.arange(p), 1 + np.arange(p)] = math.sqrt(d * (1.0 - c))
     return x
 
 
-def _igb_stat(y):  # y (points, out): unit-averaged mean_x f, (mean_x f)^2 and unbiased var_x f
+def _igb_stat(y):  # y (n_points, out): unit-averaged mean_x f, (mean_x f)^2 and unbiased var_x f
     m = jnp.mean(y, axis=0)
     return jnp.stack([jnp.mean(m), jnp.mean(m ** 2), jnp.mean(jnp.var(y, axis=0, ddof=1))])
 
 
-def _igb_gamma(points: int):
+def _igb_gamma(n_points: int):
     def combine(mu):  # gamma_hat = (Var_chi(mean_x f) - E[var_x f] / P) / E[var_x f], per depth
-        return (mu[:, 1] - mu[:, 0] ** 2 - mu[:, 2] / points) / mu[:, 2]
+        return (mu[:, 1] - mu[:, 0] ** 2 - mu[:, 2] / n_points) / mu[:, 2]
 
     return combine
 
 
 def _igb_predict(o):
     x = _igb_inputs(o)
-    return [np.array([predict_gamma(_net(o, d), x).gamma for d in o["depths"]])]
+    return [np.array([predict_gamma(_net(o, d), x).gamma for d in o.depths])]
 
 
-def _igb_shift(o: dict, depth: int) -> float:
+def _igb_shift(o: CheckOptions, depth: int) -> float:
     """First-order 1/n shift of ``q_ab / (q_aa - q_ab)`` from the mean shift ``E G - K`` of the output Gram."""
-    cw, cb, c = o["weight_var"], o["bias_var"], o["overlap"]
-    fw = finite_width(o["activation"], [o["width"]] * depth, [cb + cw, cb + cw * c, cb + cw], cw, cb)
+    cw, cb, c = o.weight_var, o.bias_var, o.overlap
+    fw = finite_width(o.activation, [o.width] * depth, [cb + cw, cb + cw * c, cb + cw], cw, cb)
     (aa, ab, _), (saa, sab, _) = fw.kernel[-1], fw.mean_shift[-1]
     return float((sab * aa - ab * saa) / (aa - ab) ** 2)
 
 
 def _igb_measure(o):
     x = _igb_inputs(o)
-    vals = np.stack([_sample(o, _net(o, d), x, _igb_stat, offset=i) for i, d in enumerate(o["depths"])], 1)
-    tol = np.array([abs(_igb_shift(o, d)) for d in o["depths"]])
-    return [Measurement("guessing-bias gamma", vals, _igb_gamma(o["points"]), tolerance=tol)]
+    vals = np.stack([_sample(o, _net(o, d), x, _igb_stat, offset=i) for i, d in enumerate(o.depths)], 1)
+    tol = np.array([abs(_igb_shift(o, d)) for d in o.depths])
+    return [Measurement("guessing-bias gamma", vals, _igb_gamma(o.n_points), tolerance=tol)]
 
 
 # -- ntk-fluctuations: exact E[T] and E[T^2]/E[T]^2 of the diagonal NTK of ReLU nets -------
@@ -337,13 +407,13 @@ def _ntkf_ratio(m):  # m (..., 2): means of T and T^2 -> E[T^2] / E[T]^2
     return m[..., 1] / m[..., 0] ** 2
 
 
-def _ntkf_widths(o: dict) -> tuple:
-    return (o["width"], 2 * o["width"])
+def _ntkf_widths(o: CheckOptions) -> tuple:
+    return (o.width, 2 * o.width)
 
 
-def _ntkf_moments(o: dict):
+def _ntkf_moments(o: CheckOptions):
     """Exact moments at each (width, depth): :func:`jaxbias.theory.ntk_fluctuations.relu_ntk_moments`."""
-    return [[relu_ntk_moments([w] * d, o["in_dim"], weight_var=o["weight_var"]) for d in o["depths"]]
+    return [[relu_ntk_moments([w] * d, o.in_dim, weight_var=o.weight_var) for d in o.depths]
             for w in _ntkf_widths(o)]
 
 
@@ -351,7 +421,7 @@ NTKF_MIN_EFFECTIVE_N = 500
 """Least ``n E[T^2]^2 / E[T^4]`` for which the "ntk-fluctuations" verdict is trusted (the CLT for the mean of ``T^2``)."""
 
 
-def _ntkf_check_sample_size(o: dict) -> None:
+def _ntkf_check_sample_size(o: CheckOptions) -> None:
     """Refuses depths/widths where ``n`` networks cannot estimate ``E[T^2]`` (heavy tails at large ``L/width``).
 
     The sample mean of ``T^2`` behaves like a mean of ``n E[T^2]^2 / E[T^4]`` well-behaved values (exact
@@ -362,11 +432,11 @@ def _ntkf_check_sample_size(o: dict) -> None:
     depth 8, ``n = 3000``). Hence the threshold 500.
     """
     for w in _ntkf_widths(o):
-        for d in o["depths"]:
-            e2, e4 = (relu_ntk_moment([w] * d, o["in_dim"], k, weight_var=o["weight_var"]) for k in (2, 4))
-            eff = o["n"] * e2 ** 2 / e4
+        for d in o.depths:
+            e2, e4 = (relu_ntk_moment([w] * d, o.in_dim, k, weight_var=o.weight_var) for k in (2, 4))
+            eff = o.n * e2 ** 2 / e4
             if eff < NTKF_MIN_EFFECTIVE_N:
-                raise ValueError(f"n={o['n']}, width={w}, depth={d}: E[T^2] of n networks is dominated by rare ones "
+                raise ValueError(f"n={o.n}, width={w}, depth={d}: E[T^2] of n networks is dominated by rare ones "
                                  f"(effective sample n E[T^2]^2/E[T^4] = {eff:.0f} < {NTKF_MIN_EFFECTIVE_N}); use "
                                  f"n >= {math.ceil(NTKF_MIN_EFFECTIVE_N * e4 / e2 ** 2)}, a larger width or "
                                  "smaller depths")
@@ -378,19 +448,19 @@ def _ntkf_predict(o):
 
 
 def _ntkf_measure(o):
-    if min(o["depths"]) < 1 or len(set(o["depths"])) < len(o["depths"]):
-        raise ValueError(f"depths={o['depths']}: ntk-fluctuations needs distinct depths >= 1")
+    if min(o.depths) < 1 or len(set(o.depths)) < len(o.depths):
+        raise ValueError(f"depths={o.depths}: ntk-fluctuations needs distinct depths >= 1")
     fixed = dict(activation="relu", bias_var=0.0, weight_law="normal", out=1)
     for k, v in fixed.items():
-        if o[k] != v:
-            raise ValueError(f"{k}={o[k]!r}: ntk-fluctuations checks Hanin & Nica's setting only ({k}={v!r})")
-    if not o["weight_var"] > 0:
-        raise ValueError(f"weight_var={o['weight_var']!r}: expected C_W > 0")
+        if getattr(o, k) != v:
+            raise ValueError(f"{k}={getattr(o, k)!r}: ntk-fluctuations checks Hanin & Nica's setting only ({k}={v!r})")
+    if not o.weight_var > 0:
+        raise ValueError(f"weight_var={o.weight_var!r}: expected C_W > 0")
     _ntkf_check_sample_size(o)
     x = _inputs(o)
-    vals = np.stack([np.stack([ntk_diagonal_samples(relu_ntk_net(w, d, weight_var=o["weight_var"]), x, o["n"],
-                                                    o["key"] + 1000 * j + i)[:, 0]
-                               for i, d in enumerate(o["depths"])], 1)
+    vals = np.stack([np.stack([ntk_diagonal_samples(relu_ntk_net(w, d, weight_var=o.weight_var), x, n=o.n,
+                                                    key=o.key + 1000 * j + i)[:, 0]
+                               for i, d in enumerate(o.depths)], 1)
                      for j, w in enumerate(_ntkf_widths(o))], 1)  # (n, 2 widths, depths, (T, T^2))
     # The prediction is exact (no neglected order): tolerance 0; float32 rounding is far below the stderr.
     # The depths are sampled independently (keys key + 1000 j + i), so one combine per row over depths is valid.
@@ -404,68 +474,75 @@ CATALOGUE: dict[str, Entry] = {
     e.name: e for e in [
         Entry("nngp", "NNGP recursion at large width: E z_a z_b of two inputs and the law of z_a against "
               "the infinite-width kernel (Neal 1996; Lee et al. 2018)",
-              {**_COMMON, "activation": "tanh", "weight_var": 1.5, "bias_var": 0.05, "width": 512, "depths": (3,)},
+              dataclasses.replace(_COMMON, activation="tanh", weight_var=1.5, bias_var=0.05, width=512, depths=(3,)),
               _nngp_predict, _nngp_measure),
         Entry("finite-width", "1/n moments at small width: excess kurtosis 3V/(nK^2) and Cov(z_i^2, z_j^2) = V/n "
               "over depth (Roberts, Yaida & Hanin 2022, ch. 4-5)",
-              {**_COMMON, "width": 32, "n": 20000, "depths": (1, 2, 3)}, _fw_predict, _fw_measure),
+              dataclasses.replace(_COMMON, width=32, n=20000, depths=(1, 2, 3)), _fw_predict, _fw_measure),
         Entry("criticality", "signal E z^2 and gradient E|df/dx|^2 over depth: flat at the critical init, "
               "geometric away from it (Schoenholz et al. 2017; RYH ch. 5)",
-              {**_COMMON, "width": 256, "depths": (1, 2, 4)}, _crit_predict, _crit_measure),
+              dataclasses.replace(_COMMON, width=256, depths=(1, 2, 4)), _crit_predict, _crit_measure),
         Entry("order-chaos", "correlation of two inputs across depth against the c-map (Poole et al. 2016)",
-              {**_COMMON, "activation": "tanh", "weight_var": 4.0, "bias_var": 0.05, "width": 256,
-               "depths": (1, 2, 4)}, _oc_predict, _oc_measure),
+              dataclasses.replace(_COMMON, activation="tanh", weight_var=4.0, bias_var=0.05, width=256,
+               depths=(1, 2, 4)), _oc_predict, _oc_measure),
         Entry("weight-laws", "non-iid weights (orthogonal, sparse, low-rank) share the iid infinite-width "
               "kernel (Nait Saada et al.)",
-              {**_COMMON, "weight_law": "orthogonal", "width": 64, "n": 1000, "depths": (1, 3)}, _law_predict, _law_measure),
+              dataclasses.replace(_COMMON, weight_law="orthogonal", width=64, n=1000, depths=(1, 3)),
+              _law_predict, _law_measure),
         Entry("weight-law-vertex", "measured excess kurtosis under a weight law next to the iid 1/n prediction "
               "(a difference is a finding, not a bug)",
-              {**_COMMON, "weight_law": "orthogonal", "width": 32, "n": 20000, "depths": (1, 2)},
+              dataclasses.replace(_COMMON, weight_law="orthogonal", width=32, n=20000, depths=(1, 2)),
               _vertex_predict, _vertex_measure),
         Entry("guessing-bias", "initial guessing bias gamma = Var_chi(mean_x f) / E var_x f (finite-n corrected) "
               "against q_ab / (q_aa - q_ab) from the NNGP recursion (Francazi et al. 2024)",
-              {**_COMMON, "width": 256, "depths": (1, 3), "in_dim": 32, "points": 16, "overlap": 0.25},
+              dataclasses.replace(_COMMON, width=256, depths=(1, 3), in_dim=32, n_points=16, overlap=0.25),
               _igb_predict, _igb_measure),
         Entry("ntk-fluctuations", "diagonal NTK T of ReLU nets (no biases, ntk parameterization, one output; the "
               "setting of Hanin & Nica 2020): E[T] and E[T^2]/E[T]^2 over depth at the width and twice the width "
               "against their exact finite-width values (jaxbias.theory.relu_ntk_moments)",
-              {**_COMMON, "weight_var": 2.0, "width": 32, "depths": (1, 2, 4), "n": 3000, "out": 1},
+              dataclasses.replace(_COMMON, weight_var=2.0, width=32, depths=(1, 2, 4), n=3000, out=1),
               _ntkf_predict, _ntkf_measure),
     ]
 }
 
 
-def run_check(name: str, **options) -> CheckReport:
-    """Runs catalogue check ``name``; options override its defaults (see ``CATALOGUE[name].defaults``).
+def run_check(name: str, *, activation: str | None = None, weight_var: float | None = None,
+              bias_var: float | None = None, width: int | None = None, depths=None, weight_law: str | None = None,
+              out: int | None = None, in_dim: int | None = None, n_points: int | None = None,
+              overlap: float | None = None, n: int | None = None, key: int | None = None,
+              confidence: float | None = None) -> CheckReport:
+    """Runs catalogue check ``name``; arguments that are not None override its defaults (:func:`check_options`).
 
     Returns:
       :class:`CheckReport`; each row is tested at ``1 - (1 - confidence) / rows`` so that the overall
       verdict holds at ``confidence``.
     """
-    o = check_options(name, **options)
+    o = check_options(name, activation=activation, weight_var=weight_var, bias_var=bias_var, width=width,
+                      depths=depths, weight_law=weight_law, out=out, in_dim=in_dim, n_points=n_points,
+                      overlap=overlap, n=n, key=key, confidence=confidence)
     entry = CATALOGUE[name]
     predictions = entry.predict(o)
     measurements = entry.measure(o)
     return confront(name, o, predictions, measurements)
 
 
-def confront(name: str, o: dict, predictions: list, measurements: list) -> CheckReport:
+def confront(name: str, o: CheckOptions, predictions: list, measurements: list) -> CheckReport:
     """Rows of a report from predictions and measurements (row ``i`` pairs ``predictions[i]`` with ``measurements[i]``)."""
-    conf = 1.0 - (1.0 - o["confidence"]) / len(measurements)
+    conf = 1.0 - (1.0 - o.confidence) / len(measurements)
     rows = []
     for pred, m in zip(predictions, measurements):
         if hasattr(pred, "cdf"):
-            rows.append(check_distribution(m.values, pred, confidence=conf, name=m.label, key=o["key"]))
+            rows.append(check_distribution(m.values, pred, confidence=conf, name=m.label, key=o.key))
         else:
             rows.append(compare(pred, m.values, m.combine, confidence=conf, tolerance=m.tolerance, name=m.label))
-    return CheckReport(name, o, rows, o["confidence"], all(r.passed for r in rows))
+    return CheckReport(name, o, rows, o.confidence, all(r.passed for r in rows))
 
 
 def to_dataset(report: CheckReport) -> xr.Dataset:
     """The report as an ``xarray.Dataset`` with one entry per (row, component) along dim ``row``."""
     cols: dict[str, list] = {k: [] for k in ("check", "component", "kind", "prediction", "estimate", "stderr",
                                              "ci_low", "ci_high", "z", "tolerance", "p_value", "passed")}
-    depths = report.options["depths"]
+    depths = report.options.depths
     for r in report.rows:
         if isinstance(r, DistributionResult):
             vals = dict(check=r.name, component="law", kind=r.method, prediction=np.nan, estimate=r.statistic,
@@ -485,8 +562,8 @@ def to_dataset(report: CheckReport) -> xr.Dataset:
             cols["p_value"].append(r.p_value)
             cols["passed"].append(r.passed)
     data = {k: ("row", np.asarray(v)) for k, v in cols.items()}
-    attrs = result_attrs({"check": report.name, "options": dict(report.options)}, report.options["key"])
+    attrs = result_attrs({"check": report.name, "options": report.options.to_dict()}, report.options.key)
     attrs.update(verdict="consistent" if report.passed else "rejected", confidence=report.confidence,
-                 n=report.options["n"])
+                 n=report.options.n)
     return xr.Dataset(data, attrs=attrs)
 

@@ -29,7 +29,7 @@ null distribution is simulated from the reference.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,7 @@ import numpy as np
 from scipy import stats as _stats
 
 from jaxbias.engine import reduce
+from jaxbias.validation import check_confidence
 
 __all__ = [
     "Estimator",
@@ -122,16 +123,9 @@ class DistributionResult(NamedTuple):
     n: int
 
 
-def _check_confidence(confidence: Any) -> float:
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) \
-            or not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence={confidence!r}: expected a number in (0, 1), e.g. 0.99")
-    return float(confidence)
-
-
 def critical_z(confidence: float, m: int = 1) -> float:
     """Two-sided simultaneous critical value for ``m`` z-scores (Bonferroni): ``Phi^-1(1 - (1 - c) / (2 m))``."""
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     return float(_stats.norm.isf((1.0 - confidence) / (2.0 * m)))
 
 
@@ -199,7 +193,7 @@ def compare(prediction, values, combine: Callable | None = None, *, confidence: 
       ValueError: fewer than 2 networks, non-finite values, a prediction whose shape does not
         match the estimate, a bad confidence or tolerance.
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     values = np.asarray(values)
     if values.ndim < 1 or values.shape[0] < 2:
         raise ValueError(f"values with shape {values.shape}: expected (n, ...) with n >= 2 networks")
@@ -232,34 +226,37 @@ def merge(results: Sequence[CheckResult], name: str = "") -> CheckResult:
                     confidence, n)
 
 
-def check(prediction, net, x, estimator: Estimator, n: int, *, key=0, confidence: float = 0.99,
-          tolerance=0.0, name: str = "", **engine_kwargs) -> CheckResult:
+def check(net, x, estimator: Estimator, prediction, *, n: int, key=0, confidence: float = 0.99, tolerance=0.0,
+          name: str = "", chunk_size: int | None = None, memory_budget=None,
+          progress: bool | None = None) -> CheckResult:
     """Runs ``n`` random networks through the engine and checks ``prediction`` against their estimate.
 
     Args:
-      prediction: the predicted value of the estimator's quantity.
-      net: a :class:`~jaxbias.nets.Net`.
+      net: the network (a spec such as :class:`~jaxbias.nets.MLP`, or any ``(init, apply)`` net).
       x: inputs ``(n_points, *input_shape)``.
       estimator: the :class:`Estimator` (per-network ``stat`` and ``combine``).
+      prediction: the predicted value of the estimator's quantity.
       n: number of networks (>= 2).
-      key: seed; network ``i`` uses ``fold_in(key, i)``.
+      key: int seed or JAX key; network ``i`` uses ``fold_in(key, i)``.
       confidence, tolerance, name: as in :func:`compare`.
-      **engine_kwargs: passed to :func:`jaxbias.reduce` (chunk_size, memory_budget, progress, ...).
+      chunk_size, memory_budget, progress: engine options (:func:`jaxbias.reduce`).
 
     Returns:
       A :class:`CheckResult`.
 
     Example:
       >>> import jaxbias as jb
-      >>> net = jb.nets.mlp(width=32, depth=1, activation="relu", weight_var=2.0)
+      >>> net = jb.nets.MLP(width=32, depth=1, activation="relu", weight_var=2.0)
       >>> x = jb.inputs.sphere(dim=4, n=1)  # |x|^2 = 1: K1 = C_W |x|^2 / d0 = 0.5, output variance 0.5
       >>> est = Estimator(stat=lambda y: (y ** 2).mean())
-      >>> bool(check(0.5, net, x, est, n=2000, progress=False).passed)
+      >>> bool(check(net, x, est, 0.5, n=2000, progress=False).passed)
       True
     """
     if not isinstance(estimator, Estimator):
         raise TypeError(f"estimator={estimator!r}: expected a jaxbias.experiments.Estimator(stat, combine)")
-    values = reduce(net, x, n=n, key=key, stat=estimator.stat, **engine_kwargs)
+    confidence = check_confidence(confidence)
+    values = reduce(net, x, n=n, key=key, stat=estimator.stat, chunk_size=chunk_size, memory_budget=memory_budget,
+                    progress=progress)
     return compare(prediction, values, estimator.combine, confidence=confidence, tolerance=tolerance, name=name)
 
 
@@ -299,7 +296,7 @@ def check_distribution(values, reference, *, method: str = "ks", confidence: flo
     Returns:
       A :class:`DistributionResult`.
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     if method not in ("ks", "wasserstein"):
         raise ValueError(f"method={method!r}: expected 'ks' or 'wasserstein'")
     values = np.asarray(values, np.float64)

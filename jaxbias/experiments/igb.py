@@ -1,16 +1,17 @@
 """Initial guessing bias, measured and predicted side by side (Francazi et al., ICML 2024).
 
-One *cell* is a network configuration (activation, depth, pooling, normalization placement, input
-mean, ``C_W``, ``C_b``) evaluated on one input set by ``n`` random networks. Per network it keeps the
-class fractions and the output mean and variance over the inputs (:func:`jaxbias.measures.guessing_stats`,
-computed inside the engine's compiled program); per cell it adds the finite-``n`` corrected
-``gamma`` with a bootstrap interval, ``Var(G_0)`` and ``E[max G]`` with intervals, a KS test of
-``G_0`` against the predicted law, and the theory values from the NNGP recursion
-(:func:`jaxbias.theory.predict_gamma`; NaN where the theory does not cover the configuration).
+One *cell* is a network (a spec: activation, depth, pooling, normalization placement, ``C_W``, ``C_b``)
+evaluated on one input set by ``n`` random networks. Per network it keeps the class fractions and
+the output mean and variance over the inputs (:func:`jaxbias.measures.guessing_stats`, computed
+inside the engine's compiled program); per cell it adds the finite-``n`` corrected ``gamma`` with a
+bootstrap interval, ``Var(G_0)`` and ``E[max G]`` with intervals, a KS test of ``G_0`` against the
+predicted law, and the theory values from the NNGP recursion (:func:`jaxbias.theory.predict_gamma`;
+NaN where the theory does not cover the network).
 
-:func:`run_igb` sweeps cells (resumable, via :func:`jaxbias.run_sweep`); :func:`phase_dataset`
-puts the predicted ``gamma`` and regimes over ``(C_W, C_b)`` beside measured points;
-:func:`plot_g0_histograms` and :func:`plot_phase` draw them.
+:func:`run_igb` sweeps cells (resumable, via :func:`jaxbias.run_sweep`), building each cell's spec
+with :func:`igb_net`; :func:`phase_dataset` puts the predicted ``gamma`` and regimes over
+``(C_W, C_b)`` beside measured points. :func:`jaxbias.plot.plot_g0_histograms` and
+:func:`jaxbias.plot.plot_igb_phase` draw them.
 """
 
 from __future__ import annotations
@@ -22,18 +23,22 @@ import jax
 import numpy as np
 import xarray as xr
 
-import jaxbias as jb
+from jaxbias.engine import reduce
 from jaxbias.grid import cells
+from jaxbias.inputs import gaussian_blobs, parse_inputs
+from jaxbias.io import save
 from jaxbias.measures.guessing import guessing_stats, n_classes
+from jaxbias.nets import CNN, MLP
+from jaxbias.nets.options import NORMS, Norm, Pool
+from jaxbias.results import result_attrs
+from jaxbias.sweep import run_sweep
 from jaxbias.theory import guessing as th
-from jaxbias.validation import check_int
+from jaxbias.validation import check_confidence, check_int
 
-__all__ = ["NORMS", "POOLINGS", "igb_inputs", "igb_net", "igb_cell", "run_igb", "phase_dataset",
-           "plot_g0_histograms", "plot_phase"]
+__all__ = ["NORM_VALUES", "SWEEPABLE", "igb_inputs", "igb_net", "igb_cell", "run_igb", "phase_dataset"]
 
-NORMS = ("none", "layer_pre", "layer_post", "batch_pre", "batch_post")
-"""Normalization placements: none, layer or batch norm before (pre) or after (post) the activation."""
-POOLINGS = ("none", "max", "avg")
+NORM_VALUES = ("none",) + NORMS
+"""Normalization placements as cells spell them: none, or layer/batch norm before (pre) or after (post) the activation."""
 HIST_BINS = 20
 """Bins of the stored histogram of ``G_0`` over networks (``g0_hist``, bin centres ``g0_bin``)."""
 
@@ -44,39 +49,60 @@ def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input
 
     Args:
       inputs: ``"blobs"``: ``n_points`` points from ``N(input_mean * 1, I_dim)`` (so ``|m|^2 / tr S =
-        input_mean^2``); ``"digits"`` (all ten classes) or ``"digits:0,1"`` (scikit-learn digits,
+        input_mean^2``); ``"digits"`` (all ten classes) or ``"digits:0,1"`` (the shipped digits,
         standardized; ``n_points``, ``dim`` and ``input_mean`` are then unused).
-      key: seed of the blob sample.
+      key: int seed or JAX key of the blob sample.
     """
     if inputs == "blobs":
         mean = float(input_mean)
         if not math.isfinite(mean):
             raise ValueError(f"input_mean={input_mean!r}: expected a finite number")
-        x, _ = jb.inputs.gaussian_blobs(n_points, means=[[mean] * check_int("dim", dim, 1)], key=key)
+        x, _ = gaussian_blobs(n_points, means=[[mean] * check_int("dim", dim, 1)], key=key)
         return np.asarray(x)
     if isinstance(inputs, str) and inputs.startswith("digits"):
-        x, _ = jb.inputs.parse_inputs(inputs)
+        x, _ = parse_inputs(inputs)
         return np.asarray(x)
     raise ValueError(f"inputs={inputs!r}: expected 'blobs', 'digits' or 'digits:c1,c2,...'")
 
 
-def igb_net(*, activation: str, depth: int, width: int, pooling: str = "none", norm: str = "none",
-            weight_var: float = 1.0, bias_var: float = 0.0, out: int = 1, pool_size: int = 2,
-            arch: str = "mlp", **kwargs) -> jb.nets.Net:
-    """The network of one cell: an MLP (or a CNN on 8x8 images with ``arch="cnn"``)."""
-    if norm not in NORMS:
-        raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling={pooling!r}: expected one of {', '.join(POOLINGS)}")
-    pool = None if pooling == "none" else jb.nets.Pool(pooling, pool_size)
-    norm = None if norm == "none" else norm
+def _pool_value(pool) -> str:
+    """A pooling option as a cell spells it: ``"none"`` or the :class:`~jaxbias.nets.Pool` spelling ``"max(2)"``."""
+    return "none" if pool in (None, "none") else str(Pool.parse(pool))
+
+
+def _norm_value(norm) -> str:
+    """A normalization option as a cell spells it: ``"none"`` or the :class:`~jaxbias.nets.Norm` spelling."""
+    if norm in (None, "none"):
+        return "none"
+    try:
+        return str(Norm.parse(norm))
+    except ValueError:
+        raise ValueError(f"norm={norm!r}: expected one of {', '.join(NORM_VALUES)}") from None
+
+
+def igb_net(*, activation="relu", depth: int = 1, width: int = 256, pool=None, norm=None, weight_var: float = 1.0,
+            bias_var: float = 0.0, out: int = 1, arch: str = "mlp"):
+    """The network of one cell: an MLP, or a CNN on 8x8 images with ``arch="cnn"``.
+
+    Args:
+      activation, depth, width, weight_var, bias_var, out: the spec's fields (``depth`` hidden
+        layers of ``width`` units, or ``depth`` conv layers of ``width`` channels).
+      pool: None, ``"none"``, a :class:`~jaxbias.nets.Pool` or its spelling ``"max(p)"`` / ``"avg(p)"``
+        (``"max"``, ``"avg"``: window 2): pooling after each activation.
+      norm: None, ``"none"``, a :class:`~jaxbias.nets.Norm` or one of :data:`jaxbias.nets.NORMS`.
+      arch: ``"mlp"`` or ``"cnn"``.
+
+    Returns:
+      A :class:`jaxbias.nets.MLP` or :class:`jaxbias.nets.CNN`.
+    """
+    pool = None if _pool_value(pool) == "none" else Pool.parse(pool)
+    norm = None if _norm_value(norm) == "none" else Norm.parse(norm)
     if arch == "cnn":
-        return jb.nets.CNN((width,) * depth, activation=activation, out=out, pool=pool, weight_var=weight_var,
-                           bias_var=bias_var, norm=norm, **kwargs)
+        return CNN((width,) * depth, activation=activation, out=out, pool=pool, weight_var=weight_var,
+                   bias_var=bias_var, norm=norm)
     if arch != "mlp":
         raise ValueError(f"arch={arch!r}: expected 'mlp' or 'cnn'")
-    return jb.nets.MLP(width, depth, activation, out=out, weight_var=weight_var, bias_var=bias_var, pool=pool,
-                       norm=norm, **kwargs)
+    return MLP(width, depth, activation, out=out, weight_var=weight_var, bias_var=bias_var, pool=pool, norm=norm)
 
 
 def _theory(net, x, classes: int) -> dict:
@@ -102,16 +128,17 @@ def _theory(net, x, classes: int) -> dict:
     }
 
 
-def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95, chunk_size: int | None = None,
-             progress: bool | None = False, **net_options) -> xr.Dataset:
+def igb_cell(net, x, *, n: int, key: Any = 0, n_boot: int = 1000, confidence: float = 0.95,
+             chunk_size: int | None = None, progress: bool | None = False) -> xr.Dataset:
     """Measures one cell and sets the theory beside it.
 
     Args:
-      x: inputs ``(n_points, d)`` (``(n_points, 8, 8, 1)`` images for ``arch="cnn"``).
+      net: the network spec (e.g. from :func:`igb_net`).
+      x: inputs ``(n_points, d)`` (``(n_points, 8, 8, 1)`` images for a CNN).
       n: networks.
-      key: run seed; network ``i`` is ``fold_in(key, i)``.
-      n_boot, level: bootstrap resamples and confidence level of the intervals.
-      **net_options: :func:`igb_net` arguments.
+      key: int seed or JAX key; network ``i`` is ``fold_in(key, i)``.
+      n_boot, confidence: bootstrap resamples and confidence level of the intervals.
+      chunk_size, progress: engine options (:func:`jaxbias.reduce`).
 
     Returns:
       Dataset with per-network ``fractions (net, class)``, ``g0 (net)``, ``max_fraction (net)``,
@@ -125,9 +152,9 @@ def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95
       ``gamma_theory (1 - 1/n) - 1/n`` (:func:`jaxbias.theory.predict_gamma`, ``n_points``; -1.5 % at
       ``n = 200``, ``gamma = 0.5``); before it, NaN (not covered).
     """
-    net = igb_net(**net_options)
+    level = check_confidence(confidence)
     x = np.asarray(x, np.float32)
-    stats = jb.reduce(net, x, n=n, key=key, stat=guessing_stats, chunk_size=chunk_size, progress=progress)
+    stats = reduce(net, x, n=n, key=key, stat=guessing_stats, chunk_size=chunk_size, progress=progress)
     n_points = x.shape[0]
     classes = n_classes(stats.mean.shape[-1])
     gamma = th.estimate_gamma(stats.mean, stats.var, n_points, n_boot=n_boot, level=level)
@@ -161,50 +188,62 @@ def igb_cell(x, n: int, key: Any = 0, *, n_boot: int = 1000, level: float = 0.95
     return ds
 
 
-SWEEPABLE = ("activation", "depth", "pooling", "norm", "input_mean", "weight_var", "bias_var")
+SWEEPABLE = ("activation", "depth", "pool", "norm", "input_mean", "weight_var", "bias_var")
+"""Parameters :func:`run_igb` sweeps: the fields of :func:`igb_net` that vary between cells, and the input mean."""
+
+_DEFAULTS = {"activation": "relu", "depth": 1, "pool": "none", "norm": "none", "input_mean": 0.0, "weight_var": 1.0,
+             "bias_var": 0.0}
 
 
-def run_igb(path, grid: dict, *, n: int = 1000, width: int = 256, n_points: int = 1000, dim: int = 64,
-            inputs: str = "blobs", out: int = 1, key: int = 0, n_boot: int = 1000, resume: bool = False,
-            progress: bool = True, fixed: dict | None = None) -> xr.Dataset:
+def run_igb(path, grid: dict, *, fixed: dict | None = None, n: int = 1000, width: int = 256, n_points: int = 1000,
+            dim: int = 64, inputs: str = "blobs", out: int = 1, key: int = 0, n_boot: int = 1000,
+            resume: bool = False, progress: bool = True) -> xr.Dataset:
     """Sweeps IGB cells over ``grid`` (resumable) and saves the Dataset at ``path``.
 
     Args:
       path: netCDF result file.
-      grid: swept parameter -> values, parameters from ``SWEEPABLE``; unswept ones come from ``fixed``
-        (defaults: relu, depth 1, no pooling, no norm, input mean 0, ``C_W = 1``, ``C_b = 0``).
+      grid: swept parameter -> values, parameters from :data:`SWEEPABLE` (``pool`` and ``norm`` in
+        their spec spellings, ``"none"`` for none: ``{"pool": ["none", "max(2)"]}``).
+      fixed: values of the unswept parameters (defaults: relu, depth 1, no pooling, no norm, input
+        mean 0, ``C_W = 1``, ``C_b = 0``).
       n: networks per cell; width, n_points, dim, inputs, out: the network and input set.
-      key: seed of networks and inputs. The inputs depend only on ``input_mean``.
+      key: int seed of networks and inputs. The inputs depend only on ``input_mean``.
+      n_boot: bootstrap resamples of the intervals.
 
     Returns:
       The Dataset with one dimension per swept parameter (see :func:`igb_cell` for variables).
     """
-    defaults = {"activation": "relu", "depth": 1, "pooling": "none", "norm": "none", "input_mean": 0.0,
-                "weight_var": 1.0, "bias_var": 0.0}
-    fixed = {**defaults, **(fixed or {})}
+    fixed = {**_DEFAULTS, **(fixed or {})}
     unknown = set(grid) - set(SWEEPABLE) or set(fixed) - set(SWEEPABLE)
     if unknown:
         raise ValueError(f"grid/fixed parameters {sorted(unknown)}: expected some of {', '.join(SWEEPABLE)}")
+    canonical = {"pool": _pool_value, "norm": _norm_value}
+    grid = {k: [canonical[k](v) for v in values] if k in canonical else list(values) for k, values in grid.items()}
+    fixed = {k: canonical[k](v) if k in canonical else v for k, v in fixed.items()}
+
+    def net_of(c: dict):  # the one place a cell's spec is built
+        return igb_net(activation=c["activation"], depth=c["depth"], width=width, pool=c["pool"], norm=c["norm"],
+                       weight_var=c["weight_var"], bias_var=c["bias_var"], out=out)
+
     for c in cells(grid, fixed):  # every net is built first: bad options fail early
-        igb_net(width=width, out=out, **{k: v for k, v in c.items() if k != "input_mean"})
+        net_of(c)
     config = {"n": n, "width": width, "n_points": n_points, "dim": dim, "inputs": inputs, "out": out,
               "n_boot": n_boot, "fixed": {k: v for k, v in fixed.items() if k not in grid}}
 
     def cell_fn(cell: dict) -> xr.Dataset:
         c = {**fixed, **cell}
         x = igb_inputs(inputs, n_points, dim, c["input_mean"], key=key)
-        options = {k: v for k, v in c.items() if k != "input_mean"}
-        return igb_cell(x, n, key=key, n_boot=n_boot, width=width, out=out, **options)
+        return igb_cell(net_of(c), x, n=n, key=key, n_boot=n_boot)
 
-    attrs = jb.io.result_attrs(config, key)
+    attrs = result_attrs(config, key)
     attrs["n_points"] = int(igb_inputs(inputs, n_points, dim, 0.0, key=key).shape[0])
     if not grid:
         ds = cell_fn({})
         ds.attrs.update(attrs)
         if jax.process_index() == 0:  # under jax.distributed every process computes, process 0 writes
-            jb.save(ds, path)
+            save(ds, path)
         return ds
-    return jb.run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
 
 
 def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None, *, depth: int = 3,
@@ -235,7 +274,7 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
     for c in cells(points):
         net = igb_net(activation=c["activation"], depth=depth, width=width, weight_var=float(c["weight_var"]),
                       bias_var=float(c["bias_var"]))
-        st = jb.reduce(net, x, n=n, key=key, stat=guessing_stats, progress=progress)
+        st = reduce(net, x, n=n, key=key, stat=guessing_stats, progress=progress)
         est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
         measured.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
     m = np.asarray(measured, np.float64).reshape(*(len(v) for v in points.values()), 4)  # (act, mw, mb, 4)
@@ -253,87 +292,7 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
                 "measured_weight_var": np.asarray(measured_weight_vars, np.float64),
                 "measured_bias_var": np.asarray(measured_bias_vars, np.float64)},
     )
-    ds.attrs.update(jb.io.result_attrs({"depth": depth, "n": n, "width": width, "n_points": n_points, "dim": dim,
-                                        "regimes": list(th.REGIMES)}, key))
+    ds.attrs.update(result_attrs({"depth": depth, "n": n, "width": width, "n_points": n_points, "dim": dim,
+                                  "regimes": list(th.REGIMES)}, key))
     ds.attrs["depth"] = depth
     return ds
-
-
-def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int = 40):
-    """Histograms of ``G_0`` per cell with the predicted density (``n_points -> inf``) and the predicted
-    law at the run's number of inputs (binomial noise included) overlaid.
-
-    Args:
-      ds: a Dataset from :func:`run_igb` or :func:`igb_cell` (``attrs["n_points"]``: inputs per network).
-      path: image path.
-    """
-    import matplotlib.pyplot as plt
-
-    from jaxbias.plot import save_figure
-
-    swept = [d for d in ds["g0"].dims if d != "net"]
-    if swept:
-        stacked = ds.stack(cell=swept)
-        cells = [(", ".join(f"{d}={v}" for d, v in zip(swept, np.atleast_1d(c))), stacked.isel(cell=i))
-                 for i, c in enumerate(stacked["cell"].values[:max_cells])]
-    else:
-        cells = [("", ds)]
-    cols = min(4, len(cells))
-    rows = -(-len(cells) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, constrained_layout=True)
-    g = np.linspace(0.0005, 0.9995, 400)
-    for ax, (label, cell) in zip(axes.ravel(), cells):
-        ax.hist(np.asarray(cell["g0"]), bins=bins, range=(0, 1), density=True, color="0.7", label="measured")
-        gamma = float(cell["gamma_theory"])
-        if math.isfinite(gamma) and gamma > 0:
-            ax.plot(g, th.g0_pdf(g, gamma), "C3", lw=1.5, label=f"theory, gamma={gamma:.3g}")
-        if math.isfinite(gamma):  # the law at this number of inputs (binomial noise included)
-            n_points = int(ds.attrs["n_points"])
-            k = np.arange(n_points + 1) / n_points
-            prob, edges = np.histogram(k, bins=bins, range=(0, 1), weights=th.g0_pmf(max(gamma, 0.0), n_points))
-            ax.stairs(prob * bins, edges, color="C0", lw=1, label=f"theory, {n_points} inputs")
-        ax.set_title(f"{label}\nmeasured gamma={float(cell['gamma']):.3g} "
-                     f"[{float(cell['gamma_low']):.3g}, {float(cell['gamma_high']):.3g}]", fontsize=7)
-        ax.set_xlabel("G_0", fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.legend(fontsize=6)
-    for ax in axes.ravel()[len(cells):]:
-        ax.axis("off")
-    fig.suptitle("Initial guessing bias: fraction of inputs in class 0 over random networks", fontsize=9)
-    return save_figure(fig, path)
-
-
-def plot_phase(ds: xr.Dataset, path):
-    """Phase diagram: regimes (neutral / prejudiced / deep prejudice) and ``gamma`` contours from theory
-    over ``(C_W, C_b)``, with measured ``gamma`` as points coloured on the same scale."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap, LogNorm
-
-    from jaxbias.plot import save_figure
-
-    acts = list(ds["activation"].values)
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.8), squeeze=False, constrained_layout=True)
-    cw, cb = ds["weight_var"].values, ds["bias_var"].values
-    cmap = ListedColormap(["#d9ecd0", "#fbe3b5", "#f4b6b6"])
-    norm = LogNorm(1e-2, 1e2)
-    for ax, act in zip(axes[0], acts):
-        reg = ds["regime"].sel(activation=act).values
-        ax.pcolormesh(cb, cw, reg, cmap=cmap, vmin=-0.5, vmax=2.5, shading="nearest")
-        gam = np.clip(ds["gamma_theory"].sel(activation=act).values, 1e-3, 1e3)
-        cs = ax.contour(cb, cw, gam, levels=[0.1, 0.3, 1, 3, 10], colors="k", linewidths=0.6)
-        ax.clabel(cs, fontsize=6, fmt="%g")
-        mw, mb = np.meshgrid(ds["measured_weight_var"].values, ds["measured_bias_var"].values, indexing="ij")
-        meas = ds["gamma"].sel(activation=act).values
-        sc = ax.scatter(mb.ravel(), mw.ravel(), c=np.clip(meas.ravel(), 1e-2, 1e2), cmap="viridis", norm=norm,
-                        edgecolors="k", s=50, zorder=3)
-        for b, w, v in zip(mb.ravel(), mw.ravel(), meas.ravel()):
-            ax.annotate(f"{v:.2g}", (b, w), textcoords="offset points", xytext=(5, 4), fontsize=6)
-        ax.set_xlabel("C_b (bias variance)")
-        ax.set_ylabel("C_W (weight variance)")
-        ax.set_title(f"{act}, depth {ds.attrs.get('depth', '')}".rstrip(", "), fontsize=9)
-    fig.colorbar(sc, ax=axes[0].tolist(), label="measured gamma (points)", shrink=0.8)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(3)]
-    fig.legend(handles, list(th.REGIMES), loc="outside lower center", ncol=3, fontsize=7)
-    fig.suptitle("IGB phase diagram: regimes from the NNGP recursion (depth -> inf), contours of gamma at the "
-                 "given depth, measured gamma as points", fontsize=8)
-    return save_figure(fig, path)

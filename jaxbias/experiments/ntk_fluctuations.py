@@ -13,7 +13,6 @@ exact moments :func:`jaxbias.theory.relu_ntk_moments`.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax.numpy as jnp
@@ -22,6 +21,7 @@ import numpy as np
 from jaxbias.engine import reduce
 from jaxbias.kernels.empirical import ntk_fn
 from jaxbias.nets.core import Net
+from jaxbias.validation import check_int
 
 __all__ = ["ntk_diagonal_net", "ntk_diagonal_samples"]
 
@@ -31,28 +31,18 @@ def ntk_diagonal_net(net: Net, method: str = "auto") -> Net:
 
     Run through :func:`jaxbias.reduce` it gives the NTK of each of ``n`` networks in one compiled program.
     """
-    kernel = ntk_fn(net, method=method, diagonal=True)
-    return Net(net.init, _diag_apply(kernel), "ntk_diagonal")
-
-
-@functools.lru_cache(maxsize=64)
-def _diag_apply(kernel):
-    def apply(params, x):
-        return kernel(params, x)
-
-    return apply
+    return Net(net.init, ntk_fn(net, method=method, diagonal=True), "ntk_diagonal")
 
 
 def _diag_moments(t):  # t (p,): T and T^2 at each point
     return jnp.stack([t, t ** 2], axis=-1)
 
 
-def ntk_diagonal_samples(net: Net, x: Any, n: int, key: Any = 0, *, progress: bool = False) -> np.ndarray:
+def ntk_diagonal_samples(net: Net, x: Any, *, n: int, key: Any = 0, progress: bool = False) -> np.ndarray:
     """Per-network ``(T, T^2)`` at each point, ``(n, p, 2)``: network ``i`` is ``net.init(fold_in(key, i), x)``.
 
     ``E[T^2]/E[T]^2`` is ``mean[..., 1] / mean[..., 0]**2`` of these (a smooth function of means, so
     :func:`jaxbias.experiments.compare` gives its confidence interval by the delta method).
     """
-    if not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n={n!r}: expected an integer >= 2 networks")
+    n = check_int("n", n, 2)
     return np.asarray(reduce(ntk_diagonal_net(net), x, n=n, key=key, stat=_diag_moments, progress=progress))

@@ -4,11 +4,12 @@ Teney et al., "Neural Redshift: Random Networks are not Random Functions", CVPR 
 with ReLU, residual connections or layer norm compute low-frequency functions whatever their
 weight scale; with tanh, sin, the Gaussian and others the complexity climbs with scale and depth.
 
-Each cell of the sweep (activation, depth, and optionally width, residual, layer norm, weight
-law) samples ``n`` networks on a ``resolution^d`` grid over ``[-1, 1]^d`` and scores every one of
-them at every weight scale, inside one compiled program: the scales are applied to the same
-random draw (:func:`scaled_net`), so the scale axis costs no extra compilation and the curves
-along it compare the same networks.
+:func:`redshift_cell` takes one network spec built at unit scale, samples ``n`` networks on a
+``resolution^d`` grid over ``[-1, 1]^d`` and scores every one of them at every weight scale, inside
+one compiled program: the scales are applied to the same random draw (:func:`scaled_net`), so the
+scale axis costs no extra compilation and the curves along it compare the same networks.
+:func:`redshift` sweeps cells over MLP fields (activation, depth, and optionally width, weight law,
+residual, norm), building each cell's spec in one place (:func:`unit_scale_mlp`).
 
 "Weight scale" is ambiguous in the literature, so ``scale_kind`` names it:
 
@@ -20,7 +21,7 @@ along it compare the same networks.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
 from typing import Any, NamedTuple, Sequence
 
@@ -32,13 +33,15 @@ import xarray as xr
 from jaxbias import engine, inputs
 from jaxbias import measures as jm
 from jaxbias.grid import cells, split
-from jaxbias.io import result_attrs
 from jaxbias.nets.mlp import MLP
+from jaxbias.nets.options import NORMS
 from jaxbias.nets.weight_laws import get_weight_law
+from jaxbias.results import result_attrs
 from jaxbias.sweep import run_sweep
-from jaxbias.validation import check_int
+from jaxbias.validation import check_int, check_n
 
-__all__ = ["SCALE_KINDS", "MEASURES", "ScaledNet", "scaled_net", "redshift_cell", "redshift", "baselines", "cell_statistics"]
+__all__ = ["SCALE_KINDS", "MEASURES", "ScaledNet", "scaled_net", "unit_scale_mlp", "redshift_cell", "redshift",
+           "baselines", "cell_statistics"]
 
 SCALE_KINDS = ("weight_var", "absolute")
 MEASURES = ("mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code")
@@ -155,29 +158,37 @@ def cell_statistics(values: np.ndarray, name: str) -> dict:
     return {f"{name}_mean": mean, f"{name}_std": std, f"{name}_ci_low": mean - half, f"{name}_ci_high": mean + half}
 
 
-@functools.lru_cache(maxsize=64)
-def _cell_net(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization,
-              scales):
-    """(base net, scaled net) of a cell, memoized so that a repeated cell reuses the engine's compiled program."""
-    base = _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization)
-    return base, scaled_net(base, scales, scale_kind)
+@dataclasses.dataclass(frozen=True)
+class _CellStat:
+    """The per-network stat of a cell: every measure at every scale (a hashable value: one compiled program)."""
 
+    measures: tuple[str, ...]
+    window: str | None
+    degree: int
+    shape: tuple[int, ...]
+    n_scales: int
 
-@functools.lru_cache(maxsize=64)
-def _cell_stat(names: tuple, window, degree: int, shape: tuple, n_scales: int):
-    """The per-network stat of a cell (memoized for the same reason): every measure at every scale."""
-    fns = _measure_fns(names, window, degree)
-
-    def stat(y):  # y: (points, n_scales), one network at every scale
-        f = y.T.reshape((n_scales,) + shape)
-        out = {name: jax.vmap(fn)(f) for name, fn in fns.items()}
+    def __call__(self, y):  # y: (points, n_scales), one network at every scale
+        f = y.T.reshape((self.n_scales,) + self.shape)
+        out = {name: jax.vmap(fn)(f) for name, fn in _measure_fns(self.measures, self.window, self.degree).items()}
         out["near_constant"] = jax.vmap(jm.near_constant)(f)
         return out
 
-    return stat
 
+def unit_scale_mlp(activation="relu", depth: int = 4, *, scale_kind: str = "weight_var", width: int = 64,
+                   weight_law: str = "normal", bias_var: float = 0.1, residual: bool = False, norm=None,
+                   parameterization: str = "standard") -> MLP:
+    """The MLP of a redshift cell at unit scale, as :func:`redshift_cell` takes it.
 
-def _build(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm, parameterization):
+    ``scale_kind="weight_var"``: ``weight_var=1`` under the fan-in law ``weight_law``, biases of
+    variance ``bias_var``; ``"absolute"``: ``weight_law="absolute(1)"`` (leave ``weight_law`` at
+    ``"normal"``). The other arguments are :class:`jaxbias.nets.MLP` fields.
+
+    Raises:
+      ValueError: an absolute law with ``scale_kind="weight_var"`` or another law with ``"absolute"``.
+    """
+    if scale_kind not in SCALE_KINDS:
+        raise ValueError(f"scale_kind={scale_kind!r}: expected one of {SCALE_KINDS}")
     if scale_kind == "absolute":
         if weight_law not in ("normal", None) and not str(weight_law).startswith("absolute"):
             raise ValueError(f"weight_law={weight_law!r}: scale_kind='absolute' sets the law to absolute(scale); "
@@ -188,41 +199,44 @@ def _build(activation, depth, width, scale_kind, weight_law, bias_var, residual,
         if get_weight_law(law).absolute:
             raise ValueError(f"weight_law={weight_law!r}: use scale_kind='absolute' for the absolute law")
     return MLP(width, depth, activation, weight_var=1.0, bias_var=bias_var, weight_law=law, residual=residual,
-               norm=None if layer_norm is None else f"layer_{layer_norm}", parameterization=parameterization)
+               norm=norm, parameterization=parameterization)
 
 
-def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (1.0,), *, scale_kind="weight_var",
-                  width: int = 64, weight_law: str = "normal", bias_var: float = 0.1, residual: bool = False,
-                  layer_norm: str | None = None, parameterization: str = "standard", n: int = 100,
-                  resolution: int = 64, dim: int = 2, key=0, measures=("mean_frequency",), window=None,
-                  degree: int = 8, chunk_size=None, memory_budget=None, progress=None) -> xr.Dataset:
-    """Complexity of ``n`` random MLPs of one architecture at every weight scale.
+def redshift_cell(net, scales: Sequence[float] = (1.0,), *, scale_kind: str = "weight_var", n: int = 100, key=0,
+                  resolution: int = 64, dim: int = 2, measures=("mean_frequency",), window=None, degree: int = 8,
+                  chunk_size=None, memory_budget=None, progress=None) -> xr.Dataset:
+    """Complexity of ``n`` random networks of one architecture at every weight scale.
 
     Args:
-      activation, depth, width, weight_law, bias_var, residual, layer_norm, parameterization:
-        the MLP (see :class:`jaxbias.nets.MLP`; ``layer_norm`` None, ``"pre"`` or ``"post"`` is its ``norm``).
+      net: the network spec at unit scale (see :class:`ScaledNet`), e.g. from :func:`unit_scale_mlp`
+        or ``jb.nets.MLP(64, 4, "tanh", weight_var=1.0, bias_var=0.1)``; its input dimension is ``dim``.
       scales: weight scales; their meaning is ``scale_kind`` (module docstring).
       scale_kind: ``"weight_var"`` (scale = C_W) or ``"absolute"`` (weights, biases U(-scale, scale)).
       n: networks (the same ``n`` networks at every scale: network ``i`` uses ``fold_in(key, i)``).
+      key: int seed or JAX key.
       resolution, dim: the grid, ``resolution^dim`` points over ``[-1, 1]^dim``.
       measures: names from :data:`MEASURES`.
       window: Fourier window (None or ``"hann"``), degree: Legendre degree per axis.
+      chunk_size, memory_budget, progress: engine options (:func:`jaxbias.reduce`).
 
     Returns:
       Dataset with dims ``(scale, net)``: per network ``<measure>`` and ``near_constant`` (bool:
       the function was constant up to float32 rounding and got the constant's score), and per
       scale ``<measure>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` and ``near_constant_count``.
+
+    Example:
+      >>> ds = redshift_cell(unit_scale_mlp("tanh", 2, width=8), (1.0, 4.0), n=3, resolution=8, progress=False)
+      >>> ds["mean_frequency"].dims
+      ('scale', 'net')
     """
-    scales = _check_scales(scales, scale_kind)
-    depth = check_int("depth", depth, 1)
+    scaled = scaled_net(net, scales, scale_kind)
+    scales = scaled.scales
     resolution = check_int("resolution", resolution, 2)
     dim = check_int("dim", dim, 1)
     fns = _measure_fns(measures, window, degree)
-    base, net = _cell_net(activation, depth, width, scale_kind, weight_law, bias_var, residual, layer_norm,
-                          parameterization, scales)
     x = inputs.grid(dim, resolution)
-    stat = _cell_stat(tuple(fns), window, degree, (resolution,) * dim, len(scales))
-    values = engine.reduce(net, x, n=n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
+    stat = _CellStat(tuple(fns), window, degree, (resolution,) * dim, len(scales))
+    values = engine.reduce(scaled, x, n=n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
                            progress=progress)
     data = {}
     for name in list(fns) + ["near_constant"]:
@@ -231,7 +245,7 @@ def redshift_cell(activation="relu", depth: int = 4, scales: Sequence[float] = (
         for stat_name, v in cell_statistics(data[name][1].astype(np.float64), name).items():
             data[stat_name] = (("scale",), v)
     data["near_constant_count"] = (("scale",), data["near_constant"][1].sum(-1).astype(np.int64))
-    config = {"net": base, "scales": list(scales), "scale_kind": scale_kind, "n": n, "resolution": resolution,
+    config = {"net": net, "scales": list(scales), "scale_kind": scale_kind, "n": n, "resolution": resolution,
               "dim": dim, "measures": list(fns), "window": window, "degree": degree}
     ds = xr.Dataset(data, coords={"scale": np.asarray(scales), "net": np.arange(n)})
     ds.attrs = {**result_attrs(config, key), "scale_kind": scale_kind,
@@ -245,17 +259,26 @@ _SCALE_MEANING = {
 }
 
 
+NORM_VALUES = ("none",) + NORMS
+"""Values of the ``norms`` axis of :func:`redshift` (spec spellings, ``"none"`` for no normalisation)."""
+
+
 def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(1, 2, 4, 8),
              scales=(0.5, 1.0, 2.0, 4.0, 8.0), scale_kind="weight_var", widths=(64,), weight_laws=("normal",),
-             residual=(False,), layer_norm=(None,), bias_var: float = 0.1, parameterization: str = "standard",
+             residuals=(False,), norms=("none",), bias_var: float = 0.1, parameterization: str = "standard",
              n: int = 100, resolution: int = 64, dim: int = 2, key=0, measures=("mean_frequency",), window=None,
              degree: int = 8, resume: bool = False, progress: bool = True, chunk_size=None,
              memory_budget=None) -> xr.Dataset:
-    """The redshift sweep: activation x depth (x width, weight law, residual, layer norm) x scale, saved to ``path``.
+    """The redshift sweep: activation x depth (x width, weight law, residual, norm) x scale, saved to ``path``.
 
     Resumable (:func:`jaxbias.run_sweep`: each finished cell is saved; ``resume=True`` continues
     a killed sweep). Activation and depth are always dimensions; width, weight law, residual and
-    layer norm become dimensions when given several values.
+    norm become dimensions when given several values. Each cell is :func:`redshift_cell` of
+    :func:`unit_scale_mlp` with that cell's fields and ``bias_var``, ``parameterization``.
+
+    Args:
+      norms: values of :data:`NORM_VALUES` (``"none"`` or a norm's spec spelling, e.g. ``"layer_pre"``).
+      the others: see :func:`redshift_cell` and :func:`unit_scale_mlp`.
 
     Returns:
       The Dataset of :func:`redshift_cell` cells stacked along ``activation, depth, ...``, with
@@ -263,26 +286,30 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
       ``noise_<measure>`` (:func:`baselines`).
     """
     _check_scales(scales, scale_kind)
-    engine._check_n(n)
+    check_n(n)
     check_int("resolution", resolution, 2)
     check_int("dim", dim, 1)
     _measure_fns(measures, window, degree)
+    norms = [_norm_value(v) for v in norms]
     grid, fixed = split({"activation": list(activations), "depth": [int(d) for d in depths],
-                         "width": [int(w) for w in widths], "weight_law": list(weight_laws), "residual": list(residual),
-                         "layer_norm": ["none" if v is None else v for v in layer_norm]},
+                         "width": [int(w) for w in widths], "weight_law": list(weight_laws),
+                         "residual": list(residuals), "norm": norms},
                         always=("activation", "depth"))
-    for cell in cells(grid, fixed):  # bad options fail before anything runs
-        _build(cell["activation"], cell["depth"], cell["width"], scale_kind, cell["weight_law"], bias_var,
-               cell["residual"], _ln(cell["layer_norm"]), parameterization)
+
+    def net_of(cell: dict) -> MLP:  # the one place a cell's spec is built
+        c = {**fixed, **cell}
+        return unit_scale_mlp(c["activation"], c["depth"], scale_kind=scale_kind, width=c["width"],
+                              weight_law=c["weight_law"], bias_var=bias_var, residual=c["residual"],
+                              norm=None if c["norm"] == "none" else c["norm"], parameterization=parameterization)
+
+    for cell in cells(grid):  # bad options fail before anything runs
+        net_of(cell)
     base = baselines(dim, resolution, measures, window=window, degree=degree)
 
     def cell_fn(cell):
-        c = {**fixed, **cell}
-        ds = redshift_cell(c["activation"], c["depth"], scales, scale_kind=scale_kind, width=c["width"],
-                           weight_law=c["weight_law"], bias_var=bias_var, residual=c["residual"],
-                           layer_norm=_ln(c["layer_norm"]), parameterization=parameterization, n=n,
-                           resolution=resolution, dim=dim, key=key, measures=measures, window=window, degree=degree,
-                           chunk_size=chunk_size, memory_budget=memory_budget, progress=False)
+        ds = redshift_cell(net_of(cell), scales, scale_kind=scale_kind, n=n, key=key, resolution=resolution,
+                           dim=dim, measures=measures, window=window, degree=degree, chunk_size=chunk_size,
+                           memory_budget=memory_budget, progress=False)
         ds.attrs = {}
         return ds
 
@@ -295,6 +322,9 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
     return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
 
 
-def _ln(value):
-    return None if value in (None, "none") else value
-
+def _norm_value(value) -> str:
+    """A ``norms`` entry as its spec spelling, ``"none"`` for None."""
+    value = "none" if value is None else str(value)
+    if value not in NORM_VALUES:
+        raise ValueError(f"norms entry {value!r}: expected one of {', '.join(map(repr, NORM_VALUES))}")
+    return value
