@@ -99,8 +99,9 @@ def count_compiles() -> Iterator[list[str]]:
     program, cache hits record none), so it sees jit, eager operations and the engine alike.
 
     >>> import jax.numpy as jnp
+    >>> x = jnp.ones(3)  # eager operations compile too: made before the block
     >>> with count_compiles() as compiled:
-    ...     _ = jax.jit(lambda v: v * 3.0)(jnp.ones(3))
+    ...     _ = jax.jit(lambda v: v * 3.0)(x)
     >>> len(compiled)
     1
     """
