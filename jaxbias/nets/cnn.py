@@ -179,7 +179,7 @@ def _build(
 
     Example:
       >>> import jax, jax.numpy as jnp, jaxbias as jb
-      >>> net = jb.nets.cnn([8, 8], kernel_size=3, pooling="max", activation="relu")
+      >>> net = jb.nets.cnn([8, 8], kernel_size=3, pool="max(2)", activation="relu")
       >>> x = jnp.ones((4, 8, 8, 3))
       >>> net.apply(net.init(jax.random.key(0), x), x).shape
       (4, 1)

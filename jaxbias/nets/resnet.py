@@ -119,7 +119,7 @@ def _build(
 
     Example:
       >>> import jax, jax.numpy as jnp, jaxbias as jb
-      >>> net = jb.nets.resnet(width=32, num_blocks=4, normalization="layer")
+      >>> net = jb.nets.resnet(width=32, num_blocks=4, norm="layer_pre")
       >>> x = jnp.ones((5, 3))
       >>> net.apply(net.init(jax.random.key(0), x), x).shape
       (5, 1)
