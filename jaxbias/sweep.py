@@ -302,7 +302,7 @@ def run_sweep(
         resume: continue an interrupted sweep of the same grid and attrs, loading its
             finished cells instead of recomputing them. Without an interrupted sweep,
             the sweep simply starts.
-        attrs: dataset attrs of the result (e.g. from ``io.result_attrs``); they must be
+        attrs: dataset attrs of the result (e.g. from ``jaxbias.results.result_attrs``); they must be
             JSON-serializable, as they are recorded in the manifest.
         progress: show a tqdm progress bar over cells on stderr (on process 0).
         shared: variables that are the same in every cell (e.g. the inputs ``x``), merged

@@ -131,14 +131,14 @@ def _measure_fns(names: Sequence[str], window, degree: int):
     return {m: table[m] for m in names}
 
 
-def baselines(dim: int, resolution: int, measure_names=("mean_frequency",), *, window=None, degree: int = 8,
+def baselines(dim: int, resolution: int, measures=("mean_frequency",), *, window=None, degree: int = 8,
               samples: int = 64, key: int = 12345) -> dict:
     """Scores of a linear ramp ``f(x) = x_1`` (the floor) and of white noise (the ceiling, mean of ``samples``).
 
     Returns:
       ``{"ramp_<measure>": float, "noise_<measure>": float}`` for each measure.
     """
-    fns = _measure_fns(measure_names, window, degree)
+    fns = _measure_fns(measures, window, degree)
     shape = (resolution,) * dim
     ramp = jnp.broadcast_to(jnp.linspace(-1.0, 1.0, resolution).reshape((resolution,) + (1,) * (dim - 1)), shape)
     noise = jax.random.normal(jax.random.key(key), (samples,) + shape)

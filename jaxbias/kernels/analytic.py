@@ -42,13 +42,13 @@ from jaxbias.kernels.gaussian import (
 )
 from jaxbias.nets.activations import get_activation
 from jaxbias.kernels.layer_rules import layer_kernels
+from jaxbias.nets.core import check_parameterization
 from jaxbias.nets.layers import Layer
 from jaxbias.nets.mlp import MLP
 from jaxbias.validation import check_int
 
 __all__ = ["Kernels", "nngp_step", "ntk_step", "infinite", "infinite_kernels"]
 
-PARAMETERIZATIONS = ("ntk", "standard")
 _LN_EPS = 1e-6  # jaxbias.nets.core.layer_norm's eps
 # Weight laws whose pre-activations tend to the iid-Gaussian GP (same limit, Nait Saada et al.).
 _GP_LAWS = ("normal", "truncated_normal", "uniform", "orthogonal", "sparse")
@@ -91,14 +91,6 @@ def _check_variance(name: str, value):
 def _coef(value, dtype):
     """A variance as a weakly-typed Python float, or an array cast to ``dtype`` (strict promotion)."""
     return value if isinstance(value, float) else jnp.asarray(value).astype(dtype)
-
-
-def _check_parameterization(parameterization: str) -> str:
-    if parameterization not in PARAMETERIZATIONS:
-        raise ValueError(
-            f"parameterization={parameterization!r}: expected one of {', '.join(map(repr, PARAMETERIZATIONS))}"
-        )
-    return parameterization
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +164,7 @@ def ntk_step(
       >>> [round(float(k), 4) for k in jb.kernels.ntk_step(1.0, 1.0, 1.0, 1.0, "relu", 2.0, 0.0)]
       [1.0, 1.0, 1.0, 2.0]
     """
-    _check_parameterization(parameterization)
+    check_parameterization(parameterization)
     if parameterization == "standard":
         if fan_in is None:
             raise ValueError("fan_in=None: the standard parameterization's NTK needs the width feeding the layer")
@@ -466,7 +458,7 @@ def infinite_kernels(
       (16, 16)
     """
     depth = check_int("depth", depth, 0)
-    _check_parameterization(parameterization)
+    check_parameterization(parameterization)
     if parameterization == "standard" and width is None:
         raise ValueError("width=None: the standard parameterization's NTK depends on the width; pass width=")
     get_activation(activation)
