@@ -16,7 +16,8 @@ from numpy.polynomial.hermite_e import hermegauss
 
 import jaxbias as jb
 from jaxbias.nets.cnn import cnn
-from jaxbias.nets.core import Affine, affine_init, conv_apply, init_affines, init_groups
+from jaxbias.nets import layers as L
+from jaxbias.nets.core import Affine, conv_apply
 from jaxbias.nets.resnet import resnet
 from jaxbias.nets.transformer import transformer
 
@@ -258,7 +259,7 @@ def _f64(tree):
 
 def test_conv_apply_matches_numpy():
     layer = Affine.make((3, 2, 2, 5), 1.0, 0.3, True, "ntk", "normal")
-    p = _jit(lambda k: affine_init(k, layer))(KEY)
+    p = _jit(lambda k: L.init_params(k, [layer])[0])(KEY)
     w = np.asarray(p["w"], np.float64) * layer.w_std
     b = np.asarray(p["b"], np.float64) * layer.b_std
     for stride, padding in [(1, "SAME"), (2, "SAME"), (2, 1), (1, "VALID")]:
@@ -385,7 +386,11 @@ def test_stacked_group_draws_the_same_numbers_as_its_layers_one_by_one():
               for law in ("normal", "orthogonal", "sparse(0.5)")}
 
     def draw(key):
-        return {law: (init_groups(key, [layers])[0], init_affines(key, layers)) for law, layers in by_law.items()}
+        out = {}
+        for law, layers in by_law.items():
+            stacked = L.Stacked((layers[0],), tuple((layer,) for layer in layers))
+            out[law] = (L.init_params(key, [stacked])[0][0], L.init_params(key, layers))
+        return out
 
     for law, (stacked, each) in _jit(draw)(KEY).items():
         for i, one in enumerate(each):

@@ -6,6 +6,7 @@ networks against the built-in MLP that is the same recipe, and against unrolled 
 
 import json
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -15,6 +16,9 @@ from jaxbias.kernels import empirical_ntk
 from jaxbias.nets import layers as L
 
 X = np.random.RandomState(0).randn(6, 3).astype(np.float32)
+IMAGES = np.random.RandomState(1).randn(4, 7, 6, 2).astype(np.float32)
+SEQUENCES = np.random.RandomState(2).randn(3, 5, 4).astype(np.float32)
+TOKENS = np.random.RandomState(3).randint(-1, 12, (3, 5)).astype(np.int32)  # some out of range: clamped
 
 SPECS = {
     "mlp_default": lambda: jb.nets.MLP(8, 2),
@@ -40,6 +44,15 @@ SPECS = {
                                          L.Repeat((L.Residual(L.Serial((L.Dense(4), L.Activation("tanh"))), 0.5),
                                                    L.Residual(L.Serial((L.Dense(4, 1.5), L.Activation("tanh"))), 0.5))),
                                          L.LayerNorm(), L.Dense(2))),
+    "layers_conv": lambda: L.Serial((L.Conv(4, (3, 2), 2, 1, 2.0, 0.1, parameterization="ntk"), L.Activation("tanh"),
+                                     L.Pool2D("max", 2, 1), L.Conv(3, 1, padding="valid", weight_law="orthogonal"),
+                                     L.BatchNorm(), L.Activation("relu"), L.GlobalAvgPool(), L.Dense(2))),
+    "layers_conv_flatten": lambda: L.Serial((L.Conv(2, bias=False), L.Activation("relu"), L.Pool2D("avg", 2),
+                                             L.Flatten(), L.Dense(1)), draw=(3, 4, 0, 1, 2)),
+    "layers_sequence": lambda: L.Serial((L.Embedding(11, 8, weight_law="orthogonal"), L.Positional("learned", 16),
+                                         L.Repeat.of(L.Residual(L.Serial((L.LayerNorm(), L.SelfAttention(2, True)))), 2,
+                                                     by_layer=True),
+                                         L.FirstPosition(), L.Dense(1))),
 }
 
 
@@ -94,6 +107,14 @@ def test_user_callables_are_described_not_stored():
     (lambda: L.FeaturePool("min"), "kind='min'"),
     (lambda: L.Serial((L.Dense(2), "relu")), "expected layer specs"),
     (lambda: L.Repeat(()), "at least one block"),
+    (lambda: L.Conv(4, kernel_size=0), "kernel_size=0"),
+    (lambda: L.Conv(4, stride=(1, 2, 3)), "stride=(1, 2, 3)"),
+    (lambda: L.Conv(4, padding="FULL"), "padding='FULL'"),
+    (lambda: L.Pool2D("min"), "kind='min'"),
+    (lambda: L.Serial((L.Dense(2), L.Dense(1)), draw=(0, 0)), "draw=(0, 0)"),
+    (lambda: L.Positional("rope"), "kind='rope'"),
+    (lambda: L.SelfAttention(2, causal=1), "causal=1"),
+    (lambda: L.SelfAttention(2, weight_law="cauchy"), "weight_law='cauchy'"),
 ])
 def test_bad_specs_raise_naming_the_field(bad, needle):
     with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
@@ -109,6 +130,25 @@ def test_mlp_is_its_layer_recipe():
         np.testing.assert_array_equal(net.apply(p, X), net.layers.apply(q, X))
 
 
+@pytest.mark.parametrize("net, x", [
+    (jb.nets.CNN((3, 4), kernel_size=(3, (1, 2)), stride=(1, 1), pool="max(2)", norm="layer_post", bias_var=0.1),
+     IMAGES),
+    (jb.nets.CNN((3,), padding="VALID", global_pool=False, norm="batch_pre", weight_law="orthogonal"), IMAGES),
+    (jb.nets.ResNet(4, 3, 2, kind="conv", norm="batch_post", bias_var=0.1, residual_scale=0.5), IMAGES),
+    (jb.nets.ResNet(5, 2, 1, activation="tanh", parameterization="ntk", weight_var=(1, 2, 3, 4)), X),
+], ids=["cnn_pool", "cnn_flatten", "resnet_conv", "resnet_dense"])
+def test_cnn_and_resnet_are_their_layer_recipes(net, x):
+    """The family runs its recipe: the recipe as a plain layer net gives the same parameters, outputs and taps."""
+    p, q = net.init(jax.random.key(0), x), net.layers.init(jax.random.key(0), x)
+    if isinstance(net, jb.nets.CNN):
+        flat = (*p["conv"], p["readout"])
+    else:
+        flat = (p["input"], tuple(p["blocks"]), p["readout"])
+    chex.assert_trees_all_equal(flat, q)
+    chex.assert_trees_all_equal(net.apply(p, x), net.layers.apply(q, x))
+    chex.assert_trees_all_equal(net.tapped(p, x, None), net.layers.tapped(q, x, None))
+
+
 def test_repeat_draws_and_computes_like_the_unrolled_layers():
     block = lambda cw: L.Residual(L.Serial((L.Dense(5, cw, 0.2), L.Activation("tanh"))), 0.7)  # noqa: E731
     scanned = L.Serial((L.Dense(5), L.Repeat((block(1.0), block(2.0), block(0.5))), L.Dense(1)))
@@ -119,6 +159,31 @@ def test_repeat_draws_and_computes_like_the_unrolled_layers():
         np.testing.assert_array_equal(stacked["w"][i], q[1 + i]["w"])
         np.testing.assert_array_equal(stacked["b"][i], q[1 + i]["b"])
     np.testing.assert_allclose(scanned.apply(p, X), unrolled.apply(q, X), rtol=1e-6, atol=1e-6)
+
+
+def test_repeat_by_layer_draws_each_layer_across_the_blocks():
+    """``by_layer``: layer 1 of every block, then layer 2 (the order of the ResNet and Transformer)."""
+    block = lambda cw: L.Serial((L.Dense(5, cw, 0.2), L.Activation("tanh"), L.Dense(5, 2 * cw, 0.1)))  # noqa: E731
+    cws = (1.0, 2.0, 0.5)
+    stacked = L.Serial((L.Repeat(tuple(block(cw) for cw in cws), by_layer=True),))
+    one_by_one = L.Serial(tuple(L.Dense(5, cw, 0.2) for cw in cws) + tuple(L.Dense(5, 2 * cw, 0.1) for cw in cws))
+    x = np.repeat(X[:, :1], 5, axis=1)
+    (p,), q = stacked.init(jax.random.key(3), x), one_by_one.init(jax.random.key(3), x)
+    for j in range(2):
+        for b in range(3):
+            np.testing.assert_array_equal(p[j]["w"][b], q[3 * j + b]["w"])
+            np.testing.assert_array_equal(p[j]["b"][b], q[3 * j + b]["b"])
+
+
+def test_serial_draw_order_permutes_the_random_words():
+    net = L.Serial((L.Dense(4), L.Activation("relu"), L.Dense(2)), draw=(2, 0, 1))
+    swapped = L.Serial((L.Dense(2), L.Dense(4)))  # drawn in forward order: the readout's shape first
+    p = net.init(jax.random.key(1), X)
+    q = L.init_params(jax.random.key(1), swapped.groups((4,)))  # the readout's words, then the first layer's
+    np.testing.assert_array_equal(p[1]["w"], q[0]["w"])
+    first = L.init_params(jax.random.key(1), (L.Dense(2).affine((4,)), L.Dense(4).affine((3,))))
+    np.testing.assert_array_equal(p[0]["w"], first[1]["w"])
+    assert L.Serial((L.Dense(2),), draw=(0,)) == L.Serial((L.Dense(2),))  # the identity order is the default
 
 
 def test_composed_net_gets_infinite_kernels_equal_to_the_family():
@@ -133,6 +198,11 @@ def test_composed_net_gets_infinite_kernels_equal_to_the_family():
     (L.Serial((L.Dense(4), L.Activation("relu"), L.FeaturePool("max"), L.Dense(1))), "FeaturePool: no"),
     (L.Serial((L.Dense(4), L.Activation("relu"))), "must end with a Dense layer"),
     (L.Serial((L.Activation("relu"), L.Dense(1))), "put a Dense layer before it"),
+    (L.Serial((L.Conv(4), L.Activation("relu"), L.GlobalAvgPool(), L.Dense(1))), "Conv: no infinite-width"),
+    (L.Serial((L.Dense(4), L.Activation("relu"), L.GlobalAvgPool(), L.Dense(1))), "GlobalAvgPool: no infinite-width"),
+    (L.Serial((L.Dense(4), L.Activation("relu"), L.Flatten(), L.Dense(1))), "Flatten: no infinite-width"),
+    (L.Serial((L.Dense(4), L.Activation("relu"), L.Pool2D("avg"), L.Dense(1))), "Pool2D: no infinite-width"),
+    (L.Serial((L.Dense(4), L.SelfAttention(2), L.Dense(1))), "SelfAttention: no infinite-width"),
 ])
 def test_layers_without_a_kernel_rule_are_named(net, needle):
     with pytest.raises(ValueError, match=needle):
@@ -144,4 +214,35 @@ def test_composed_net_structured_ntk_matches_the_jacobian():
     params = net.init(jax.random.key(2), X)
     structured = empirical_ntk(net, params, X, method="structured")
     jacobian = empirical_ntk(net, params, X, method="jacobian")
+    np.testing.assert_allclose(structured, jacobian, rtol=1e-4, atol=1e-5)
+
+
+CONV_NETS = {
+    # No 1x1 convolution after the first layer here: XLA's SPMD partitioner rejects the grouped
+    # convolution that vmap makes of it when the engine shards the networks over devices.
+    "conv_pool_flatten": (L.Serial((L.Conv(3, (3, 2), 2, 1, 1.5, 0.1), L.Activation("tanh"), L.Pool2D("avg", 2, 1),
+                                    L.Conv(2, (2, 1), padding="VALID", parameterization="ntk", bias_var=0.2),
+                                    L.Activation("relu"), L.Flatten(), L.Dense(2))), IMAGES),
+    "conv_repeat_residual": (L.Serial((L.Conv(3), L.Repeat.of(L.Residual(L.Serial((L.LayerNorm(), L.Activation("relu"),
+                                                                                      L.Conv(3, (1, 3), bias_var=0.1))),
+                                                                         0.5), 2),
+                                       L.Pool2D("max"), L.GlobalAvgPool(), L.Dense(2))), IMAGES),
+    "dense_on_sequences": (L.Serial((L.Dense(4, bias_var=0.1), L.Activation("tanh"),
+                                     L.Repeat((L.Serial((L.Dense(4), L.Activation("erf"))),) * 2, by_layer=True),
+                                     L.GlobalAvgPool(), L.Dense(2))), SEQUENCES),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONV_NETS))
+def test_composed_conv_net_samples_and_gets_the_structured_ntk(name):
+    """A composed image or sequence net samples through the engine (same outputs as ``apply``) and
+    its structured NTK (conv taps, dense layers at every position as 1x1 convolutions, stacked
+    taps from a Repeat) equals the Jacobian method."""
+    net, x = CONV_NETS[name]
+    y = jb.sample(net, x, n=2, key=5, progress=False)
+    params = net.init(jax.random.fold_in(jax.random.key(5), 1), x)  # network i of a run: fold_in(key, i)
+    assert y.shape == (2, x.shape[0], 2)
+    np.testing.assert_allclose(y[1], net.apply(params, x), rtol=1e-5, atol=1e-6)
+    structured = empirical_ntk(net, params, x, method="structured", trace=False)
+    jacobian = empirical_ntk(net, params, x, method="jacobian", trace=False)
     np.testing.assert_allclose(structured, jacobian, rtol=1e-4, atol=1e-5)

@@ -24,7 +24,13 @@ Rules (derivations as in :func:`jaxbias.kernels.infinite`):
   (a unit of ``B(u)`` is independent of any one unit of ``u``), NTKs add with weight ``a^2``.
 * :class:`~jaxbias.nets.layers.Serial`, :class:`~jaxbias.nets.layers.Repeat`: in order.
 
-Layers without a rule (batch norm, max pooling) raise ValueError naming the layer.
+Layers without a rule raise ValueError naming the layer: batch norm (its statistics couple the
+points), max pooling, and the layers of image and sequence nets (:class:`~jaxbias.nets.layers.Conv`,
+:class:`~jaxbias.nets.layers.Pool2D`, :class:`~jaxbias.nets.layers.GlobalAvgPool`,
+:class:`~jaxbias.nets.layers.Flatten`, :class:`~jaxbias.nets.layers.Embedding`,
+:class:`~jaxbias.nets.layers.Positional`, :class:`~jaxbias.nets.layers.SelfAttention`,
+:class:`~jaxbias.nets.layers.FirstPosition`), whose kernels need the covariance of every pair of positions
+(the convolutional NNGP of Novak et al., ICLR 2019), which this description of one unit does not hold.
 """
 
 from __future__ import annotations
@@ -141,6 +147,10 @@ def _rule(layer, s: State, tie, record: list, activation=None) -> State:
                      s.width)
     if isinstance(layer, L.BatchNorm):
         raise _unsupported(layer, "batch statistics couple the points of the input set")
+    if isinstance(layer, (L.Conv, L.Pool2D, L.GlobalAvgPool, L.Flatten, L.Embedding, L.Positional, L.SelfAttention,
+                          L.FirstPosition)):
+        raise _unsupported(layer, "positions of an image or sequence need a kernel over every pair of positions, "
+                                  "which these rules do not track")
     raise _unsupported(layer, "unknown layer type")
 
 

@@ -1,4 +1,4 @@
-"""The affine building block every built-in family shares, and the layer taps of the structured NTK.
+"""The affine maps (dense and convolution) every layer with weights shares, and the layer taps of the structured NTK.
 
 A network has two pure functions, as in stax and neural-tangents:
 
@@ -39,16 +39,15 @@ from jaxbias.nets.spec import Net
 __all__ = [
     "Net",
     "Affine",
-    "affine_init",
     "affine_apply",
+    "affine_apply_scaled",
     "layer_norm",
     "batch_norm",
     "per_layer",
     "check_parameterization",
-    "check_choice",
-    "init_groups",
-    "stacked_scales",
-    "affine_apply_scaled",
+    "check_pair",
+    "check_padding",
+    "conv_out_size",
     "conv_apply",
     "AffineTap",
     "ConvTap",
@@ -107,16 +106,6 @@ def affine_from_bits(bits: jax.Array, layer: Affine, dtype=jnp.float32) -> dict:
         b = unit_bias_noise(bits[n_w : n_w + layer.w_shape[-1]], layer.law, dtype)
         params["b"] = b if layer.ntk else b * layer.b_std
     return params
-
-
-def init_affines(key: jax.Array, layers: Sequence[Affine], dtype=jnp.float32) -> list[dict]:
-    """Draws the parameters of ``layers`` from one random call (see :func:`init_groups`)."""
-    return init_groups(key, list(layers), dtype)
-
-
-def affine_init(key: jax.Array, layer: Affine, dtype=jnp.float32) -> dict:
-    """Draws one layer's ``{"w", "b"}`` from ``key`` (see :func:`init_groups` for whole networks)."""
-    return init_groups(key, [layer], dtype)[0]
 
 
 def affine_scales(layer: Affine) -> tuple[float, float]:
@@ -273,15 +262,44 @@ def _scale_shift(y: jax.Array, params: dict, w_scale, b_scale) -> jax.Array:
 
 
 def affine_apply_scaled(params: dict, x: jax.Array, w_scale, b_scale) -> jax.Array:
-    """Dense map like :func:`affine_apply` with the forward-pass scales given explicitly.
+    """Dense map ``x (..., fan_in) -> (..., fan_out)``, ``w_scale (x @ W) + b_scale b``.
 
-    The scales may be traced scalars (one layer of a stack run by ``lax.scan``); see
-    :func:`stacked_scales`.
+    The scales are :func:`affine_scales` (Python floats; a scale of 1 is skipped) or traced
+    scalars (one layer of a stack run by ``lax.scan``, always applied).
     """
     return _scale_shift(x @ params["w"], params, w_scale, b_scale)
 
 
 _CONV_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int ``v`` as ``(v, v)``, or an ``(h, w)`` pair, each ``>= minimum``; else ValueError naming ``name``."""
+    pair = (value, value) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(_is_int(e) and e >= minimum for e in pair):
+        raise ValueError(f"{name}={value!r}: expected an integer >= {minimum} or an (h, w) pair of them")
+    return pair
+
+
+def check_padding(name: str, value: Any) -> str | int:
+    """``"SAME"`` or ``"VALID"`` (any case, stored upper) or an int ``>= 0``; else ValueError naming ``name``."""
+    if isinstance(value, str) and value.upper() in ("SAME", "VALID"):
+        return value.upper()
+    if _is_int(value) and value >= 0:
+        return value
+    raise ValueError(f"{name}={value!r}: expected 'SAME', 'VALID' or an integer >= 0")
+
+
+def conv_out_size(size: int, kernel: int, stride: int, padding: str | int) -> int:
+    """Output length of one spatial axis (``lax.conv`` conventions); 0 if the kernel does not fit."""
+    if padding == "SAME":
+        return -(-size // stride)
+    total = size + (0 if padding == "VALID" else 2 * padding)
+    return 0 if total < kernel else (total - kernel) // stride + 1
 
 
 def conv_padding(padding: str | int) -> str | tuple[tuple[int, int], tuple[int, int]]:
