@@ -14,6 +14,7 @@ import pytest
 import jaxbias as jb
 from jaxbias.kernels import empirical_ntk
 from jaxbias.nets import layers as L
+from jaxbias.nets.core import affine_taps
 
 X = np.random.RandomState(0).randn(6, 3).astype(np.float32)
 IMAGES = np.random.RandomState(1).randn(4, 7, 6, 2).astype(np.float32)
@@ -147,6 +148,26 @@ def test_cnn_and_resnet_are_their_layer_recipes(net, x):
     chex.assert_trees_all_equal(flat, q)
     chex.assert_trees_all_equal(net.apply(p, x), net.layers.apply(q, x))
     chex.assert_trees_all_equal(net.tapped(p, x, None), net.layers.tapped(q, x, None))
+
+
+@pytest.mark.parametrize("net, x", [
+    (jb.nets.Transformer(8, 2, 2, 6, 11, positional="learned", causal=True, readout="first", max_len=7), TOKENS),
+    (jb.nets.Transformer(8, 1, 4, 6, norm="layer_post", parameterization="ntk", bias_var=0.1), SEQUENCES),
+], ids=["tokens", "sequences"])
+def test_transformer_is_its_layer_recipe_and_its_layers_get_the_structured_ntk(net, x):
+    """The recipe gives the family's parameters and outputs; as a plain layer net it exposes every
+    parameter (attention maps and MLPs at every position, the embedding and positional tables as
+    dense layers on one-hot rows), so its structured NTK equals the Jacobian method."""
+    layers = net.layers
+    p, q = net.init(jax.random.key(1), x), layers.init(jax.random.key(1), x)
+    flat = [p["input"], *([p["positional"]] if "positional" in p else []),
+            tuple(p["layers"][c] for c in ("q", "k", "v", "o", "mlp_in", "mlp_out")), p["readout"]]
+    chex.assert_trees_all_equal(tuple(flat), q)
+    chex.assert_trees_all_equal(net.apply(p, x), layers.apply(q, x))
+    assert affine_taps(net) is None  # the family itself keeps the NTK methods it had
+    structured = empirical_ntk(layers, q, x, method="structured", trace=False)
+    jacobian = empirical_ntk(layers, q, x, method="jacobian", trace=False)
+    np.testing.assert_allclose(structured, jacobian, rtol=1e-4, atol=1e-4)
 
 
 def test_repeat_draws_and_computes_like_the_unrolled_layers():

@@ -33,13 +33,11 @@ from jaxbias.nets.weight_laws import (
     weight_noise_size,
 )
 from jaxbias.validation import check_int  # noqa: F401  (re-exported for the families)
-from jaxbias.random_bits import random_bits
 from jaxbias.nets.spec import Net
 
 __all__ = [
     "Net",
     "Affine",
-    "affine_apply",
     "affine_apply_scaled",
     "layer_norm",
     "batch_norm",
@@ -113,17 +111,6 @@ def affine_scales(layer: Affine) -> tuple[float, float]:
     return (layer.w_std, layer.b_std) if layer.ntk else (1.0, 1.0)
 
 
-def affine_apply(params: dict, x: jax.Array, layer: Affine) -> jax.Array:
-    """Dense map ``x (..., fan_in) -> (..., fan_out)``."""
-    ws, bs = affine_scales(layer)
-    y = x @ params["w"]
-    if ws != 1.0:
-        y = y * ws
-    if layer.bias:
-        y = y + expand_bias(params["b"] * bs if bs != 1.0 else params["b"], y.ndim)
-    return y
-
-
 def expand_bias(b: jax.Array, ndim: int) -> jax.Array:
     """Reshapes a bias ``(features,)`` to rank ``ndim`` for explicit broadcasting (rank promotion is strict)."""
     return b.reshape((1,) * (ndim - b.ndim) + b.shape)
@@ -183,70 +170,6 @@ def check_input_shape(x: jax.Array, expected: tuple[int, ...] | None, net: str) 
             f"x with shape {tuple(x.shape)}: {net} expects inputs of shape (n_points, "
             f"{', '.join(map(str, expected))}), got input shape {tuple(x.shape[1:])}"
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers shared by the cnn, resnet and transformer families.
-
-
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
-    """Returns ``value`` if it is one of ``choices``, else raises ValueError naming ``name``."""
-    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        raise ValueError(f"{name}={value!r}: expected one of {', '.join(map(repr, choices))}")
-    return value
-
-
-def _stacked_from_bits(bits: jax.Array, layers: Sequence[Affine], dtype) -> dict:
-    """Layers of one shape stacked on a leading axis (for ``lax.scan``) from ``(n_layers, words)`` bits."""
-    base = layers[0]
-    unscaled = base._replace(w_std=1.0, b_std=1.0, ntk=True)
-    if any(lay._replace(w_std=1.0, b_std=1.0, ntk=True) != unscaled or lay.ntk != base.ntk for lay in layers):
-        raise ValueError("stacked layers must share shape, bias, law and parameterization")
-    stacked = jax.vmap(lambda b: affine_from_bits(b, unscaled, dtype))(bits)
-    if base.ntk:
-        return stacked
-    w_std = jnp.asarray([lay.w_std for lay in layers], dtype)
-    stacked["w"] = stacked["w"] * w_std.reshape((-1,) + (1,) * len(base.w_shape))
-    if base.bias:
-        b_std = jnp.asarray([lay.b_std for lay in layers], dtype)
-        stacked["b"] = stacked["b"] * b_std[:, None]
-    return stacked
-
-
-def init_groups(key: jax.Array, groups: Sequence[Affine | Sequence[Affine]], dtype=jnp.float32) -> list:
-    """Draws a network's parameters from ONE call of :func:`jaxbias.random_bits.random_bits`.
-
-    Those words are ``jax.random.bits(key, (size,), jnp.uint32)``, bit for bit, computed faster on CPU.
-
-    Args:
-      key: the network's key.
-      groups: in drawing order, either an :class:`Affine` (one layer -> ``{"w", "b"}``) or a
-        non-empty sequence of layers that differ only in scale (stacked ->
-        ``{"w": (n_layers, *w_shape), "b": (n_layers, fan_out)}``, to run with ``lax.scan``).
-
-    Returns:
-      One params dict per group. Random words are consumed group by group, layer by layer, so a
-      stacked group draws the same numbers as its layers drawn one at a time.
-    """
-    sizes = []
-    for g in groups:
-        sizes.append(affine_noise_size(g) if isinstance(g, Affine) else len(g) * affine_noise_size(g[0]))
-    bits = random_bits(key, sum(sizes))
-    params, start = [], 0
-    for g, size in zip(groups, sizes):
-        chunk = bits[start : start + size]
-        if isinstance(g, Affine):
-            params.append(affine_from_bits(chunk, g, dtype))
-        else:
-            params.append(_stacked_from_bits(chunk.reshape(len(g), -1), g, dtype))
-        start += size
-    return params
-
-
-def stacked_scales(layers: Sequence[Affine], dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
-    """Forward-pass multipliers of stacked layers as arrays ``(n_layers,)``: see :func:`affine_scales`."""
-    scales = [affine_scales(lay) for lay in layers]
-    return jnp.asarray([s[0] for s in scales], dtype), jnp.asarray([s[1] for s in scales], dtype)
 
 
 def _scale_shift(y: jax.Array, params: dict, w_scale, b_scale) -> jax.Array:
@@ -337,18 +260,6 @@ def conv_apply(
         x, params["w"], window_strides=strides, padding=conv_padding(padding), dimension_numbers=_CONV_DIMS
     )
     return _scale_shift(y, params, ws, bs)
-
-
-def scale_config(cws, cbs, bias: bool, parameterization: str, law: WeightLaw, in_shape) -> dict:
-    """The config entries every built-in family shares: scales, bias, parameterization, law, input shape."""
-    return {
-        "weight_var": list(cws),
-        "bias_var": list(cbs),
-        "bias": bias,
-        "parameterization": parameterization,
-        "weight_law": law.label,
-        "in_shape": None if in_shape is None else list(in_shape),
-    }
 
 
 # ---------------------------------------------------------------------------------------------
