@@ -57,7 +57,7 @@ def test_cli_flag_too_late_is_a_one_line_error(tmp_path, capsys):
 def test_boolean_prior_counts_the_same_functions_on_two_devices(tmp_path):
     """The command's default ('cores') is skipped in-process (JAX runs already, 8 devices here);
     a new process with --cpu-devices 2 must count the same functions."""
-    args = ["boolean-prior", "--n", "3000", "--inputs", "4", "--width", "8", "--keep", "64", "--no-plot", "--quiet"]
+    args = ["boolean-prior", "--n", "3000", "--n-inputs", "4", "--width", "8", "--keep", "64", "--no-plot", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "here.nc")]) == 0
     assert len(jax.devices()) == 8  # the default never overrides XLA_FLAGS (tests/conftest.py)
     out = subprocess.run([sys.executable, "-m", "jaxbias.cli", *args, "--out", str(tmp_path / "two.nc"),

@@ -415,8 +415,8 @@ def test_errors():
         jb.kernels.infinite(jb.nets.mlp(8, 2, weight_law="absolute(1)"), X)
     with pytest.raises(ValueError, match="weight_law='low_rank"):
         jb.kernels.infinite(jb.nets.mlp(8, 2, weight_law="low_rank(2)"), X)
-    with pytest.raises(ValueError, match="arch"):
-        jb.kernels.infinite(jb.nets.Net(None, None, {"arch": "cnn"}), X)
+    with pytest.raises(ValueError, match="CNN: no infinite-width|MLP networks only"):
+        jb.kernels.infinite(jb.nets.CNN((4,)), X)
     with pytest.raises(ValueError, match="x2 with shape"):
         jb.kernels.infinite(jb.nets.mlp(8, 2), X, X[:, :2])
     with pytest.raises(ValueError, match="pass activation="):

@@ -153,7 +153,7 @@ def test_check_accepts_exact_and_rejects_wrong_predictions():
     right = entry.predict(o)
     report = confront("ntk-fluctuations", o, right, meas)
     assert report.passed, report.rows
-    w, depths = o["width"], np.array(o["depths"])
+    w, depths = o.width, np.array(o.depths)
     wrong = {
         # infinite width: no fluctuation
         "infinite width": [right[0], np.ones(2), np.ones(2)],
