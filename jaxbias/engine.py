@@ -164,7 +164,10 @@ class RunOptions:
         if self.memory_budget is not None:
             parse_bytes(self.memory_budget)
         if self.devices is not None:
-            devices = tuple(self.devices) if isinstance(self.devices, (list, tuple)) else None
+            try:
+                devices = tuple(self.devices)
+            except TypeError:  # not a sequence
+                devices = None
             if not devices or not all(isinstance(d, jax.Device) for d in devices):
                 raise ValueError(f"devices={self.devices!r}: expected a non-empty sequence of jax devices")
             object.__setattr__(self, "devices", devices)

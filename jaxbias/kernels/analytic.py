@@ -45,6 +45,7 @@ from jaxbias.kernels.layer_rules import layer_kernels
 from jaxbias.nets.core import check_parameterization
 from jaxbias.nets.layers import Layer
 from jaxbias.nets.mlp import MLP
+from jaxbias.nets.spec import Spec
 from jaxbias.validation import check_int
 
 __all__ = ["Kernels", "nngp_step", "ntk_step", "infinite", "infinite_kernels"]
@@ -313,6 +314,8 @@ def _check_points(name: str, x, d0: int | None = None) -> jax.Array:
 
 def _recursion_spec(net, activation) -> _Spec:
     """Validates an :class:`~jaxbias.nets.MLP` for the infinite-width recursion and returns its static spec."""
+    if not isinstance(net, Spec):
+        raise TypeError(f"net={net!r}: expected a network spec such as jaxbias.nets.MLP(...)")
     if not isinstance(net, MLP):
         raise ValueError(
             f"net of type {type(net).__name__}: infinite-width kernels are implemented for jaxbias.nets.MLP "
