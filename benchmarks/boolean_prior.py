@@ -37,9 +37,10 @@ import jaxbias as jb
 from benchmarks.harness import interleaved_best, log, machine_info, now, target_line, timed, write_json
 from benchmarks.torch_reference import thread_settings, torch, torch_mlp, torch_threads
 from jaxbias.cpu_devices import parse_cpu_devices
-from jaxbias.experiments import boolean_prior_cell
+from jaxbias.experiments import boolean_prior_cell, boolean_prior_net
 
 N_IN, WIDTH, DEPTH, CW, SB = 7, 40, 2, 1.0, 1.0
+CELL_NET = boolean_prior_net(WIDTH, DEPTH, "relu", CW, SB)
 
 
 def truth_table(y):  # module level: the engine caches its program per (net, stat)
@@ -131,7 +132,7 @@ def main(argv=None):
             methods[f"PyTorch batched bmm + numpy.unique [{threads} thread(s)]"] = batched
     rows = interleaved_best(methods, rounds)  # each method sees the same load
     t = now()
-    ds = boolean_prior_cell(10**6 if not args.quick else 10**5, progress=False)
+    ds = boolean_prior_cell(CELL_NET, n=10**6 if not args.quick else 10**5, progress=False)
     end_to_end = int(ds["n_networks"]) / (now() - t)
     rows["jaxbias boolean_prior_cell end to end (incl. compile, complexities)"] = end_to_end
     for name, rate in rows.items():
@@ -147,7 +148,7 @@ def main(argv=None):
         f"peak RSS {peak_rss_mib():.0f} MiB")
     if args.big:
         t = now()
-        big = boolean_prior_cell(10**7, progress=True)
+        big = boolean_prior_cell(CELL_NET, n=10**7, progress=True)
         wall = now() - t
         log(f"  10^7 networks end to end: {wall:.0f} s ({1e7 / wall:,.0f} networks/s), "
             f"{int(big['n_distinct']):,} distinct functions, P(constant) {float(big['p_constant']):.4f}, "

@@ -30,7 +30,7 @@ import jaxbias as jb
 from benchmarks.harness import (forward_flops, interleaved_best, layer_fans, log, machine_info, matmul_rate, now, timed,
                                 target_line, write_json)
 from benchmarks.torch_reference import thread_settings, torch, torch_threads
-from jaxbias.experiments import redshift_cell
+from jaxbias.experiments import redshift_cell, unit_scale_mlp
 
 R, WIDTH, DEPTH, A = 128, 64, 4, 1.0
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -114,10 +114,10 @@ def main(argv=None):
         add(f"PyTorch per-network loop + numpy FFT [{key[5:]} thread(s)]", best[key])
         torch_best = max(torch_best, best[key])
     # Six weight scales of each network in one program (the redshift command's cell).
-    redshift_cell("tanh", DEPTH, SCALES, scale_kind="absolute", width=WIDTH, n=n // 4, resolution=R, progress=False)
+    cell_net = unit_scale_mlp("tanh", DEPTH, scale_kind="absolute", width=WIDTH)
+    redshift_cell(cell_net, SCALES, scale_kind="absolute", n=n // 4, resolution=R, progress=False)
     t = now()
-    redshift_cell("tanh", DEPTH, SCALES, scale_kind="absolute", width=WIDTH, n=n // 4, resolution=R, key=1,
-                  progress=False)
+    redshift_cell(cell_net, SCALES, scale_kind="absolute", n=n // 4, resolution=R, key=1, progress=False)
     cell_rate = (n // 4) * len(SCALES) / (now() - t)
     add(f"jaxbias redshift_cell, {len(SCALES)} scales per network (network-scales/s)", cell_rate)
     log("\nTargets (jaxbias against the faster PyTorch thread setting):")

@@ -49,7 +49,7 @@ _CPU_MAX_MICRO_BATCH = 256
 _CPU_MICRO_BATCHES_PER_CHUNK = 16
 
 
-def _cpu_micro_batch(per_net: int) -> int:
+def cpu_micro_batch(per_net: int) -> int:
     """Networks evaluated at once on a CPU: the largest power of 2 whose batch fits 16 MiB (at least 1)."""
     fit = max(1, _CPU_CACHE_BYTES // max(per_net, 1))
     return min(_CPU_MAX_MICRO_BATCH, 1 << (fit.bit_length() - 1))
@@ -179,7 +179,7 @@ class RunOptions:
 _DEFAULT_OPTIONS = RunOptions()
 
 
-def _options(options: RunOptions | None, chunk_size, memory_budget, devices, progress, micro_batch) -> RunOptions:
+def resolve_options(options: RunOptions | None, chunk_size, memory_budget, devices, progress, micro_batch) -> RunOptions:
     """The run's options: ``options``, or the same fields given as keywords (not both)."""
     given = RunOptions(chunk_size, memory_budget, devices, progress, micro_batch)
     if options is None:
@@ -199,7 +199,7 @@ def _identity(y):
     return y
 
 
-def _check_x(x: Any) -> np.ndarray:
+def check_x(x: Any) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"x with shape {x.shape}: expected inputs of shape (n_points, *input_shape), n_points >= 1")
@@ -215,7 +215,7 @@ def _check_x(x: Any) -> np.ndarray:
     return x
 
 
-def _check_net(net: Any) -> Any:
+def check_net(net: Any) -> Any:
     """``net`` as a key of the compiled programs that compares by value (:func:`jaxbias.caches.by_value`)."""
     if not (callable(getattr(net, "init", None)) and callable(getattr(net, "apply", None))):
         raise ValueError(f"net={net!r}: expected a network with init(key, x) and apply(params, x), e.g. a "
@@ -277,17 +277,17 @@ def plan(net: Net, x, *, n: int, key=0, stat: Callable | None = None, options: R
     On GPUs a chunk is one vmap over as many networks as fit. On CPUs a device's share of a
     chunk is evaluated ``micro_batch`` networks at a time (``lax.map``), sized to the cache.
     """
-    opts = _options(options, chunk_size, memory_budget, devices, None, micro_batch)
-    return _plan(_check_net(net), _check_x(x), _check_n(n), as_key(key), _check_stat(stat), opts)
+    opts = resolve_options(options, chunk_size, memory_budget, devices, None, micro_batch)
+    return _plan(check_net(net), check_x(x), _check_n(n), as_key(key), _check_stat(stat), opts)
 
 
-def _devices(opts: RunOptions) -> tuple:
+def run_devices(opts: RunOptions) -> tuple:
     return tuple(jax.devices()) if opts.devices is None else opts.devices
 
 
 def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, opts: RunOptions) -> RunPlan:
     """:func:`plan` for arguments already checked."""
-    devices = _devices(opts)
+    devices = run_devices(opts)
     n_dev = len(devices)
     _check_structure(net, x, stat, k)
     per_net = per_net_bytes(_one_net(net, stat), k, x)
@@ -304,7 +304,7 @@ def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, opts: RunOpt
         cpu = devices[0].platform == "cpu"
         cap = _DEFAULT_MAX_CHUNK_PER_DEVICE
         if cpu and micro_batch == "auto":
-            cap = _cpu_micro_batch(per_net) * _CPU_MICRO_BATCHES_PER_CHUNK
+            cap = cpu_micro_batch(per_net) * _CPU_MICRO_BATCHES_PER_CHUNK
         per_dev = max(1, min(fit // n_dev, cap, -(-n // n_dev)))
         chunk = per_dev * n_dev
     else:
@@ -316,7 +316,7 @@ def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, opts: RunOpt
             )
     per_dev = chunk // n_dev
     if micro_batch == "auto":
-        micro = _cpu_micro_batch(per_net) if devices[0].platform == "cpu" else None
+        micro = cpu_micro_batch(per_net) if devices[0].platform == "cpu" else None
     else:
         micro = micro_batch
     if micro is not None and micro >= per_dev:
@@ -324,7 +324,7 @@ def _plan(net, x: np.ndarray, n: int, k: jax.Array, stat: Callable, opts: RunOpt
     return RunPlan(n, chunk, -(-n // chunk), n_dev, per_net, budget, micro)
 
 
-def _shardings(devices: tuple) -> tuple[NamedSharding, NamedSharding]:
+def shardings(devices: tuple) -> tuple[NamedSharding, NamedSharding]:
     """(sharded over the net axis, replicated) on a 1-D mesh of ``devices``."""
     mesh = Mesh(np.asarray(devices), (_NET_AXIS,))
     return NamedSharding(mesh, PartitionSpec(_NET_AXIS)), NamedSharding(mesh, PartitionSpec())
@@ -343,7 +343,7 @@ def _chunk_program(net, stat, summary, devices: tuple, micro_batch: int | None =
     all at once: on CPU, large networks run faster in small batches that stay in cache.
     """
     one = _one_net(net, stat)
-    shard, replicated = _shardings(devices)
+    shard, replicated = shardings(devices)
 
     def chunk_program(base, indices, mask, x):
         def share(idx):  # one device's networks
@@ -363,12 +363,12 @@ def _chunk_program(net, stat, summary, devices: tuple, micro_batch: int | None =
     )
 
 
-def _global_array(value: np.ndarray, sharding: NamedSharding) -> jax.Array:
+def global_array(value: np.ndarray, sharding: NamedSharding) -> jax.Array:
     """Places a host array (the same on every process) as a global array with ``sharding``."""
     return jax.make_array_from_callback(value.shape, sharding, lambda idx: value[idx])
 
 
-def _to_host(tree):
+def to_host(tree):
     """Copies a (possibly multi-process) global pytree to host numpy on every process."""
     leaves = jax.tree_util.tree_leaves(tree)
     if all(getattr(a, "is_fully_addressable", True) for a in leaves):
@@ -376,7 +376,7 @@ def _to_host(tree):
     return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
-def _progress(total: int, progress: bool | None, desc: str):
+def progress_bar(total: int, progress: bool | None, desc: str):
     from tqdm.auto import tqdm
 
     disable = progress is False or (progress is None and jax.process_index() != 0)
@@ -386,17 +386,17 @@ def _progress(total: int, progress: bool | None, desc: str):
 
 
 def _run(net, x, n, key, stat, summary, opts: RunOptions, desc: str):
-    net = _check_net(net)
+    net = check_net(net)
     n = _check_n(n)
-    x = _check_x(x)
+    x = check_x(x)
     stat = _check_stat(stat)
     base = as_key(key)
     run_plan = _plan(net, x, n, base, stat, opts)
-    devices = _devices(opts)
+    devices = run_devices(opts)
     chunk = run_plan.chunk_size
-    shard, replicated = _shardings(devices)
+    shard, replicated = shardings(devices)
     compiled = _chunk_program(net, stat, summary, devices, run_plan.micro_batch)
-    x_dev = _global_array(x, replicated)
+    x_dev = global_array(x, replicated)
 
     def launch(c):
         start = c * chunk
@@ -404,15 +404,15 @@ def _run(net, x, n, key, stat, summary, opts: RunOptions, desc: str):
         mask = idx < n
         idx = np.where(mask, idx, n - 1).astype(np.uint32)  # padding repeats a real net, masked out
         idx = idx.reshape(run_plan.n_devices, -1)
-        return compiled(base, _global_array(idx, shard), _global_array(mask, shard), x_dev), int(mask.sum())
+        return compiled(base, global_array(idx, shard), global_array(mask, shard), x_dev), int(mask.sum())
 
     stacked, state = None, None
-    with _progress(n, opts.progress, desc) as bar:
+    with progress_bar(n, opts.progress, desc) as bar:
         pending = launch(0)
         for c in range(run_plan.n_chunks):
             nxt = launch(c + 1) if c + 1 < run_plan.n_chunks else None
             out, valid = pending
-            host = _to_host(out)
+            host = to_host(out)
             if summary is None:
                 if stacked is None:
                     stacked = jax.tree_util.tree_map(lambda a: np.empty((n,) + a.shape[1:], a.dtype), host)
@@ -464,7 +464,7 @@ def reduce(net: Net, x, *, n: int, key=0, stat: Callable | None = None, options:
       >>> jb.reduce(net, x, n=4, stat=jb.measures.MeanFrequency(shape=(8, 8)), progress=False).shape
       (4,)
     """
-    opts = _options(options, chunk_size, memory_budget, devices, progress, micro_batch)
+    opts = resolve_options(options, chunk_size, memory_budget, devices, progress, micro_batch)
     return _run(net, x, n, key, stat, None, opts, "reduce")
 
 
@@ -475,7 +475,7 @@ def sample(net: Net, x, *, n: int, key=0, options: RunOptions | None = None, chu
 
     Arguments as in :func:`reduce` (without ``stat``).
     """
-    opts = _options(options, chunk_size, memory_budget, devices, progress, micro_batch)
+    opts = resolve_options(options, chunk_size, memory_budget, devices, progress, micro_batch)
     return _run(net, x, n, key, None, None, opts, "sample")
 
 
@@ -493,5 +493,5 @@ def summarize(net: Net, x, *, n: int, key=0, stat: Callable | None = None, summa
     """
     if not isinstance(summary, Summary):
         raise ValueError(f"summary={summary!r}: expected a jaxbias Summary, e.g. jb.summaries.moments()")
-    opts = _options(options, chunk_size, memory_budget, devices, progress, micro_batch)
+    opts = resolve_options(options, chunk_size, memory_budget, devices, progress, micro_batch)
     return _run(net, x, n, key, stat, summary, opts, "summarize")

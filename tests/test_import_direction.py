@@ -3,10 +3,10 @@
 Layers, lowest first (a module may import its own layer and any lower one):
 
     0 nets, validation, keys, random_bits, memory, cpu_devices, grid, version, caches
-    1 engine, summaries, inputs
+    1 engine, summaries, inputs, datasets
     2 kernels, measures
     3 theory        (pure predictions: no engine, no io, no xarray, never samples networks)
-    4 experiments, sweep, results, io   (io reads and writes results files: sweeps and experiments save)
+    4 experiments, sweep, results, io, training   (io reads and writes results files: sweeps and experiments save)
     5 plot, plot_complexity
     6 commands, cli, the top-level jaxbias/__init__.py
 
@@ -28,10 +28,10 @@ PACKAGE = ROOT / "jaxbias"
 LAYERS = {
     "nets": 0, "validation": 0, "keys": 0, "random_bits": 0, "memory": 0, "cpu_devices": 0, "grid": 0, "version": 0,
     "caches": 0,
-    "engine": 1, "summaries": 1, "inputs": 1,
+    "engine": 1, "summaries": 1, "inputs": 1, "datasets": 1,
     "kernels": 2, "measures": 2,
     "theory": 3,
-    "experiments": 4, "sweep": 4, "results": 4, "io": 4,
+    "experiments": 4, "sweep": 4, "results": 4, "io": 4, "training": 4,
     "plot": 5, "plot_complexity": 5,
     "commands": 6, "cli": 6,
 }
