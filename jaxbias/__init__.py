@@ -7,13 +7,14 @@
 (100, 256, 1)
 """
 
-from jaxbias import caches, experiments, inputs, kernels, measures, nets, summaries, theory
+from jaxbias import caches, datasets, experiments, inputs, kernels, measures, nets, summaries, theory, training
 from jaxbias.caches import clear_caches
 from jaxbias.cpu_devices import use_cpu_devices
 from jaxbias.engine import RunOptions, RunPlan, plan, reduce, sample, summarize
 from jaxbias.io import load, save
 from jaxbias.results import outputs_dataset
 from jaxbias.sweep import run_sweep
+from jaxbias.training import train
 from jaxbias.version import __version__
 
 __all__ = [
@@ -25,6 +26,9 @@ __all__ = [
     "measures",
     "theory",
     "experiments",
+    "datasets",
+    "training",
+    "train",
     "sample",
     "reduce",
     "summarize",

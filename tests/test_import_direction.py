@@ -7,7 +7,7 @@ Layers, lowest first (a module may import its own layer and any lower one):
     2 kernels, measures
     3 theory        (pure predictions: no engine, no io, no xarray, never samples networks)
     4 experiments, sweep, results, io, training   (io reads and writes results files: sweeps and experiments save)
-    5 plot, plot_complexity
+    5 plot, plot_complexity, plot_training
     6 commands, cli, the top-level jaxbias/__init__.py
 
 Every ``import`` in a module is read with ``ast``, at module level and inside functions alike (a
@@ -32,7 +32,7 @@ LAYERS = {
     "kernels": 2, "measures": 2,
     "theory": 3,
     "experiments": 4, "sweep": 4, "results": 4, "io": 4, "training": 4,
-    "plot": 5, "plot_complexity": 5,
+    "plot": 5, "plot_complexity": 5, "plot_training": 5,
     "commands": 6, "cli": 6,
 }
 TOP = max(LAYERS.values())
