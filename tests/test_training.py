@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import pathlib
 
 import chex
 import jax
@@ -19,6 +20,7 @@ import pytest
 import jaxbias as jb
 from jaxbias.datasets import from_arrays
 from jaxbias.training import SEGMENT, Optimizer, train
+from test_distributed import free_port
 
 NET = jb.nets.MLP(8, 1, "tanh", out=3, bias_var=0.1)
 
@@ -78,16 +80,6 @@ def test_initial_state_is_jb_sample():
     y0 = jb.sample(NET, probe, n=5, key=3, progress=False)
     # The same parameters; the forward pass runs in another batch shape, so it may round differently.
     np.testing.assert_allclose(ds["outputs"].values[:, 0], y0, rtol=1e-5, atol=1e-6)
-
-
-def test_learning_rate_zero_keeps_every_network_its_initial_function():
-    probe = DATA.x_test
-    ds = train(NET, DATA, Optimizer("sgd", learning_rate=0.0), n=6, key=1, steps=30, batch_size=8, probe=probe,
-               measures={"outputs": None}, record=(0, 13, 30), progress=False)
-    y0 = jb.sample(NET, probe, n=6, key=1, progress=False)
-    np.testing.assert_allclose(ds["outputs"].values[:, 0], y0, rtol=1e-5, atol=1e-6)  # see above
-    for t in (1, 2):
-        np.testing.assert_array_equal(ds["outputs"].values[:, t], ds["outputs"].values[:, 0])
 
 
 def test_same_result_whatever_chunk_size_and_device_count():
@@ -154,6 +146,31 @@ def test_minibatches_cover_each_epoch_once():
                    measures={"outputs": None}, record=np.arange(9), progress=False)
     ws = shared["outputs"].values[:, :, 0, 0]
     np.testing.assert_array_equal(np.round(np.diff(ws[0]) * batch), np.round(np.diff(ws[1]) * batch))
+
+
+def test_the_same_initial_networks_train_on_two_datasets():
+    other = blobs(seed=1)
+    a = run(n=3, probe=DATA.x_test, measures={"outputs": None}, record=(0, 20))
+    b = train(NET, other, SGD, n=3, key=3, steps=20, batch_size=8, record=(0, 20), loss="cross_entropy",
+              probe=DATA.x_test, measures={"outputs": None}, progress=False)
+    np.testing.assert_array_equal(a["outputs"].values[:, 0], b["outputs"].values[:, 0])
+    assert np.abs(a["outputs"].values[:, 1] - b["outputs"].values[:, 1]).max() > 0.1
+
+
+def test_probe_measures_and_batch_norm_in_training_mode():
+    """A jb.measures value on a probe grid, recorded per network and step; batch norm uses each batch's statistics."""
+    grid = jb.inputs.grid(dim=2, resolution=8)
+    data = jb.datasets.gaussian_mixture(n_classes=2, dim=2, n_train=32, n_test=16, key=0)
+    net = jb.nets.MLP(16, 2, "relu", out=2, norm="batch_pre")
+    measure = jb.measures.MeanFrequency(shape=(8, 8))
+    ds = train(net, data, SGD, n=4, key=0, steps=10, batch_size=8, loss="cross_entropy", probe=grid,
+               measures={"mean_frequency": measure, "outputs": None}, record=(0, 10), progress=False)
+    assert ds["mean_frequency"].dims == ("net", "step")
+    for i in range(4):
+        for t in range(2):
+            expected = measure(jnp.asarray(ds["outputs"].values[i, t]))
+            np.testing.assert_allclose(ds["mean_frequency"].values[i, t], expected, rtol=1e-5)
+    assert np.isfinite(ds["train_loss"].values).all() and (ds["diverged_step"].values == -1).all()
 
 
 def test_varied_learning_rate_equals_separate_runs():
@@ -239,6 +256,28 @@ def test_a_killed_run_resumes_bitwise(tmp_path, kill_at):
     resumed, clean = jb.load(resumed_out), jb.load(clean_out)
     assert_same(resumed, clean)
     assert resumed.attrs == clean.attrs
+
+
+def training_run(checkpoint=None):
+    """The run of the two-process test (tests/scripts/two_process_train_worker.py runs it in each process)."""
+    return run(n=19, steps=SEGMENT + 3, record=(0, 5, SEGMENT + 3), probe=DATA.x_test[:3], measures={"outputs": None},
+               options=jb.RunOptions(chunk_size=8, micro_batch=2), checkpoint=checkpoint, checkpoint_every=0)
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_same_networks_as_one(tmp_path):
+    port, out = free_port(), tmp_path / "two.nc"
+    worker = pathlib.Path(__file__).parent / "scripts" / "two_process_train_worker.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, str(worker), str(i), str(port), str(out), str(tmp_path / "c.ckpt")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) for i in range(2)]
+    try:
+        logs = [p.communicate(timeout=400)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert all(p.returncode == 0 for p in procs), "\n".join(logs)[-3000:]
+    assert_same(jb.load(out), training_run())
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):
