@@ -10,6 +10,9 @@ diagram (:mod:`jaxbias.theory.order_chaos`); the guessing-bias regimes are
 """
 
 from jaxbias.theory import guessing  # noqa: F401  (the module, for guessing.phase_diagram)
+from jaxbias.theory.data_geometry import (  # noqa: F401
+    IntrinsicDimension, class_separation, data_radius, intrinsic_dimension, nearest_other_class,
+)
 from jaxbias.theory.finite_width import (  # noqa: F401
     FiniteWidth, excess_kurtosis, finite_width, mlp_finite_width, square_covariance,
 )
@@ -43,3 +46,4 @@ from jaxbias.theory.order_chaos import (  # noqa: F401
 from jaxbias.theory.recursions import (  # noqa: F401
     chi_parallel, chi_perp, critical_weight_var, fixed_point, length_map,
 )
+from jaxbias.theory.task_difficulty import Difficulty, generalization_difficulty  # noqa: F401
