@@ -55,3 +55,23 @@ def test_guard_leaves_ordinary_functions_alone():
     assert bool(M.near_constant(np.zeros((4, 4), np.float32)))
     with pytest.raises(ValueError, match="rtol=2"):
         M.near_constant(ramp, rtol=2)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("measure", [
+    lambda f: M.mean_frequency(f), lambda f: M.mean_frequency(f, window="hann"),
+    lambda f: M.mean_frequency_redshift_code(f), lambda f: M.polynomial_order(f, 3), lambda f: M.lz_grid(f),
+    lambda f: M.MeanFrequency((8, 8))(f.reshape(64, 1)),
+])
+def test_non_finite_functions_are_not_scored(measure, bad):
+    """Issue 20: a NaN function scored 0.0, the score of a constant. A function with one NaN or
+    infinite value has no score (NaN), whatever the guard, so it cannot pass for the simplest one."""
+    full = np.full((8, 8), bad, np.float32)
+    one = np.add.outer(np.arange(8.0), np.arange(8.0)).astype(np.float32)
+    one[3, 5] = bad
+    for f in (full, one):
+        assert bool(M.non_finite(f))
+        assert np.isnan(float(measure(f)))
+    ok = np.add.outer(np.arange(8.0), np.arange(8.0)).astype(np.float32)
+    assert not bool(M.non_finite(ok)) and np.isfinite(float(measure(ok)))
+    assert float(M.mean_frequency(np.zeros((8, 8), np.float32))) == 0.0  # a true constant still scores 0

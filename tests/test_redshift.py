@@ -122,3 +122,30 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("jaxbias: error:") and message in err and "\n" not in err
 
+
+
+def test_overflowing_networks_are_counted_and_left_out_of_the_statistics():
+    """Issue 20: networks whose outputs overflow (C_W = 1e30 over 6 ReLU layers: ~1e90 > float32's 3e38)
+    are counted in ``non_finite_count`` and left out of the cell's mean, not scored as constants."""
+    ds = redshift_cell(unit_scale_mlp("relu", 6, width=8), (1.0, 1e30), n=5, resolution=8, key=3, progress=False)
+    y = jb.sample(jb.nets.mlp(8, 6, "relu", weight_var=1e30, bias_var=0.1), X, n=5, key=3, progress=False)[..., 0]
+    bad = ~np.isfinite(y).all(1)  # independent: which sampled networks overflowed
+    assert bad.any()
+    assert ds["non_finite"].sel(scale=1e30).values.tolist() == bad.tolist()
+    assert int(ds["non_finite_count"].sel(scale=1e30)) == bad.sum()
+    assert np.isnan(ds["mean_frequency"].sel(scale=1e30).values[bad]).all()
+    good = ds["mean_frequency"].sel(scale=1e30).values[~bad].astype(np.float64)
+    if good.size:
+        np.testing.assert_allclose(float(ds["mean_frequency_mean"].sel(scale=1e30)), good.mean(), rtol=1e-12)
+    assert int(ds["non_finite_count"].sel(scale=1.0)) == 0
+
+
+def test_cell_statistics_skip_unscored_networks():
+    from jaxbias.experiments.redshift import cell_statistics
+
+    s = cell_statistics(np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan]]), "m")
+    # hand-computed over [1, 3]: mean 2, std sqrt(2), half width 1.959964 * sqrt(2) / sqrt(2)
+    np.testing.assert_allclose(s["m_mean"][0], 2.0)
+    np.testing.assert_allclose(s["m_std"][0], np.sqrt(2.0))
+    np.testing.assert_allclose(s["m_ci_high"][0] - s["m_mean"][0], 1.959963984540054, rtol=1e-12)
+    assert np.isnan(s["m_mean"][1]) and np.isnan(s["m_std"][1])

@@ -114,5 +114,8 @@ def run(args) -> int:
         flagged = int(ds["near_constant_count"].sum())
         if flagged:
             print(f"  {flagged} network-scales were constant up to float32 rounding: scored as constants")
+        if "non_finite_count" in ds and int(ds["non_finite_count"].sum()):
+            print(f"  {int(ds['non_finite_count'].sum())} network-scales had NaN or infinite outputs (overflow): "
+                  "not scored, left out of the means")
         print("  -> " + ", ".join(str(p) for p in (args.out, *figures)))
     return 0

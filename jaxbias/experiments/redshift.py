@@ -150,11 +150,18 @@ def baselines(dim: int, resolution: int, measures=("mean_frequency",), *, window
 
 
 def cell_statistics(values: np.ndarray, name: str) -> dict:
-    """Mean, std (ddof 1), 95 % normal confidence interval over the last (net) axis of ``values``."""
-    n = values.shape[-1]
-    mean = values.mean(-1)
-    std = values.std(-1, ddof=1) if n > 1 else np.full_like(mean, np.nan)
-    half = Z95 * std / np.sqrt(n)
+    """Mean, std (ddof 1), 95 % normal confidence interval over the last (net) axis of ``values``.
+
+    NaN entries (networks whose outputs were not finite, which have no score) are left out: the
+    statistics are over the scored networks only (NaN where fewer than 1, resp. 2, are left).
+    """
+    values = np.asarray(values, np.float64)
+    n = np.sum(~np.isnan(values), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(values, -1) / np.where(n > 0, n, np.nan)
+        sq = np.nansum(np.square(values - mean[..., None]), -1)
+        std = np.sqrt(sq / np.where(n > 1, n - 1, np.nan))
+        half = Z95 * std / np.sqrt(n)
     return {f"{name}_mean": mean, f"{name}_std": std, f"{name}_ci_low": mean - half, f"{name}_ci_high": mean + half}
 
 
@@ -172,6 +179,7 @@ class _CellStat:
         f = y.T.reshape((self.n_scales,) + self.shape)
         out = {name: jax.vmap(fn)(f) for name, fn in _measure_fns(self.measures, self.window, self.degree).items()}
         out["near_constant"] = jax.vmap(jm.near_constant)(f)
+        out["non_finite"] = jax.vmap(jm.non_finite)(f)
         return out
 
 
@@ -220,9 +228,11 @@ def redshift_cell(net, scales: Sequence[float] = (1.0,), *, scale_kind: str = "w
       chunk_size, memory_budget, progress: engine options (:func:`jaxbias.reduce`).
 
     Returns:
-      Dataset with dims ``(scale, net)``: per network ``<measure>`` and ``near_constant`` (bool:
-      the function was constant up to float32 rounding and got the constant's score), and per
-      scale ``<measure>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` and ``near_constant_count``.
+      Dataset with dims ``(scale, net)``: per network ``<measure>``, ``near_constant`` (bool:
+      the function was constant up to float32 rounding and got the constant's score) and
+      ``non_finite`` (bool: an output was NaN or infinite; the network has no score, ``<measure>``
+      is NaN), and per scale ``<measure>_mean``, ``_std``, ``_ci_low``, ``_ci_high`` over the
+      scored networks, ``near_constant_count`` and ``non_finite_count``.
 
     Example:
       >>> ds = redshift_cell(unit_scale_mlp("tanh", 2, width=8), (1.0, 4.0), n=3, resolution=8, progress=False)
@@ -239,12 +249,13 @@ def redshift_cell(net, scales: Sequence[float] = (1.0,), *, scale_kind: str = "w
     values = engine.reduce(scaled, x, n=n, key=key, stat=stat, chunk_size=chunk_size, memory_budget=memory_budget,
                            progress=progress)
     data = {}
-    for name in list(fns) + ["near_constant"]:
+    for name in list(fns) + ["near_constant", "non_finite"]:
         data[name] = (("scale", "net"), np.asarray(values[name]).T)
     for name in fns:
         for stat_name, v in cell_statistics(data[name][1].astype(np.float64), name).items():
             data[stat_name] = (("scale",), v)
     data["near_constant_count"] = (("scale",), data["near_constant"][1].sum(-1).astype(np.int64))
+    data["non_finite_count"] = (("scale",), data["non_finite"][1].sum(-1).astype(np.int64))
     config = {"net": net, "scales": list(scales), "scale_kind": scale_kind, "n": n, "resolution": resolution,
               "dim": dim, "measures": list(fns), "window": window, "degree": degree}
     ds = xr.Dataset(data, coords={"scale": np.asarray(scales), "net": np.arange(n)})

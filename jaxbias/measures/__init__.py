@@ -28,7 +28,7 @@ from jaxbias.measures.boolean import (
     truth_table_hex,
     walsh_fourier,
 )
-from jaxbias.measures.constant import near_constant
+from jaxbias.measures.constant import near_constant, non_finite
 from jaxbias.measures.guessing import GuessingStats, class_fractions, guessing_stats
 from jaxbias.measures.lz import lz76, lz_complexity, lz_grid
 from jaxbias.measures.polynomial import legendre_coefficients, polynomial_order
@@ -43,6 +43,7 @@ from jaxbias.measures.values import (
 
 __all__ = [
     "near_constant",
+    "non_finite",
     "mean_frequency",
     "mean_frequency_redshift_code",
     "radial_spectrum",

@@ -6,6 +6,11 @@ of it is rounding noise, whose Fourier spectrum is flat: scored naively it looks
 noise, the *most* complex function, when it is in fact the simplest. The spectral, polynomial
 and LZ measures of :mod:`jaxbias.measures` therefore give such functions the constant's score,
 and experiments count them (a ``near_constant`` variable next to every score).
+
+A function with a NaN or infinite output (an overflowed network) has no score at all: those
+measures return NaN for it (:func:`non_finite` tells which), and experiments count such functions
+and leave them out of their statistics, instead of scoring them (a NaN spectrum would otherwise
+sum to a non-positive total and score 0, the constant's score).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["near_constant", "DEFAULT_ULPS"]
+__all__ = ["near_constant", "non_finite", "DEFAULT_ULPS"]
 
 DEFAULT_ULPS = 64
 """Default threshold, in units of the dtype's machine epsilon: spreads below 64 eps of the
@@ -50,3 +55,23 @@ def near_constant(values, *, rtol: float | None = None):
     spread = jnp.max(v) - jnp.min(v)
     scale = jnp.max(jnp.abs(v))
     return spread <= jnp.asarray(rtol, v.dtype) * scale
+
+
+def non_finite(values):
+    """Whether a function has a NaN or infinite output (it cannot be scored; measures return NaN for it).
+
+    Args:
+      values: one function's outputs, any shape.
+
+    Returns:
+      A bool scalar (jit- and vmap-able); always False for integer or bool values.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> bool(non_finite(jnp.array([0.0, jnp.nan]))), bool(non_finite(jnp.arange(3.0)))
+      (True, False)
+    """
+    v = jnp.asarray(values)
+    if not jnp.issubdtype(v.dtype, jnp.inexact):
+        return jnp.bool_(False)
+    return ~jnp.all(jnp.isfinite(v))

@@ -21,7 +21,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxbias.measures.constant import near_constant
+from jaxbias.measures.constant import near_constant, non_finite
 
 __all__ = ["lz76", "lz_complexity", "lz_grid"]
 
@@ -136,7 +136,8 @@ def lz_grid(values, levels: int = 2, *, guard: bool = True, rtol: float | None =
       rtol: the guard's threshold.
 
     Returns:
-      float32 scalar.
+      float32 scalar; NaN when ``values`` has a NaN or infinite entry (no score,
+      :func:`~jaxbias.measures.non_finite`).
     """
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
         raise ValueError(f"levels={levels!r}: expected an integer >= 2")
@@ -149,4 +150,4 @@ def lz_grid(values, levels: int = 2, *, guard: bool = True, rtol: float | None =
     symbols = jnp.clip(jnp.floor((v - lo) / width * levels), 0, levels - 1).astype(jnp.int32)
     if guard:
         symbols = jnp.where(near_constant(v, rtol=rtol), 0, symbols)
-    return lz_complexity(symbols)
+    return jnp.where(non_finite(v), jnp.nan, lz_complexity(symbols))

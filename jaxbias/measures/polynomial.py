@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.caches import bounded_cache
-from jaxbias.measures.constant import near_constant
+from jaxbias.measures.constant import near_constant, non_finite
 from jaxbias.measures.spectral import check_grid_values
 
 __all__ = ["legendre_coefficients", "polynomial_order"]
@@ -67,7 +67,8 @@ def polynomial_order(values, degree: int = 8, *, guard: bool = True, rtol: float
       rtol: the guard's threshold.
 
     Returns:
-      A scalar, jit- and vmap-able.
+      A scalar, jit- and vmap-able; NaN when ``values`` has a NaN or infinite entry (no score,
+      :func:`~jaxbias.measures.non_finite`).
 
     Example:
       >>> import jax.numpy as jnp, jaxbias as jb
@@ -85,4 +86,4 @@ def polynomial_order(values, degree: int = 8, *, guard: bool = True, rtol: float
     score = jnp.where(total > 0, jnp.sum(c * total_degree) / jnp.where(total > 0, total, 1), 0)
     if guard:
         score = jnp.where(near_constant(v, rtol=rtol), 0, score)
-    return score
+    return jnp.where(non_finite(v), jnp.nan, score)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbias.caches import bounded_cache
-from jaxbias.measures.constant import near_constant
+from jaxbias.measures.constant import near_constant, non_finite
 
 __all__ = ["mean_frequency", "radial_spectrum", "radial_frequencies", "mean_frequency_redshift_code", "WINDOWS",
            "check_grid_values"]
@@ -122,7 +122,8 @@ def mean_frequency(values, *, window: str | None = None, guard: bool = True, rto
       rtol: the guard's relative threshold (default 64 eps of the dtype).
 
     Returns:
-      A scalar in [0, 1] (0 for a constant), jit- and vmap-able.
+      A scalar in [0, 1] (0 for a constant; NaN when ``values`` has a NaN or infinite entry: such a
+      function has no score, see :func:`~jaxbias.measures.non_finite`), jit- and vmap-able.
 
     Example:
       >>> import jax.numpy as jnp, jaxbias as jb
@@ -141,7 +142,7 @@ def mean_frequency(values, *, window: str | None = None, guard: bool = True, rto
     score = jnp.where(total > 0, jnp.sum(mag * k) / jnp.where(total > 0, total, 1), 0)
     if guard:
         score = jnp.where(near_constant(v, rtol=rtol), 0, score)
-    return score
+    return jnp.where(non_finite(v), jnp.nan, score)
 
 
 def radial_spectrum(values, bins: int | None = None, *, window: str | None = None):
@@ -188,7 +189,7 @@ def mean_frequency_redshift_code(values, *, guard: bool = False, rtol: float | N
       rtol: the guard's threshold.
 
     Returns:
-      A scalar in [0, 1] (0 when no energy is left after dropping the DC bin).
+      A scalar in [0, 1] (0 when no energy is left after dropping the DC bin; NaN for non-finite ``values``).
     """
     v = check_grid_values(values, min_dim=2, max_dim=2)
     r = v.shape[0]
@@ -205,4 +206,4 @@ def mean_frequency_redshift_code(values, *, guard: bool = False, rtol: float | N
     score = jnp.where(total > 0, jnp.sum(spectrum * centres) / jnp.where(total > 0, total, 1), 0) / (n_bins - 1)
     if guard:
         score = jnp.where(near_constant(v, rtol=rtol), 0, score)
-    return score
+    return jnp.where(non_finite(v), jnp.nan, score)
