@@ -16,8 +16,8 @@ from jaxbias.experiments.checks import (
 )
 from jaxbias.experiments.ntk import ntk_spectrum
 from jaxbias.experiments.ntk_fluctuations import ntk_diagonal_net, ntk_diagonal_samples
-from jaxbias.experiments.task_difficulty import paper_table, task_difficulty
 from jaxbias.experiments.redshift import SCALE_KINDS, baselines, redshift, redshift_cell, scaled_net, unit_scale_mlp
+from jaxbias.experiments.task_difficulty import paper_table, task_difficulty
 
 __all__ = ["redshift", "redshift_cell", "scaled_net", "unit_scale_mlp", "baselines", "SCALE_KINDS", "boolean_prior",
            "boolean_prior_cell", "boolean_prior_net", "igb", "ntk_spectrum",

@@ -22,7 +22,9 @@ classes (one-hot outputs on the simplex: output dimension ``D = d - 1``, bound `
 the loss's Lipschitz constant (the code passes the error rate). ``I`` is unchanged when the data are
 rescaled (``R`` and ``delta`` scale together; ``L_f W`` does not depend on the scale), and lowering
 ``eps`` by a factor 2 adds exactly ``dim - n D`` bits. Where ``dim <= n D`` the training points fix
-the hypothesis and the bound is void (``I <= 0`` returned as computed).
+the hypothesis and the bound is void: ``bits`` is NaN there (the raw product is meaningless, and even
+positive when the bracket is negative too). Where only the bracket is negative (``eps`` so large that
+the ball holds the whole space), ``bits`` is the negative value the formula gives.
 
 Everything is float64 numpy, vectorized over ``eps`` (any shape); ``E`` and ``dim`` go through
 ``scipy.special.gammaln`` so that ``log10_bits`` stays finite where ``dim`` would overflow.
@@ -53,7 +55,7 @@ class Difficulty(NamedTuple):
     """The closed form's terms (:func:`generalization_difficulty`); ``bits`` and ``log10_bits`` have ``eps``'s shape.
 
     Attributes:
-      bits: ``I(eps)`` in bits (``inf`` where ``dim`` overflows float64).
+      bits: ``I(eps)`` in bits (``inf`` where ``dim`` overflows float64, NaN where ``dim <= n D``).
       log10_bits: ``log10 I`` (NaN where ``I <= 0``, the bound void).
       K: largest (real) degree of the band-limited eigenfunctions.
       log_E: natural log of the number ``E`` of eigenfunctions.
@@ -148,7 +150,7 @@ def generalization_difficulty(eps: Any, *, n: int | float, m: float, radius: flo
     ratio = n * D * math.exp(-log_dim)
     log2_free = (log_dim + math.log1p(-ratio)) / _LOG2 if ratio < 1.0 else math.nan
     bracket = 0.5 * math.log2(D) + 0.5 * math.log2(d) - np.log2(eps_arr) + math.log2(L_f) + log2_W  # log2 B = 0
-    bits = (dim - n * D) * bracket
+    bits = (dim - n * D) * bracket if ratio < 1.0 else np.full_like(bracket, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         log10_bits = np.where((bracket > 0) & np.isfinite(log2_free),
                               (log2_free + np.log2(np.where(bracket > 0, bracket, 1.0))) * math.log10(2.0), np.nan)
