@@ -73,3 +73,46 @@ def test_distribution_checks(method):
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_p_values_are_those_of_the_printed_z_and_the_tolerance_is_visible():
+    """Issue 20: p_value was 1.0 in every row that passed by its tolerance. Now each component's p is the
+    two-sided normal p of its z against the prediction, times the number of components (Bonferroni)."""
+    import math
+
+    v = np.random.default_rng(3).normal(0.0, 1.0, size=(400, 2))
+    mean, se = v.mean(0), v.std(0, ddof=1) / math.sqrt(400)  # independent reference, by hand
+    pred = np.array([mean[0] + 4 * se[0], mean[1] - 0.5 * se[1]])  # z = -4 and +0.5
+    r = compare(pred, v, confidence=0.99, tolerance=np.array([5 * se[0], 0.0]), tolerance_reason="a test")
+    np.testing.assert_allclose(r.z, [-4.0, 0.5], rtol=1e-9)
+    expect = [min(1.0, 2 * math.erfc(4 / math.sqrt(2))), min(1.0, 2 * math.erfc(0.5 / math.sqrt(2)))]
+    np.testing.assert_allclose(r.p_values, expect, rtol=1e-9)  # 2 * (2 Phi(-|z|)), erfc(x/sqrt2) = 2 Phi(-x)
+    assert r.p_value == pytest.approx(expect[0]) and r.p_value < 0.01
+    # 4 stderr off, but within the stated tolerance of 5 stderr: passes, and says so
+    assert r.passed and r.within_tolerance.tolist() == [True, False] and r.tolerance_reason == "a test"
+    assert not compare(pred, v, confidence=0.99).passed  # without the tolerance: rejected
+
+
+def test_power_against_the_alternative_closed_form():
+    from math import erf, sqrt
+
+    from jaxbias.experiments.checks import power
+
+    phi = lambda t: 0.5 * (1 + erf(t / sqrt(2)))  # noqa: E731
+    # band = 2 * 0.1 + 0.05 = 0.25 around 0; alternative at 0.5: Phi((0.5 - 0.25)/0.1) + Phi((-0.25 - 0.5)/0.1)
+    assert float(power(0.0, 0.5, 0.1, 0.05, 2.0)) == pytest.approx(phi(2.5) + phi(-7.5), rel=1e-12)
+    assert float(power(1.0, 1.0, 0.1, 0.0, 2.0)) == pytest.approx(2 * phi(-2.0), rel=1e-12)  # the size of the test
+    assert float(power(0.0, 0.3, 0.0, 0.2, 2.0)) == 1.0 and float(power(0.0, 0.1, 0.0, 0.2, 2.0)) == 0.0
+    assert np.isnan(power(0.0, np.nan, 0.1, 0.0, 2.0))
+    v = np.random.default_rng(0).normal(1.0, 1.0, size=(10, 1))
+    r = compare(np.array([1.0]), v, alternative=0.5)  # 10 draws cannot tell a mean of 1 from 0.5 at 99 %
+    assert r.passed and r.power[0] < 0.8
+
+
+def test_distribution_power_is_simulated_against_the_alternative_law():
+    v = np.random.default_rng(1).normal(0.0, 1.0, size=50)
+    weak = check_distribution(v, stats.norm(0, 1), alternative=stats.norm(0, 1.05), alternative_label="5% wider")
+    strong = check_distribution(np.random.default_rng(1).normal(0.0, 1.0, size=5000), stats.norm(0, 1),
+                                alternative=stats.norm(0, 1.3))
+    assert weak.passed and weak.power < 0.2 and weak.alternative == "5% wider"
+    assert strong.passed and strong.power > 0.95

@@ -5,7 +5,8 @@
     jaxbias check ntk-fluctuations --width 16 --depths 2 4 8 --n 3000
 
 Exit status 0 when the prediction is consistent with the networks at the stated confidence,
-1 when it is rejected, 2 on bad input.
+1 when it is rejected, 2 on bad input, 3 when it is inconclusive: no row rejects the prediction but
+the networks were too few to catch what the check is for (power below 0.8 against its alternative).
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ def register(sub) -> None:
     s.set_defaults(run=run)
 
 
-def _fmt(v) -> str:
-    return f"{v:.4g}" if v == v else "-"
+def _fmt(v, digits: int = 4, fixed: bool = False) -> str:
+    if v != v:
+        return "-"
+    return f"{v:.{digits}f}" if fixed else f"{v:.{digits}g}"
 
 
 def run(args) -> int:
     """Run one check (or list them); returns the exit status."""
-    from jaxbias.experiments.catalogue import CATALOGUE, run_check, to_dataset
+    import warnings
+
+    from jaxbias.experiments.catalogue import CATALOGUE, inconclusive_message, run_check, to_dataset
+    from jaxbias.experiments.checks import DistributionResult
 
     if args.list:
         for name, entry in sorted(CATALOGUE.items()):
@@ -72,10 +78,12 @@ def run(args) -> int:
         from jaxbias.io import check_writable
 
         check_writable(args.out)
-    report = run_check(args.name, activation=args.activation, weight_var=args.weight_var, bias_var=args.bias_var,
-                       width=args.width, depths=tuple(args.depths) if args.depths else None,
-                       weight_law=args.weight_law, out=args.out_dim, n=args.n, key=args.key,
-                       confidence=args.confidence)
+    with warnings.catch_warnings():  # the verdict line below says it
+        warnings.simplefilter("ignore", UserWarning)
+        report = run_check(args.name, activation=args.activation, weight_var=args.weight_var,
+                           bias_var=args.bias_var, width=args.width, depths=tuple(args.depths) if args.depths else None,
+                           weight_law=args.weight_law, out=args.out_dim, n=args.n, key=args.key,
+                           confidence=args.confidence)
     ds = to_dataset(report)
     if args.out:
         from jaxbias.io import save
@@ -85,15 +93,33 @@ def run(args) -> int:
         o = report.options
         print(f"check {report.name}: {o.activation} C_W={o.weight_var:.4g} C_b={o.bias_var:.4g} "
               f"width={o.width} law={o.weight_law} n={o.n} per depth")
-        header = f"{'quantity':34s} {'component':10s} {'prediction':>11s} {'estimate':>11s} {'CI low':>10s} " \
-                 f"{'CI high':>10s} {'z':>7s} {'ok':>3s}"
+        header = f"{'quantity':34s} {'component':10s} {'prediction':>10s} {'tolerance':>9s} {'estimate':>10s} " \
+                 f"{'CI low':>9s} {'CI high':>9s} {'z':>7s} {'p':>8s} {'power':>5s} {'ok':>3s}"
         print(header)
         print("-" * len(header))
+        marks = {"ok": "yes", "within tolerance": "tol", "rejected": "NO"}
         for i in range(ds.sizes["row"]):
             r = {k: ds[k].values[i] for k in ds.data_vars}
-            print(f"{str(r['check'])[:34]:34s} {str(r['component']):10s} {_fmt(r['prediction']):>11s} "
-                  f"{_fmt(r['estimate']):>11s} {_fmt(r['ci_low']):>10s} {_fmt(r['ci_high']):>10s} "
-                  f"{_fmt(r['z']):>7s} {'yes' if r['passed'] else 'NO':>3s}")
-    verdict = "consistent" if report.passed else "REJECTED"
+            print(f"{str(r['check'])[:34]:34s} {str(r['component']):10s} {_fmt(r['prediction']):>10s} "
+                  f"{_fmt(r['tolerance']):>9s} {_fmt(r['estimate']):>10s} {_fmt(r['ci_low']):>9s} "
+                  f"{_fmt(r['ci_high']):>9s} {_fmt(r['z']):>7s} {_fmt(r['p_value'], 2):>8s} "
+                  f"{_fmt(r['power'], 2, fixed=True):>5s} {marks[str(r['status'])]:>3s}")
+        alpha = 1.0 - report.confidence
+        sizes = [1 if isinstance(r, DistributionResult) else int(r.prediction.size) for r in report.rows]
+        factors = "/".join(str(len(sizes) * m) for m in dict.fromkeys(sizes))
+        print(f"p: two-sided normal p-value of z (laws: Kolmogorov-Smirnov), Bonferroni-adjusted (multiplied by "
+              f"{factors}: {len(sizes)} rows x the components of each row). ok 'yes': p >= {alpha:g}; 'tol': "
+              f"p < {alpha:g} but the CI meets the band prediction +- tolerance; 'NO': rejected")
+        reasons = dict.fromkeys((str(c), str(t)) for c, t in zip(ds["check"].values, ds["tolerance_reason"].values)
+                                if str(t))
+        for c, t in reasons:
+            print(f"tolerance of {c}: {t}")
+        alts = dict.fromkeys((str(c), str(a)) for c, a in zip(ds["check"].values, ds["alternative_label"].values)
+                             if str(a))
+        for c, a in alts:
+            print(f"power of {c}: probability of rejecting the prediction were the truth {a}")
+    verdict = {"consistent": "consistent", "rejected": "REJECTED", "inconclusive": "INCONCLUSIVE"}[report.verdict]
     print(f"{report.name}: {verdict} at confidence {report.confidence:g}" + (f" -> {args.out}" if args.out else ""))
-    return 0 if report.passed else 1
+    if report.verdict == "inconclusive":
+        print(f"  {inconclusive_message(report)}")
+    return {"consistent": 0, "rejected": 1, "inconclusive": 3}[report.verdict]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -24,7 +25,7 @@ import xarray as xr
 from scipy import stats
 
 from jaxbias.engine import reduce
-from jaxbias.experiments.checks import DistributionResult, check_distribution, compare
+from jaxbias.experiments.checks import MIN_POWER, DistributionResult, check_distribution, compare
 from jaxbias.experiments.ntk_fluctuations import ntk_diagonal_samples
 from jaxbias.nets import MLP
 from jaxbias.nets.activations import get_activation
@@ -37,7 +38,7 @@ from jaxbias.theory.recursions import chi_perp, critical_weight_var
 from jaxbias.validation import check_confidence, check_float, check_int
 
 __all__ = ["CATALOGUE", "CheckOptions", "Entry", "Measurement", "CheckReport", "run_check", "to_dataset",
-           "check_options", "confront", "NTKF_MIN_EFFECTIVE_N"]
+           "check_options", "confront", "inconclusive_message", "NTKF_MIN_EFFECTIVE_N", "REL_ALTERNATIVE"]
 
 
 class Measurement(NamedTuple):
@@ -45,12 +46,21 @@ class Measurement(NamedTuple):
 
     A row whose prediction is a law (a frozen ``scipy.stats`` distribution, anything with ``cdf``) is a
     distribution row: its ``values (n,)`` are tested against that law by Kolmogorov-Smirnov.
+
+    ``tolerance`` is the systematic error the prediction admits and ``tolerance_reason`` why;
+    ``alternative`` is what the row must tell from the prediction, ``alternative_label`` says what it
+    is: a value (or a function of the prediction, e.g. ``lambda p: 1.1 * p``) for a moment row, a
+    function of the predicted law returning a law for a distribution row. The report states the power
+    against it and calls a pass with power below :data:`~jaxbias.experiments.checks.MIN_POWER` inconclusive.
     """
 
     label: str
     values: np.ndarray
     combine: Callable | None = None
     tolerance: Any = 0.0
+    tolerance_reason: str = ""
+    alternative: Any = None
+    alternative_label: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,13 +130,21 @@ class Entry(NamedTuple):
 
 
 class CheckReport(NamedTuple):
-    """Rows of one catalogue check and the overall verdict."""
+    """Rows of one catalogue check and the overall verdict.
+
+    ``passed``: no row rejects the prediction. ``verdict``: "rejected" when one does; "inconclusive"
+    when none does but some row's power against its alternative is below
+    :data:`~jaxbias.experiments.checks.MIN_POWER` (the networks were too few to catch what the check is
+    for: a pass then means nothing); else "consistent". ``power``: the smallest power over the rows.
+    """
 
     name: str
     options: CheckOptions
     rows: list
     confidence: float
     passed: bool
+    verdict: str = ""
+    power: float = float("nan")
 
 
 _COMMON = CheckOptions()
@@ -165,6 +183,19 @@ def check_options(name: str, *, activation: str | None = None, weight_var: float
                              "variance; pass weight_var")
         o = dataclasses.replace(o, weight_var=critical)
     return o
+
+
+REL_ALTERNATIVE = 0.1
+"""Relative error of a kernel-valued prediction that the kernel checks must detect (their alternative)."""
+
+
+def _relative_alternative(prediction):
+    return (1.0 + REL_ALTERNATIVE) * np.asarray(prediction, np.float64)
+
+
+_REL_LABEL = "a 10% error of the prediction"
+_GAUSSIAN_LABEL = "infinite width (no 1/n effect: 0)"
+_SHIFT_REASON = "the 1/width mean shift E G - K = K1/n of the output Gram, which the infinite-width value neglects"
 
 
 def _net(o: CheckOptions, depth: int, width=None, out=None, law=None):
@@ -221,7 +252,10 @@ def _nngp_measure(o):
     fw = _recursion(o, depth, 2)
     values = _sample(o, _net(o, depth), _inputs(o, 2), lambda y: (_second_moments(y), y[0, 0]))
     # E G = K + K1/n: the 1/n mean shift is the admitted systematic error of the infinite-width kernel
-    return [Measurement("E z_a z_b (aa, ab, bb)", values[0], tolerance=np.abs(fw.mean_shift[-1])),
+    return [Measurement("E z_a z_b (aa, ab, bb)", values[0], tolerance=np.abs(fw.mean_shift[-1]),
+                        tolerance_reason=_SHIFT_REASON, alternative=_relative_alternative, alternative_label=_REL_LABEL),
+            # The law row tests Gaussianity by KS; the kernel row above carries the power against a wrong variance
+            # (KS cannot see a 10 % variance error from 2000 networks: its power there is ~2 %).
             Measurement("law of z_a", values[1])]
 
 
@@ -262,9 +296,14 @@ def _fw_measure(o):
     # E G = K (1 + K1/(nK)) moves it by 2 |K1/(nK)| kurt, and Var G = V/n + O(1/n^2) by at most kurt^2 / 2
     # (relu, exact 3((1 + 5/n)^L - 1): the remainder is (L-1)/(6L) kurt^2 <= kurt^2 / 6).
     return [Measurement("excess kurtosis 3V/(nK^2)", stacked, lambda m: jax.vmap(_kurtosis)(m),
-                        tolerance=kurt * (2.0 * shift + kurt / 2.0)),
+                        tolerance=kurt * (2.0 * shift + kurt / 2.0),
+                        tolerance_reason="the O(1/n^2) remainder of the 1/n expansion: 2 |K1/(nK)| kurt from "
+                                         "E G = K + K1/n, kurt^2/2 from Var G = V/n + O(1/n^2)",
+                        alternative=0.0, alternative_label=_GAUSSIAN_LABEL),
             Measurement("Cov(z_i^2, z_j^2) = V/n", stacked, lambda m: jax.vmap(_square_cov)(m),
-                        tolerance=np.abs(cov * kurt) / 2.0)]
+                        tolerance=np.abs(cov * kurt) / 2.0,
+                        tolerance_reason="the O(1/n^2) remainder of V/n: |V/n| kurt / 2",
+                        alternative=0.0, alternative_label=_GAUSSIAN_LABEL)]
 
 
 # -- criticality: signal and gradient norms over depth ---------------------------------------
@@ -297,8 +336,12 @@ def _crit_measure(o):
                      for i, d in enumerate(o.depths)], 1)
     signal_pred, grad_pred = _crit_predict(o)
     rel = np.array([d / o.width for d in o.depths])
-    return [Measurement("signal E z^2", sig, tolerance=0.0),
-            Measurement("gradient E|df/dx|^2", grad, tolerance=grad_pred * rel * 0.5)]
+    return [Measurement("signal E z^2", sig, tolerance=0.0, alternative=_relative_alternative,
+                        alternative_label=_REL_LABEL),
+            Measurement("gradient E|df/dx|^2", grad, tolerance=grad_pred * rel * 0.5,
+                        tolerance_reason="the gradient-independence approximation (Schoenholz et al. 2017): "
+                                         "relative error up to depth / (2 width)",
+                        alternative=_relative_alternative, alternative_label=_REL_LABEL)]
 
 
 # -- order-chaos: correlation of two inputs over depth --------------------------------------
@@ -327,7 +370,9 @@ def _oc_measure(o):
     x = _inputs(o, 2)
     vals = np.stack([_sample(o, _net(o, d), x, _second_moments, offset=i) for i, d in enumerate(o.depths)], 1)
     tol = np.array([abs(_corr_shift(o, d)) for d in o.depths])
-    return [Measurement("correlation c(l) of two inputs", vals, lambda m: jax.vmap(_corr)(m), tolerance=tol)]
+    return [Measurement("correlation c(l) of two inputs", vals, lambda m: jax.vmap(_corr)(m), tolerance=tol,
+                        tolerance_reason="the 1/width shift of the correlation from the mean shift K1/n",
+                        alternative=_relative_alternative, alternative_label=_REL_LABEL)]
 
 
 # -- weight laws: shared infinite-width limit; vertex next to the iid prediction -----------
@@ -341,7 +386,8 @@ def _law_measure(o):
     vals = np.stack([_sample(o, _net(o, d), x, lambda y: jnp.mean(y ** 2), offset=i)
                      for i, d in enumerate(o.depths)], 1)
     tol = np.array([abs(_recursion(o, d).mean_shift[-1, 0]) for d in o.depths])
-    return [Measurement(f"E z^2 under {o.weight_law} weights", vals, tolerance=tol)]
+    return [Measurement(f"E z^2 under {o.weight_law} weights", vals, tolerance=tol, tolerance_reason=_SHIFT_REASON,
+                        alternative=_relative_alternative, alternative_label=_REL_LABEL)]
 
 
 def _vertex_predict(o):
@@ -398,7 +444,9 @@ def _igb_measure(o):
     x = _igb_inputs(o)
     vals = np.stack([_sample(o, _net(o, d), x, _igb_stat, offset=i) for i, d in enumerate(o.depths)], 1)
     tol = np.array([abs(_igb_shift(o, d)) for d in o.depths])
-    return [Measurement("guessing-bias gamma", vals, _igb_gamma(o.n_points), tolerance=tol)]
+    return [Measurement("guessing-bias gamma", vals, _igb_gamma(o.n_points), tolerance=tol,
+                        tolerance_reason="the 1/width shift of q_ab / (q_aa - q_ab) from the mean shift K1/n",
+                        alternative=_relative_alternative, alternative_label=_REL_LABEL)]
 
 
 # -- ntk-fluctuations: exact E[T] and E[T^2]/E[T]^2 of the diagonal NTK of ReLU nets -------
@@ -465,9 +513,13 @@ def _ntkf_measure(o):
     # The prediction is exact (no neglected order): tolerance 0; float32 rounding is far below the stderr.
     # The depths are sampled independently (keys key + 1000 j + i), so one combine per row over depths is valid.
     w, w2 = _ntkf_widths(o)
-    return [Measurement(f"E[T], width {w}", vals[:, 0, :, 0]),
-            Measurement(f"E[T^2]/E[T]^2, width {w}", vals[:, 0], _ntkf_ratio),
-            Measurement(f"E[T^2]/E[T]^2, width {w2}", vals[:, 1], _ntkf_ratio)]
+    deterministic = "infinite width (a deterministic NTK: ratio 1)"
+    return [Measurement(f"E[T], width {w}", vals[:, 0, :, 0], alternative=_relative_alternative,
+                        alternative_label=_REL_LABEL),
+            Measurement(f"E[T^2]/E[T]^2, width {w}", vals[:, 0], _ntkf_ratio, alternative=1.0,
+                        alternative_label=deterministic),
+            Measurement(f"E[T^2]/E[T]^2, width {w2}", vals[:, 1], _ntkf_ratio, alternative=1.0,
+                        alternative_label=deterministic)]
 
 
 CATALOGUE: dict[str, Entry] = {
@@ -478,13 +530,13 @@ CATALOGUE: dict[str, Entry] = {
               _nngp_predict, _nngp_measure),
         Entry("finite-width", "1/n moments at small width: excess kurtosis 3V/(nK^2) and Cov(z_i^2, z_j^2) = V/n "
               "over depth (Roberts, Yaida & Hanin 2022, ch. 4-5)",
-              dataclasses.replace(_COMMON, width=32, n=20000, depths=(1, 2, 3)), _fw_predict, _fw_measure),
+              dataclasses.replace(_COMMON, width=32, n=20000, depths=(1, 2)), _fw_predict, _fw_measure),
         Entry("criticality", "signal E z^2 and gradient E|df/dx|^2 over depth: flat at the critical init, "
               "geometric away from it (Schoenholz et al. 2017; RYH ch. 5)",
               dataclasses.replace(_COMMON, width=256, depths=(1, 2, 4)), _crit_predict, _crit_measure),
         Entry("order-chaos", "correlation of two inputs across depth against the c-map (Poole et al. 2016)",
               dataclasses.replace(_COMMON, activation="tanh", weight_var=4.0, bias_var=0.05, width=256,
-               depths=(1, 2, 4)), _oc_predict, _oc_measure),
+               depths=(1, 2, 4), n=4000), _oc_predict, _oc_measure),
         Entry("weight-laws", "non-iid weights (orthogonal, sparse, low-rank) share the iid infinite-width "
               "kernel (Nait Saada et al.)",
               dataclasses.replace(_COMMON, weight_law="orthogonal", width=64, n=1000, depths=(1, 3)),
@@ -515,7 +567,9 @@ def run_check(name: str, *, activation: str | None = None, weight_var: float | N
 
     Returns:
       :class:`CheckReport`; each row is tested at ``1 - (1 - confidence) / rows`` so that the overall
-      verdict holds at ``confidence``.
+      verdict holds at ``confidence``. Its ``verdict`` is "inconclusive" (and a warning is issued) when
+      no row rejects but the networks were too few to catch what the check is for (power below
+      :data:`~jaxbias.experiments.checks.MIN_POWER` against a row's alternative).
     """
     o = check_options(name, activation=activation, weight_var=weight_var, bias_var=bias_var, width=width,
                       depths=depths, weight_law=weight_law, out=out, in_dim=in_dim, n_points=n_points,
@@ -523,7 +577,37 @@ def run_check(name: str, *, activation: str | None = None, weight_var: float | N
     entry = CATALOGUE[name]
     predictions = entry.predict(o)
     measurements = entry.measure(o)
-    return confront(name, o, predictions, measurements)
+    report = confront(name, o, predictions, measurements)
+    if report.verdict == "inconclusive":
+        warnings.warn(f"check {name}: {inconclusive_message(report)}", stacklevel=2)
+    return report
+
+
+def inconclusive_message(report: CheckReport) -> str:
+    """Why a report is inconclusive: the weakest row, its power against its alternative, and a sample size that would do."""
+    weakest, worst = None, 2.0
+    for r in report.rows:
+        pw = r.power if isinstance(r, DistributionResult) else float(np.nanmin(r.power)) \
+            if r.power is not None and not np.all(np.isnan(r.power)) else float("nan")
+        if pw == pw and pw < worst:
+            weakest, worst = r, pw
+    if weakest is None:
+        return ""
+    label = weakest.alternative if isinstance(weakest, DistributionResult) else weakest.alternative_label
+    text = (f"no row rejects the prediction, but with n={report.options.n} networks the power of "
+            f"'{weakest.name}' against {label or 'its alternative'} is only {worst:.2f} < "
+            f"{MIN_POWER}: the check cannot tell the prediction from what it is meant to catch")
+    if isinstance(weakest, DistributionResult):
+        return text + "; use more networks (--n)"
+    # stderr ~ 1/sqrt(n): the n at which the band z_c stderr + tolerance leaves the alternative by z_0.8 stderr
+    shift = np.abs(np.ravel(weakest.alternative) - np.ravel(weakest.prediction)) - np.ravel(weakest.tolerance)
+    need = np.where(shift > 0, ((weakest.critical_z + stats.norm.isf(1 - MIN_POWER)) * np.ravel(weakest.stderr)
+                                / np.where(shift > 0, shift, 1.0)) ** 2 * report.options.n, np.inf)
+    need = float(np.nanmax(need))
+    if math.isfinite(need):
+        return text + f"; use about n >= {math.ceil(need)} networks (from this run's standard errors)"
+    return text + ("; the stated tolerance is wider than the distance to the alternative, so no number of networks "
+                   "can: use a larger width or smaller depths")
 
 
 def confront(name: str, o: CheckOptions, predictions: list, measurements: list) -> CheckReport:
@@ -532,38 +616,70 @@ def confront(name: str, o: CheckOptions, predictions: list, measurements: list) 
     rows = []
     for pred, m in zip(predictions, measurements):
         if hasattr(pred, "cdf"):
-            rows.append(check_distribution(m.values, pred, confidence=conf, name=m.label, key=o.key))
+            alt = m.alternative(pred) if callable(m.alternative) else m.alternative
+            rows.append(check_distribution(m.values, pred, confidence=conf, name=m.label, key=o.key,
+                                           alternative=alt, alternative_label=m.alternative_label))
         else:
-            rows.append(compare(pred, m.values, m.combine, confidence=conf, tolerance=m.tolerance, name=m.label))
-    return CheckReport(name, o, rows, o.confidence, all(r.passed for r in rows))
+            alt = m.alternative(pred) if callable(m.alternative) else m.alternative
+            rows.append(compare(pred, m.values, m.combine, confidence=conf, tolerance=m.tolerance, name=m.label,
+                                alternative=alt, tolerance_reason=m.tolerance_reason)._replace(
+                                    alternative_label=m.alternative_label))
+    powers = [r.power if isinstance(r, DistributionResult) else
+              (float(np.nanmin(r.power)) if r.power is not None and not np.all(np.isnan(r.power)) else float("nan"))
+              for r in rows]
+    powers = [p for p in powers if p == p]
+    least = min(powers) if powers else float("nan")
+    passed = all(r.passed for r in rows)
+    verdict = "rejected" if not passed else ("inconclusive" if least == least and least < MIN_POWER else "consistent")
+    return CheckReport(name, o, rows, o.confidence, passed, verdict, least)
 
 
 def to_dataset(report: CheckReport) -> xr.Dataset:
-    """The report as an ``xarray.Dataset`` with one entry per (row, component) along dim ``row``."""
-    cols: dict[str, list] = {k: [] for k in ("check", "component", "kind", "prediction", "estimate", "stderr",
-                                             "ci_low", "ci_high", "z", "tolerance", "p_value", "passed")}
+    """The report as an ``xarray.Dataset`` with one entry per (row, component) along dim ``row``.
+
+    ``p_value`` is each component's own p-value, Bonferroni-adjusted over the whole check: for a
+    moment component, ``min(1, R m 2 Phi(-|z|))`` with ``R`` rows and ``m`` components in its row (the
+    correction the verdict uses), for a law the KS p-value times ``R``; a component is rejected when
+    it is below ``1 - confidence`` and the estimate lies outside ``tolerance + critical_z stderr``
+    (``status``: "ok", "within tolerance", "rejected"). ``power`` is the probability of rejecting the
+    prediction were ``alternative`` true (for a law: were the alternative law true).
+    """
+    cols: dict[str, list] = {k: [] for k in ("check", "component", "kind", "prediction", "tolerance", "estimate",
+                                             "stderr", "ci_low", "ci_high", "z", "p_value", "status", "passed",
+                                             "alternative", "power", "tolerance_reason", "alternative_label")}
     depths = report.options.depths
+    n_rows = len(report.rows)
     for r in report.rows:
         if isinstance(r, DistributionResult):
-            vals = dict(check=r.name, component="law", kind=r.method, prediction=np.nan, estimate=r.statistic,
-                        stderr=np.nan, ci_low=0.0, ci_high=r.threshold, z=np.nan, tolerance=0.0, p_value=r.p_value,
-                        passed=r.passed)
+            vals = dict(check=r.name, component="law", kind=r.method, prediction=np.nan, tolerance=0.0,
+                        estimate=r.statistic, stderr=np.nan, ci_low=0.0, ci_high=r.threshold, z=np.nan,
+                        p_value=min(1.0, n_rows * r.p_value), status="ok" if r.passed else "rejected",
+                        passed=r.passed, alternative=np.nan, power=r.power, tolerance_reason="",
+                        alternative_label=r.alternative)
             for k, v in vals.items():
                 cols[k].append(v)
             continue
         m = r.prediction.size
         comps = [f"depth={d}" for d in depths] if m == len(depths) else [str(i) for i in range(m)]
+        ok = np.abs(np.ravel(r.estimate - r.prediction)) <= r.critical_z * np.ravel(r.stderr) + np.ravel(r.tolerance)
         for i in range(m):
-            for k in ("prediction", "estimate", "stderr", "ci_low", "ci_high", "z", "tolerance"):
+            for k in ("prediction", "estimate", "stderr", "ci_low", "ci_high", "z", "tolerance", "alternative",
+                      "power"):
                 cols[k].append(float(np.ravel(getattr(r, k))[i]))
             cols["check"].append(r.name)
             cols["component"].append(comps[i])
             cols["kind"].append("moment")
-            cols["p_value"].append(r.p_value)
-            cols["passed"].append(r.passed)
+            cols["p_value"].append(min(1.0, n_rows * float(np.ravel(r.p_values)[i])))
+            cols["status"].append("rejected" if not ok[i] else
+                                  "within tolerance" if bool(np.ravel(r.within_tolerance)[i]) else "ok")
+            cols["passed"].append(bool(ok[i]))
+            cols["tolerance_reason"].append(r.tolerance_reason)
+            cols["alternative_label"].append(r.alternative_label)
     data = {k: ("row", np.asarray(v)) for k, v in cols.items()}
     attrs = result_attrs({"check": report.name, "options": report.options.to_dict()}, report.options.key)
-    attrs.update(verdict="consistent" if report.passed else "rejected", confidence=report.confidence,
-                 n=report.options.n)
+    attrs.update(verdict=report.verdict or ("consistent" if report.passed else "rejected"),
+                 confidence=report.confidence, n=report.options.n, min_power=MIN_POWER,
+                 power=report.power,
+                 p_value_meaning=f"two-sided normal p-value of z against the prediction, Bonferroni-adjusted over "
+                                 f"the {n_rows} rows and the components of each row (laws: KS p-value x {n_rows})")
     return xr.Dataset(data, attrs=attrs)
-

@@ -13,7 +13,18 @@ a simultaneous (Bonferroni) critical value ``z_c = Phi^-1(1 - (1 - confidence) /
 confidence intervals ``estimate +- z_c stderr`` hold together at the stated confidence, and the
 verdict "consistent" means every ``|estimate - prediction| <= z_c stderr + tolerance``.
 ``tolerance`` is the systematic error the prediction admits (e.g. the O(1/n^2) remainder of a
-1/n expansion); it is stated in the result, never hidden in the standard error.
+1/n expansion); it is stated in the result with the reason it applies, never hidden in the
+standard error. Each component also has a real p-value, that of its z statistic against the
+prediction itself (two-sided normal, Bonferroni-adjusted: multiplied by the number of components
+tested together): a component with ``p < 1 - confidence`` passes only when the estimate lies within
+the stated tolerance (``within_tolerance``).
+
+A pass says nothing when the sample is too small to reject the alternative the check is meant to
+catch (the infinite-width value for a 1/n effect, a 10 % error of a kernel, ...). Given an
+``alternative``, the result states the power against it: the probability that the test rejects it
+were it true, ``P(|N(alt - prediction, stderr^2)| > z_c stderr + tolerance)`` (normal approximation
+with the measured standard error); callers report a pass with power below :data:`MIN_POWER` as
+inconclusive, not as consistent.
 
 Distribution checks compare the ``n`` per-network values of one quantity with a reference law
 (or reference samples) by the Kolmogorov-Smirnov test or by the 1-Wasserstein distance, whose
@@ -48,7 +59,12 @@ __all__ = [
     "merge",
     "check",
     "check_distribution",
+    "MIN_POWER",
+    "power",
 ]
+
+MIN_POWER = 0.8
+"""Least power against a check's alternative for which a pass is reported as "consistent" (else "inconclusive")."""
 
 
 class Estimator(NamedTuple):
@@ -78,10 +94,20 @@ class CheckResult(NamedTuple):
       tolerance: systematic error admitted for the prediction (0: none).
       confidence: the stated confidence, e.g. 0.99.
       critical_z: the simultaneous two-sided critical value over all ``m`` components.
-      p_value: Bonferroni-adjusted p-value of the worst component, its distance beyond
-        ``tolerance`` measured in standard errors (1 when every component lies within tolerance).
-      passed: True when the prediction is consistent with the estimate (``p_value >= 1 - confidence``).
+      p_value: the smallest of ``p_values`` (the worst component).
+      passed: True when every component has ``|estimate - prediction| <= critical_z * stderr + tolerance``
+        (its ``p_values >= 1 - confidence``, or it lies within the tolerance: ``within_tolerance``).
       n: number of networks per estimate.
+      p_values: per component, the two-sided normal p-value of ``z`` (against the prediction itself,
+        tolerance not subtracted), Bonferroni-adjusted: ``min(1, m * 2 * Phi(-|z|))`` over the ``m``
+        components tested together.
+      within_tolerance: per component, True when ``p_values < 1 - confidence`` but the estimate lies
+        within ``tolerance + critical_z * stderr`` of the prediction (it passes by the tolerance).
+      alternative: per component, the value the check is meant to tell from the prediction (NaN: none given).
+      power: per component, the probability of rejecting the prediction were ``alternative`` true
+        (:func:`power`; NaN without an alternative).
+      tolerance_reason: why the tolerance applies ("" for none).
+      alternative_label: what ``alternative`` is ("" for none).
     """
 
     name: str
@@ -97,6 +123,12 @@ class CheckResult(NamedTuple):
     p_value: float
     passed: bool
     n: int
+    p_values: np.ndarray | None = None
+    within_tolerance: np.ndarray | None = None
+    alternative: np.ndarray | None = None
+    power: np.ndarray | None = None
+    tolerance_reason: str = ""
+    alternative_label: str = ""
 
 
 class DistributionResult(NamedTuple):
@@ -111,6 +143,9 @@ class DistributionResult(NamedTuple):
       confidence: the stated confidence.
       passed: True when ``p_value >= 1 - confidence``.
       n: number of sampled values.
+      alternative: a description of the alternative law the power is stated against ("" for none).
+      power: probability that the test rejects the reference were the alternative law true
+        (simulated; NaN without an alternative).
     """
 
     name: str
@@ -121,6 +156,8 @@ class DistributionResult(NamedTuple):
     confidence: float
     passed: bool
     n: int
+    alternative: str = ""
+    power: float = float("nan")
 
 
 def critical_z(confidence: float, m: int = 1) -> float:
@@ -129,7 +166,29 @@ def critical_z(confidence: float, m: int = 1) -> float:
     return float(_stats.norm.isf((1.0 - confidence) / (2.0 * m)))
 
 
-def _verdict(name, prediction, estimate, stderr, tolerance, confidence, n) -> CheckResult:
+def power(prediction, alternative, stderr, tolerance, critical: float) -> np.ndarray:
+    """Probability that ``|estimate - prediction| > critical * stderr + tolerance`` when ``estimate ~ N(alternative, stderr^2)``.
+
+    The power of a check against ``alternative`` (normal approximation of the estimate, with the
+    measured standard error). With ``stderr = 0`` it is 1 if the alternative lies beyond the tolerance, else 0.
+
+    Example:
+      >>> round(float(power(0.0, 1.0, 0.25, 0.0, 1.959963984540054)), 3)  # Phi(4 - 1.96) + Phi(-4 - 1.96)
+      0.979
+    """
+    prediction, alternative, stderr, tolerance = np.broadcast_arrays(
+        *(np.asarray(a, np.float64) for a in (prediction, alternative, stderr, tolerance)))
+    shift = alternative - prediction
+    band = critical * stderr + tolerance
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(stderr > 0, _stats.norm.sf((band - shift) / np.where(stderr > 0, stderr, 1.0))
+                       + _stats.norm.cdf((-band - shift) / np.where(stderr > 0, stderr, 1.0)),
+                       (np.abs(shift) > tolerance).astype(np.float64))
+    return np.where(np.isnan(alternative), np.nan, out)
+
+
+def _verdict(name, prediction, estimate, stderr, tolerance, confidence, n, alternative=None,
+             tolerance_reason: str = "") -> CheckResult:
     prediction, estimate, stderr = (np.asarray(a, np.float64) for a in (prediction, estimate, stderr))
     tolerance = np.broadcast_to(np.asarray(tolerance, np.float64), prediction.shape).copy()
     if np.any(tolerance < 0) or not np.all(np.isfinite(tolerance)):
@@ -139,17 +198,21 @@ def _verdict(name, prediction, estimate, stderr, tolerance, confidence, n) -> Ch
     diff = estimate - prediction
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(stderr > 0, diff / stderr, np.where(diff == 0, 0.0, np.inf * np.sign(diff)))
-        excess = np.maximum(np.abs(diff) - tolerance, 0.0)
-        z_excess = np.where(stderr > 0, excess / stderr, np.where(excess == 0, 0.0, np.inf))
     if not np.all(np.isfinite(estimate)):
         raise ValueError(f"{name or 'check'}: the Monte Carlo estimate is not finite ({estimate!r}); "
                          "the networks' outputs overflowed or the statistic divides by zero")
-    p_each = 2.0 * _stats.norm.sf(z_excess)
-    p_value = float(min(1.0, m * float(np.min(p_each)))) if p_each.size else 1.0
+    alpha = 1.0 - confidence
+    p_values = np.minimum(1.0, m * 2.0 * _stats.norm.sf(np.abs(z)))
+    ok = np.abs(diff) <= zc * stderr + tolerance
+    within = ok & (p_values < alpha)
+    alt = np.full(prediction.shape, np.nan) if alternative is None else \
+        np.broadcast_to(np.asarray(alternative, np.float64), prediction.shape).copy()
     return CheckResult(
         name=name, prediction=prediction, estimate=estimate, stderr=stderr,
         ci_low=np.asarray(estimate - zc * stderr), ci_high=np.asarray(estimate + zc * stderr), z=z, tolerance=tolerance,
-        confidence=confidence, critical_z=zc, p_value=p_value, passed=bool(p_value >= 1.0 - confidence), n=int(n),
+        confidence=confidence, critical_z=zc, p_value=float(np.min(p_values)) if p_values.size else 1.0,
+        passed=bool(np.all(ok)), n=int(n), p_values=p_values, within_tolerance=within, alternative=alt,
+        power=power(prediction, alt, stderr, tolerance, zc), tolerance_reason=tolerance_reason,
     )
 
 
@@ -175,7 +238,7 @@ def _delta_method(values: np.ndarray, combine: Callable | None) -> tuple[np.ndar
 
 
 def compare(prediction, values, combine: Callable | None = None, *, confidence: float = 0.99,
-            tolerance=0.0, name: str = "") -> CheckResult:
+            tolerance=0.0, name: str = "", alternative=None, tolerance_reason: str = "") -> CheckResult:
     """Checks ``prediction`` against per-network ``values`` already sampled.
 
     Args:
@@ -185,6 +248,9 @@ def compare(prediction, values, combine: Callable | None = None, *, confidence: 
       confidence: stated confidence of the verdict and of the simultaneous intervals.
       tolerance: admitted systematic error of the prediction (scalar or shape ``S``).
       name: label of the check.
+      alternative: the value (scalar or shape ``S``) the check must tell from the prediction; the
+        result states its power against it (None: no power stated).
+      tolerance_reason: why ``tolerance`` applies, carried into the result for printing.
 
     Returns:
       A :class:`CheckResult`.
@@ -205,7 +271,7 @@ def compare(prediction, values, combine: Callable | None = None, *, confidence: 
     prediction = np.asarray(prediction, np.float64)
     if prediction.shape != est.shape:
         raise ValueError(f"prediction with shape {prediction.shape}: expected the estimate's shape {est.shape}")
-    return _verdict(name, prediction, est, se, tolerance, confidence, values.shape[0])
+    return _verdict(name, prediction, est, se, tolerance, confidence, values.shape[0], alternative, tolerance_reason)
 
 
 def merge(results: Sequence[CheckResult], name: str = "") -> CheckResult:
@@ -221,9 +287,12 @@ def merge(results: Sequence[CheckResult], name: str = "") -> CheckResult:
         raise ValueError(f"results with confidences {[r.confidence for r in results]}: expected one confidence")
     cat = {f: np.concatenate([np.ravel(getattr(r, f)) for r in results])
            for f in ("prediction", "estimate", "stderr", "tolerance")}
+    alt = np.concatenate([np.ravel(r.alternative) if r.alternative is not None else np.full(r.prediction.size, np.nan)
+                          for r in results])
+    reasons = "; ".join(dict.fromkeys(r.tolerance_reason for r in results if r.tolerance_reason))
     n = min(r.n for r in results)
     return _verdict(name or results[0].name, cat["prediction"], cat["estimate"], cat["stderr"], cat["tolerance"],
-                    confidence, n)
+                    confidence, n, alt, reasons)
 
 
 def check(net, x, estimator: Estimator, prediction, *, n: int, key=0, confidence: float = 0.99, tolerance=0.0,
@@ -278,7 +347,8 @@ def _w1_to_cdf(values: np.ndarray, cdf: Callable) -> float:
 
 
 def check_distribution(values, reference, *, method: str = "ks", confidence: float = 0.99, name: str = "",
-                       n_null: int = 200, key: int = 0) -> DistributionResult:
+                       n_null: int = 200, key: int = 0, alternative=None, alternative_label: str = "",
+                       n_power: int = 200) -> DistributionResult:
     """Checks that ``values`` (iid over networks) follow ``reference``.
 
     Args:
@@ -292,6 +362,10 @@ def check_distribution(values, reference, *, method: str = "ks", confidence: flo
       name: label of the check.
       n_null: simulations of the null distribution for "wasserstein".
       key: seed of those simulations.
+      alternative: a law (with ``rvs``, e.g. ``scipy.stats.norm(0, 1.05 s)``) the check must tell from
+        the reference (``method="ks"`` with a reference law only); the power against it is simulated
+        from ``n_power`` samples of ``n`` values (None: no power stated).
+      alternative_label: a description of ``alternative`` for the result.
 
     Returns:
       A :class:`DistributionResult`.
@@ -318,7 +392,14 @@ def check_distribution(values, reference, *, method: str = "ks", confidence: flo
         stat, p = float(res.statistic), float(res.pvalue)
         m = n if samples is None else n * samples.size / (n + samples.size)
         threshold = float(_stats.kstwobign.isf(alpha) / math.sqrt(m))
-        return DistributionResult(name, method, stat, threshold, p, confidence, bool(p >= alpha), n)
+        pw = float("nan")
+        if alternative is not None:
+            if samples is not None:
+                raise ValueError("alternative: the power is simulated against a reference law, not reference samples")
+            draws = alternative.rvs(size=(n_power, n), random_state=np.random.default_rng(key + 1))
+            pw = float(np.mean([_stats.kstest(d, reference.cdf).pvalue < alpha for d in draws]))
+        return DistributionResult(name, method, stat, threshold, p, confidence, bool(p >= alpha), n,
+                                  alternative_label if alternative is not None else "", pw)
     rng = np.random.default_rng(key)
     if samples is None:
         if not hasattr(reference, "ppf"):
