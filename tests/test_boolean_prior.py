@@ -62,3 +62,30 @@ def test_cli_bad_input(tmp_path, capsys, args, message):
     rc = main(["boolean-prior", "--n", "10", "--out", str(tmp_path / "b.nc"), "--quiet"] + args)
     err = capsys.readouterr().err.strip()
     assert rc == 2 and message in err and "\n" not in err
+
+
+def test_only_functions_that_occurred_are_stored(tmp_path):
+    """Issue 20: 20,000 `function` rows of which 3,504 were real; the padding had table 0, the real
+    all-zeros function's table. Now a run stores exactly the distinct functions counted by a plain loop."""
+    n = 300
+    out = tmp_path / "b.nc"
+    assert main(["boolean-prior", "--n", str(n), "--n-inputs", "5", "--top", "3", "--out", str(out), "--no-plot",
+                 "--quiet"]) == 0
+    ds = jb.load(out)
+    y = jb.sample(jb.nets.mlp(40, 2, "relu", weight_var=1.0, bias_var=1.0), jb.inputs.hypercube(5), n=n, key=0,
+                  progress=False)
+    distinct = len({tuple(row) for row in (y[:, :, 0] > 0)})
+    assert ds.sizes["function"] == distinct == int(ds["n_distinct"].squeeze())
+    assert (ds["occurrences"].values > 0).all() and int(ds["occurrences"].sum()) == n
+    assert np.isfinite(ds["lz_complexity"].values).all()
+
+
+def test_sweep_padding_is_marked_not_passed_off_as_functions(tmp_path):
+    ds = boolean_prior(tmp_path / "b.nc", bias_stds=(0.1, 8.0), n=200, n_inputs=4, keep=200, progress=False)
+    for b in (0.1, 8.0):
+        cell = ds.sel(bias_std=b)
+        real = cell["is_function"].values
+        assert real.sum() == int(cell["n_distinct"]) and real[: real.sum()].all()  # real rows first
+        assert int(cell["occurrences"].values[real].sum()) == 200 and (cell["occurrences"].values[real] > 0).all()
+        assert np.isnan(cell["probability"].values[~real]).all() and np.isnan(cell["lz_complexity"].values[~real]).all()
+    assert not ds.sel(bias_std=8.0)["is_function"].values.all()  # large bias: few distinct functions, padding

@@ -84,8 +84,8 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
         biases ``N(0, C_b)``, as in Valle-Perez et al. with ``sigma_b^2 = C_b``).
       n: networks (default 10^6).
       n_inputs: input bits (1 .. 20); all ``2^n_inputs`` inputs are enumerated.
-      keep: rows kept, the most frequent functions first (padded with count 0 when fewer are
-        distinct, so cells of a sweep share one shape); at most ``n``.
+      keep: most rows kept, the most frequent functions first: the result has
+        ``min(keep, n_distinct)`` rows, every one a function that occurred (no padding).
       key: int seed or JAX key; network ``i`` uses ``fold_in(key, i)``.
       chunk_size, memory_budget, progress: engine options (:func:`jaxbias.summarize`).
 
@@ -107,11 +107,10 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
     rows = min(keep, n_distinct)
     size = 1 << n_inputs
     n_words = -(-size // 32)
-    table = np.zeros((keep, keys.shape[1] if res["exact"] else n_words), np.uint32)
+    table = np.zeros((rows, keys.shape[1] if res["exact"] else n_words), np.uint32)
     table[:rows] = keys[:rows]
-    count = np.zeros(keep, np.int64)
-    count[:rows] = counts[:rows]
-    nan = np.full(keep, np.nan, np.float32)
+    count = np.asarray(counts[:rows], np.int64)
+    nan = np.full(rows, np.nan, np.float32)
     comp = {"lz_complexity": nan.copy(), "sensitivity": nan.copy(), "entropy": nan.copy()}
     p_constant = np.nan
     if res["exact"]:
@@ -131,7 +130,7 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
             "n_networks": ((), np.int64(n)),
             "p_constant": ((), np.float64(p_constant)),
         },
-        coords={"function": np.arange(keep)},
+        coords={"function": np.arange(rows)},
     )
     ds.attrs = {**result_attrs(config, key), "exact": int(bool(res["exact"])),
                 "complexity": "lz_complexity: Valle-Perez et al. 2019, log2(n) (N(s) + N(rev s)) / 2, LZ76 "
@@ -147,6 +146,12 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
     Each cell is the MLP ``n_inputs -> width x depth -> 1`` with that cell's activation,
     ``weight_var`` and ``bias_var = bias_std^2`` (:func:`boolean_prior_net`). Resumable through
     :func:`jaxbias.run_sweep`.
+
+    With one cell the result holds only the functions that occurred (:func:`boolean_prior_cell`).
+    With several, the cells share one ``function`` dim of ``min(keep, n)`` rows: a cell with fewer
+    distinct functions is padded, and its padding rows are marked, never passed off as functions:
+    ``is_function`` False, ``occurrences`` 0, ``probability`` and the complexities NaN (their
+    ``table`` is 0 and means nothing); ``n_distinct`` says how many rows are real.
     """
     check_n(n)
     check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
@@ -157,18 +162,31 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
     for cell in cells(grid, fixed):  # bad options fail before anything runs
         boolean_prior_net(width, depth, cell["activation"], cell["weight_var"], cell["bias_std"])
 
+    several = len(list(cells(grid))) > 1
+
     def cell_fn(cell):
         c = {**fixed, **cell}
         net = boolean_prior_net(width, depth, c["activation"], c["weight_var"], c["bias_std"])
         ds = boolean_prior_cell(net, n=n, n_inputs=n_inputs, keep=keep, key=key, chunk_size=chunk_size,
                                 memory_budget=memory_budget, progress=progress)
         ds.attrs = {}
-        return ds
+        return _pad_rows(ds, min(keep, n)) if several else ds
 
     config = {"experiment": "boolean_prior", "grid": grid, "fixed": fixed, "n": n, "n_inputs": n_inputs,
               "width": width, "depth": depth, "keep": keep, "arch": "mlp"}
     attrs = {**result_attrs(config, key), "exact": int(n_inputs <= MAX_EXACT_INPUTS)}
     return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=False)
+
+
+def _pad_rows(ds: xr.Dataset, rows: int) -> xr.Dataset:
+    """A cell padded to ``rows`` functions (so that the cells of a sweep share one shape), padding marked."""
+    real = ds.sizes["function"]
+    ds = ds.assign(is_function=(("function",), np.ones(real, bool)))
+    if real == rows:
+        return ds
+    ds = ds.reindex(function=np.arange(rows), fill_value={"occurrences": 0, "table": 0, "is_function": False})
+    return ds.assign(occurrences=ds["occurrences"].astype(np.int64), table=ds["table"].astype(np.uint32),
+                     is_function=ds["is_function"].astype(bool))
 
 
 def boolean_prior_net(width: int, depth: int, activation, weight_var: float, bias_std: float) -> MLP:
