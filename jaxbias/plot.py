@@ -102,7 +102,15 @@ def plot_ntk_spectrum(ds: xr.Dataset, path) -> pathlib.Path:
 
     rank = ds["rank"].values
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    floor = 1e-12 * float(ds["eig_init_hi"].max())
+    # Eigenvalues at or below the float32 rounding level (n eps lambda_max) are zero to working precision:
+    # drawn at that level and marked, so that one of them cannot stretch the log axis over many decades.
+    top = float(ds["eig_init_hi"].max())
+    floor = max(float(ds.attrs.get("finite_rounding_level", 0.0)),
+                ds.sizes["rank"] * float(np.finfo(np.float32).eps) * top)
+    curves = [ds[k].values for k in ("eig_init_lo", "eig_init_mean", "eig_mean_kernel", "eig_infinite_ntk") if k in ds]
+    above = np.concatenate([c[c > floor] for c in curves])
+    bottom = min(float(above.min()) / 2 if above.size else floor, floor)
+    below = int(sum(np.sum(c <= floor) for c in curves[1:]))
     clip = lambda v: np.clip(np.asarray(v), floor, None)  # noqa: E731
     ax.fill_between(rank, clip(ds["eig_init_lo"]), clip(ds["eig_init_hi"]), alpha=0.3, color="C0",
                     label="finite width, 5-95 % over inits")
@@ -110,8 +118,15 @@ def plot_ntk_spectrum(ds: xr.Dataset, path) -> pathlib.Path:
     ax.plot(rank, clip(ds["eig_mean_kernel"]), color="C0", ls="--", label="finite width, mean kernel")
     if "eig_infinite_ntk" in ds:
         ax.plot(rank, clip(ds["eig_infinite_ntk"]), color="C3", label="infinite width NTK")
+    if below:
+        for c in curves[1:]:
+            low = c <= floor
+            ax.plot(rank[low], np.full(low.sum(), floor), "kv", ms=4)
+        ax.axhline(floor, color="0.5", lw=0.6, ls=":")
+        ax.plot([], [], "kv", ms=4, label=f"at or below rounding (n eps max = {floor:.2g}): zero")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(bottom / 1.5, top * 1.5)
     ax.set_xlabel("rank k")
     ax.set_ylabel("eigenvalue")
     ax.legend(fontsize=8)
@@ -120,7 +135,7 @@ def plot_ntk_spectrum(ds: xr.Dataset, path) -> pathlib.Path:
     return save_figure(fig, path)
 
 
-def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int = 40) -> pathlib.Path:
+def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int | None = None, bins: int = 40) -> pathlib.Path:
     """Histograms of ``G_0`` per cell with the predicted density (``n_points -> inf``) and the predicted
     law at the run's number of inputs (binomial noise included) overlaid (initial guessing bias).
 
@@ -128,16 +143,27 @@ def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int =
       ds: a Dataset from :func:`jaxbias.experiments.igb.run_igb` or :func:`~jaxbias.experiments.igb.igb_cell`
         (``attrs["n_points"]``: inputs per network).
       path: image path.
+      max_cells: draw only the first ``max_cells`` cells (None: every cell); when cells are left out the
+        figure's title says how many and a warning is issued.
     """
+    import warnings
+
     import matplotlib.pyplot as plt
 
     from jaxbias.theory import guessing as th
 
     swept = [d for d in ds["g0"].dims if d != "net"]
+    left_out = 0
     if swept:
         stacked = ds.stack(cell=swept)
+        total = stacked.sizes["cell"]
+        shown = total if max_cells is None else min(int(max_cells), total)
+        left_out = total - shown
         cells = [(", ".join(f"{d}={v}" for d, v in zip(swept, np.atleast_1d(c))), stacked.isel(cell=i))
-                 for i, c in enumerate(stacked["cell"].values[:max_cells])]
+                 for i, c in enumerate(stacked["cell"].values[:shown])]
+        if left_out:
+            warnings.warn(f"plot_g0_histograms: max_cells={max_cells} draws {shown} of {total} cells; "
+                          f"{left_out} left out", stacklevel=2)
     else:
         cells = [("", ds)]
     cols = min(4, len(cells))
@@ -154,15 +180,27 @@ def plot_g0_histograms(ds: xr.Dataset, path, *, max_cells: int = 12, bins: int =
             k = np.arange(n_points + 1) / n_points
             prob, edges = np.histogram(k, bins=bins, range=(0, 1), weights=th.g0_pmf(max(gamma, 0.0), n_points))
             ax.stairs(prob * bins, edges, color="C0", lw=1, label=f"theory, {n_points} inputs")
-        ax.set_title(f"{label}\nmeasured gamma={float(cell['gamma']):.3g} "
-                     f"[{float(cell['gamma_low']):.3g}, {float(cell['gamma_high']):.3g}]", fontsize=7)
+        ax.set_title(f"{label}\n{_measured_gamma_text(cell)}", fontsize=7)
         ax.set_xlabel("G_0", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
     for ax in axes.ravel()[len(cells):]:
         ax.axis("off")
-    fig.suptitle("Initial guessing bias: fraction of inputs in class 0 over random networks", fontsize=9)
+    title = "Initial guessing bias: fraction of inputs in class 0 over random networks"
+    if left_out:
+        title += f" (first {len(cells)} of {len(cells) + left_out} cells)"
+    fig.suptitle(title, fontsize=9)
     return save_figure(fig, path)
+
+
+def _measured_gamma_text(cell) -> str:
+    """The measured gamma of a cell for a title: 'no IGB' where its interval lies at or below 0."""
+    g, lo, hi = float(cell["gamma"]), float(cell["gamma_low"]), float(cell["gamma_high"])
+    if math.isinf(g):
+        return "measured gamma undefined (constant networks)"
+    if hi <= 0:
+        return "measured gamma = 0 (no IGB; interval <= 0)"
+    return f"measured gamma={g:.3g} [{max(lo, 0.0):.3g}, {hi:.3g}]"
 
 
 def plot_igb_phase(ds: xr.Dataset, path) -> pathlib.Path:
@@ -190,15 +228,23 @@ def plot_igb_phase(ds: xr.Dataset, path) -> pathlib.Path:
         cs = ax.contour(cb, cw, gam, levels=[0.1, 0.3, 1, 3, 10], colors="k", linewidths=0.6)
         ax.clabel(cs, fontsize=6, fmt="%g")
         mw, mb = np.meshgrid(ds["measured_weight_var"].values, ds["measured_bias_var"].values, indexing="ij")
-        meas = ds["gamma"].sel(activation=act).values
-        sc = ax.scatter(mb.ravel(), mw.ravel(), c=np.clip(meas.ravel(), 1e-2, 1e2), cmap="viridis", norm=norm,
-                        edgecolors="k", s=50, zorder=3)
-        for b, w, v in zip(mb.ravel(), mw.ravel(), meas.ravel()):
-            ax.annotate(f"{v:.2g}", (b, w), textcoords="offset points", xytext=(5, 4), fontsize=6)
+        meas = ds["gamma"].sel(activation=act).values.ravel()
+        # gamma <= 0 (no IGB; a negative estimate is finite-sample or finite-input noise) has no place on a log
+        # colour scale: those points are drawn hollow, outside it, and labelled "0"
+        none = ~(meas > 0)
+        sc = ax.scatter(mb.ravel()[~none], mw.ravel()[~none], c=np.clip(meas[~none], 1e-2, 1e2), cmap="viridis",
+                        norm=norm, edgecolors="k", s=50, zorder=3)
+        if none.any():
+            ax.scatter(mb.ravel()[none], mw.ravel()[none], facecolors="none", edgecolors="k", s=50, zorder=3,
+                       label="measured gamma <= 0: no IGB")
+            ax.legend(fontsize=6, loc="upper right")
+        for b, w, v in zip(mb.ravel(), mw.ravel(), meas):
+            ax.annotate(f"{v:.2g}" if v > 0 else "0", (b, w), textcoords="offset points", xytext=(5, 4), fontsize=6)
         ax.set_xlabel("C_b (bias variance)")
         ax.set_ylabel("C_W (weight variance)")
         ax.set_title(f"{act}, depth {ds.attrs.get('depth', '')}".rstrip(", "), fontsize=9)
-    fig.colorbar(sc, ax=axes[0].tolist(), label="measured gamma (points)", shrink=0.8)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(),
+                 label="measured gamma > 0 (filled points; clipped to [0.01, 100])", shrink=0.8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(3)]
     fig.legend(handles, list(th.REGIMES), loc="outside lower center", ncol=3, fontsize=7)
     fig.suptitle("IGB phase diagram: regimes from the NNGP recursion (depth -> inf), contours of gamma at the "

@@ -87,15 +87,45 @@ def run(args) -> int:
     return 0
 
 
+def _gamma_text(c) -> str:
+    """gamma and its interval; "0 (none)" where the interval lies at or below 0, "undefined" when infinite."""
+    g, lo, hi = float(c["gamma"]), float(c["gamma_low"]), float(c["gamma_high"])
+    if math.isinf(g):
+        return "undefined (constant)"
+    if hi <= 0:
+        return "0 (none)*"
+    return f"{g:.3g} [{max(lo, 0.0):.3g}, {hi:.3g}]" + ("+" if lo < 0 else "")
+
+
+def _var_text(v: float, high: float) -> str:
+    """Var(G0): a variance, printed as 0 where the noise-corrected estimate is negative."""
+    if v != v:
+        return "-"
+    if v < 0:
+        return "0*" if high <= 0 else f"~0 (<{high:.2g})"
+    return f"{v:.3g}"
+
+
 def _print_table(ds, swept: list[str]) -> None:
     cells = ds.stack(cell=swept) if swept else ds.expand_dims(cell=[0])
     print(f"jaxbias igb: {ds.sizes['net']} networks per cell")
-    print(f"{'cell':<40} {'gamma [95% CI]':<26} {'theory':>8} {'Var(G0)':>8} {'theory':>8} {'KS p':>7}")
+    print(f"{'cell':<40} {'gamma [95% CI]':<26} {'theory':>8} {'Var(G0)':>12} {'theory':>8} {'KS p':>7}")
+    notes = set()
     for i in range(cells.sizes["cell"]):
         c = cells.isel(cell=i)
         label = ", ".join(f"{d}={c[d].item()}" for d in swept) or "-"
-        ci = f"{float(c['gamma']):.3g} [{float(c['gamma_low']):.3g}, {float(c['gamma_high']):.3g}]"
+        ci = _gamma_text(c)
+        var = _var_text(float(c["var_g0"]), float(c["var_g0_high"]))
+        notes.update(mark for mark in ("*", "+", "~") if mark in ci + var)
         theory = float(c["gamma_theory"])
-        print(f"{label:<40} {ci:<26} {theory:>8.3g} {float(c['var_g0']):>8.3g} {float(c['var_g0_theory']):>8.3g} "
+        print(f"{label:<40} {ci:<26} {max(theory, 0.0):>8.3g} {var:>12} {float(c['var_g0_theory']):>8.3g} "
               f"{float(c['ks_pvalue']):>7.2g}" if not math.isnan(theory) else
-              f"{label:<40} {ci:<26} {'-':>8} {float(c['var_g0']):>8.3g} {'-':>8} {'-':>7}")
+              f"{label:<40} {ci:<26} {'-':>8} {var:>12} {'-':>8} {'-':>7}")
+    if "*" in notes:
+        print("* no guessing bias: the interval of gamma lies at or below 0, so gamma = 0 (Var(G0) = 0); the "
+              "negative estimate is the finite-input offset ~ -1/n_points (batch norm after the activation fixes each "
+              "network's mean output over the inputs to its readout bias), not a negative variance ratio")
+    if "+" in notes:
+        print("+ the interval of gamma reaches below 0; gamma >= 0, so its lower end is printed as 0")
+    if "~" in notes:
+        print("~ the estimate of Var(G0) (binomial noise removed) is below 0: Var(G0) is 0 up to the upper end shown")

@@ -72,4 +72,10 @@ def run(args) -> int:
             line += (f"; infinite width: effective rank {ds.attrs['infinite_effective_rank']:.3g}, "
                      f"relative distance of the mean NTK {ds.attrs['relative_distance_mean_to_infinite']:.3g}")
         print(line)
+        for which in ("finite", "infinite"):
+            rank = ds.attrs.get(f"{which}_numerical_rank")
+            if rank is not None and int(rank) < ds.sizes["point"]:
+                print(f"  warning: the {which}-width NTK is singular to working precision: numerical rank {int(rank)} "
+                      f"of {ds.sizes['point']} (eigenvalues <= {float(ds.attrs[f'{which}_rounding_level']):.3g}); "
+                      "condition number stored as inf")
     return 0

@@ -150,7 +150,12 @@ def igb_cell(net, x, *, n: int, key: Any = 0, n_boot: int = 1000, confidence: fl
       ``gamma`` estimates. It differs from ``gamma_theory`` (the ``n_points -> inf`` limit) only with
       batch norm, which standardizes over the input set: after the activation it is exactly
       ``gamma_theory (1 - 1/n) - 1/n`` (:func:`jaxbias.theory.predict_gamma`, ``n_points``; -1.5 % at
-      ``n = 200``, ``gamma = 0.5``); before it, NaN (not covered).
+      ``n = 200``, ``gamma = 0.5``); before it, NaN (not covered). ``no_igb`` (bool) is True when the
+      whole interval of ``gamma`` lies at or below 0: the cell has no guessing bias (``gamma = 0``; a
+      negative estimate is the finite-input-set offset ``~ -1/n_points``, e.g. batch norm after the
+      activation fixes each network's mean output over the inputs to its readout bias, exactly 0 without
+      bias), not a negative variance ratio; ``gamma`` is ``inf`` (undefined) when every network is
+      constant over the inputs.
     """
     level = check_confidence(confidence)
     x = np.asarray(x, np.float32)
@@ -170,6 +175,7 @@ def igb_cell(net, x, *, n: int, key: Any = 0, n_boot: int = 1000, confidence: fl
         "max_g": mx.value, "max_g_low": mx.low, "max_g_high": mx.high,
         "ks_stat": ks.statistic, "ks_pvalue": ks.pvalue, **theory,
     }
+    no_igb = bool(gamma.high <= 0.0)
     ds = xr.Dataset(
         {
             "fractions": (("net", "class"), stats.fractions),
@@ -180,6 +186,7 @@ def igb_cell(net, x, *, n: int, key: Any = 0, n_boot: int = 1000, confidence: fl
             "out_var": (("net", "out"), stats.var),
             "g0_hist": (("g0_bin",), np.histogram(stats.g0, bins=HIST_BINS, range=(0.0, 1.0))[0]),
             **{k: ((), np.float64(v)) for k, v in per_cell.items()},
+            "no_igb": ((), np.bool_(no_igb)),
         },
         coords={"net": np.arange(n), "class": np.arange(classes),
                 "g0_bin": (np.arange(HIST_BINS) + 0.5) / HIST_BINS},

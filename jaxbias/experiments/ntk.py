@@ -20,6 +20,8 @@ the degree that dominates each eigenvector, with ``exact`` 0 and the off-diagona
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from typing import Any, Callable
 
 import jax.numpy as jnp
@@ -49,10 +51,32 @@ class _EigApply:
         return jnp.linalg.eigvalsh(self.kernel(params, x))[::-1]
 
 
-def _summaries(values: np.ndarray, prefix: str) -> dict:
-    positive = values[values > 0]
+def rounding_level(values: np.ndarray, dtype) -> float:
+    """``n eps max|lambda|``: eigenvalues of an ``n x n`` kernel in ``dtype`` at or below it are rounding noise."""
+    values = np.asarray(values, np.float64)
+    return float(values.size * np.finfo(dtype).eps * np.max(np.abs(values)))
+
+
+def _summaries(values: np.ndarray, prefix: str, dtype) -> dict:
+    """Effective rank, condition number, numerical rank and power-law exponent of one spectrum.
+
+    Eigenvalues at or below :func:`rounding_level` are zero to working precision: the numerical rank
+    counts the others, and when there are any the kernel is singular: the condition number is stored
+    as inf (a finite ratio would be a ratio of rounding noise) and a :class:`~jaxbias.kernels.KernelWarning`
+    says so.
+    """
+    level = rounding_level(values, dtype)
+    rank = int(np.sum(values > level))
+    positive = values[values > level]
     out = {f"{prefix}_effective_rank": spectra.effective_rank(values),
-           f"{prefix}_condition_number": spectra.condition_number(values)}
+           f"{prefix}_condition_number": spectra.condition_number(values) if rank == values.size else math.inf,
+           f"{prefix}_numerical_rank": rank, f"{prefix}_rounding_level": level}
+    if rank < values.size:
+        warnings.warn(f"{prefix}-width NTK on {values.size} points: {values.size - rank} eigenvalue(s) at or below the "
+                      f"{np.dtype(dtype).name} rounding level {level:.3g} (n eps lambda_max; smallest "
+                      f"{float(values.min()):.3g}): the kernel is singular to working precision (repeated or "
+                      f"degenerate inputs?); {prefix}_condition_number is stored as inf, "
+                      f"{prefix}_numerical_rank = {rank}", spectra.KernelWarning, stacklevel=3)
     if positive.size >= 3:
         out[f"{prefix}_power_law_exponent"] = spectra.power_law_fit(positive).exponent
     return out
@@ -83,7 +107,10 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
       each degree, NaN where none is) with ``walsh_finite_count``, ``walsh_infinite_count``
       (eigenvectors per degree), and in ``attrs`` ``walsh_*_off_diagonal`` and ``walsh_*_exact``
       (1 when the per-degree values are the exact eigenvalues with multiplicities ``C(n, d)``).
-      Summaries are in ``attrs``.
+      Summaries are in ``attrs``: ``<finite|infinite>_effective_rank``, ``_condition_number`` (inf, with a
+      :class:`~jaxbias.kernels.KernelWarning`, when an eigenvalue is at the rounding level),
+      ``_numerical_rank`` (eigenvalues above ``_rounding_level`` = n eps max eigenvalue),
+      ``_power_law_exponent``.
     """
     x = jnp.asarray(x, jnp.float32)
     if x.ndim != 2:
@@ -105,7 +132,7 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
         "eig_init_lo": (("rank",), lo),
         "eig_init_hi": (("rank",), hi),
     }
-    summary = {"n_nets": int(n), "method": method, **_summaries(mean_spec, "finite")}
+    summary = {"n_nets": int(n), "method": method, **_summaries(mean_spec, "finite", moments.mean.dtype)}
     if with_infinite:
         kernels = infinite(net, x)
         ntk_inf, nngp_inf = np.asarray(kernels.ntk, np.float64), np.asarray(kernels.nngp, np.float64)
@@ -117,7 +144,8 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
             "eig_infinite_nngp": (("rank",), spectra.eigen(nngp_inf, vectors=False, check="ignore").values),
         })
         rel = np.linalg.norm(moments.mean - ntk_inf) / np.linalg.norm(ntk_inf)
-        summary.update({"relative_distance_mean_to_infinite": float(rel), **_summaries(inf_spec, "infinite")})
+        summary.update({"relative_distance_mean_to_infinite": float(rel),
+                        **_summaries(inf_spec, "infinite", np.asarray(kernels.ntk).dtype)})
     cube = _is_hypercube(np.asarray(x)) if hypercube is None else bool(hypercube)
     if cube:
         walsh = {"finite": moments.mean}
