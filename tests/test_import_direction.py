@@ -32,7 +32,7 @@ LAYERS = {
     "kernels": 2, "measures": 2,
     "theory": 3,
     "experiments": 4, "sweep": 4, "results": 4, "io": 4, "training": 4,
-    "plot": 5, "plot_complexity": 5, "plot_training": 5, "plot_inductive_bias": 5,
+    "plot": 5, "plot_complexity": 5, "plot_training": 5, "plot_dynamics": 5, "plot_inductive_bias": 5,
     "commands": 6, "cli": 6,
 }
 TOP = max(LAYERS.values())

@@ -1,0 +1,1 @@
+"""Figures of the training-dynamics experiments (:mod:`jaxbias.experiments.dynamics`), one module each."""
