@@ -6,7 +6,7 @@ Used by the ``jaxbias`` subcommands and the notebooks. Theory against simulation
 :mod:`~jaxbias.experiments.ntk_fluctuations` (the diagonal NTK of sampled networks).
 """
 
-from jaxbias.experiments import igb, inductive_bias
+from jaxbias.experiments import igb, inductive_bias, inductive_bias_networks
 from jaxbias.experiments.boolean_prior import boolean_prior, boolean_prior_cell, boolean_prior_net
 from jaxbias.experiments.catalogue import (
     CATALOGUE, CheckOptions, CheckReport, check_options, confront, run_check, to_dataset,
@@ -23,4 +23,5 @@ __all__ = ["redshift", "redshift_cell", "scaled_net", "unit_scale_mlp", "baselin
            "boolean_prior_cell", "boolean_prior_net", "igb", "ntk_spectrum",
            "Estimator", "CheckResult", "DistributionResult", "critical_z", "compare", "merge", "check",
            "check_distribution", "CATALOGUE", "CheckOptions", "CheckReport", "check_options", "confront", "run_check",
-           "to_dataset", "ntk_diagonal_net", "ntk_diagonal_samples", "task_difficulty", "paper_table", "inductive_bias"]
+           "to_dataset", "ntk_diagonal_net", "ntk_diagonal_samples", "task_difficulty", "paper_table", "inductive_bias",
+           "inductive_bias_networks"]
