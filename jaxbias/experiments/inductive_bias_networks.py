@@ -39,7 +39,7 @@ different hypothesis set) and trained networks.
 >>> import numpy as np
 >>> t = tail_bits(np.geomspace(0.01, 1, 1000), [0.5, 0.001], min_count=10)
 >>> t.method.tolist(), round(float(t.bits[0]), 2)
-(['empirical', 'extrapolation'], 0.15)
+(['empirical', 'extrapolation'], 0.24)
 """
 
 from __future__ import annotations
@@ -308,7 +308,7 @@ def inductive_bias_networks(net, data: Dataset, optimizer, epsilon: Any = None, 
       >>> from jaxbias.training import Optimizer
       >>> data = datasets.gaussian_mixture(n_classes=2, dim=2, n_train=16, n_test=16, key=0)
       >>> ds = inductive_bias_networks(jb.nets.MLP(8, 1, "tanh", out=2), data, Optimizer("sgd", learning_rate=0.1),
-      ...                              [0.5], n=8, steps=20, min_count=2, n_tail=2)
+      ...                              [0.5], n=8, steps=20, min_count=2, n_tail=2, progress=False)
       >>> ds["bits"].dims, str(ds["estimate"].values[0]) in ("empirical", "extrapolation", "bound")
       (('epsilon',), True)
     """
