@@ -47,3 +47,22 @@ from jaxbias.theory.recursions import (  # noqa: F401
     chi_parallel, chi_perp, critical_weight_var, fixed_point, length_map,
 )
 from jaxbias.theory.task_difficulty import Difficulty, generalization_difficulty  # noqa: F401
+
+__all__ = [
+    "guessing",
+    # recursions and criticality (Poole et al. 2016; Schoenholz et al. 2017)
+    "length_map", "fixed_point", "chi_parallel", "chi_perp", "critical_weight_var",
+    "order_chaos", "OrderChaos", "correlation_map", "critical_line", "phase_diagram", "PhaseDiagram",
+    # finite width (Roberts, Yaida & Hanin 2022)
+    "finite_width", "FiniteWidth", "mlp_finite_width", "square_covariance", "excess_kurtosis",
+    # guessing bias (Francazi, Lucchi & Baity-Jesi 2024)
+    "REGIMES", "Estimate", "KSResult", "Prediction", "gamma_from_kernel", "g0_cdf", "g0_pdf", "g0_pmf", "g0_var",
+    "expected_max_fraction", "fractions_given_centres", "estimate_gamma", "estimate_g0_var",
+    "estimate_max_fraction", "ks_test", "input_moments", "gaussian_input_moments", "predict_gamma",
+    "FiniteWidthGamma", "predict_gamma_finite_width",
+    # NTK fluctuations (Hanin & Nica 2020)
+    "HANIN_NICA_RATE", "ReluNTKMoments", "hanin_nica_ratio", "relu_ntk_moment", "relu_ntk_moments", "relu_ntk_net",
+    # generalization difficulty and data geometry (Boopathy et al. 2023)
+    "Difficulty", "generalization_difficulty", "IntrinsicDimension", "intrinsic_dimension", "class_separation",
+    "data_radius", "nearest_other_class",
+]
