@@ -1,7 +1,7 @@
 """A network's random words: the bits of ``jax.random.bits``, computed faster on CPU.
 
 Every network draws all its parameters from ONE call ``random_bits(key, size)`` (see
-:func:`jaxbias.nets.core.init_groups`). For the default key type (threefry2x32 with
+:func:`jaxbias.nets.layers.init_params`). For the default key type (threefry2x32 with
 ``jax_threefry_partitionable``, the default since jax 0.5) this returns exactly the words of
 ``jax.random.bits(key, (size,), jnp.uint32)``, bit for bit, so a network stays the same
 function of its key; it only computes them differently:

@@ -62,7 +62,7 @@ def _summaries(values: np.ndarray, prefix: str, dtype) -> dict:
 
     Eigenvalues at or below :func:`rounding_level` are zero to working precision: the numerical rank
     counts the others, and when there are any the kernel is singular: the condition number is stored
-    as inf (a finite ratio would be a ratio of rounding noise) and a :class:`~jaxbias.kernels.KernelWarning`
+    as inf (a finite ratio would be a ratio of rounding noise) and a :class:`~jaxbias.kernels.spectra.KernelWarning`
     says so.
     """
     level = rounding_level(values, dtype)
@@ -108,7 +108,7 @@ def ntk_spectrum(net: Net, x: Any, *, n: int = 16, key: Any = 0, method: str = "
       (eigenvectors per degree), and in ``attrs`` ``walsh_*_off_diagonal`` and ``walsh_*_exact``
       (1 when the per-degree values are the exact eigenvalues with multiplicities ``C(n, d)``).
       Summaries are in ``attrs``: ``<finite|infinite>_effective_rank``, ``_condition_number`` (inf, with a
-      :class:`~jaxbias.kernels.KernelWarning`, when an eigenvalue is at the rounding level),
+      :class:`~jaxbias.kernels.spectra.KernelWarning`, when an eigenvalue is at the rounding level),
       ``_numerical_rank`` (eigenvalues above ``_rounding_level`` = n eps max eigenvalue),
       ``_power_law_exponent``.
     """

@@ -165,7 +165,7 @@ class Tape:
     def affine(self, h, z, w_scale, b_scale, geometry: tuple | None = None):
         """Adds the next perturbation to the outputs ``z`` of a layer with inputs ``h`` and records it.
 
-        ``geometry``: ``(kernel, stride, padding, dilation)`` of a convolution (a :class:`ConvTap`'s
+        ``geometry``: ``(kernel, stride, padding, dilation)`` of a convolution (a :class:`~jaxbias.nets.core.ConvTap`'s
         static fields), None for a dense layer.
         """
         e = None if self.perturbations is None else self.perturbations[self.index]

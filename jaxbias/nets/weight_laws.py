@@ -1,7 +1,7 @@
 """Laws for random weights, each drawn with unit variance and scaled by the layer.
 
 All randomness of a network comes from ONE call of :func:`jaxbias.random_bits.random_bits` (the
-words of ``jax.random.bits``) per network (see :func:`jaxbias.nets.core.init_groups`), sliced
+words of ``jax.random.bits``) per network (see :func:`jaxbias.nets.layers.init_params`), sliced
 layer by layer and turned into each law's numbers here: on CPU every extra random call adds
 about a second of XLA compile time.
 
