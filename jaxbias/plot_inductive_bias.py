@@ -3,6 +3,8 @@
 * :func:`plot_bits_vs_epsilon`: bits against the target test error, one line per method (error bars where
   the error is finite; the Chernoff bound dashed; the reference code's fit dotted).
 * :func:`plot_bits_vs_n_train`: the recommended bits against the training-set size, one line per epsilon.
+* :func:`plot_bits_intervals`: bits with their intervals, one line per ``source`` (network mode: empirical
+  points filled, extrapolated ones open, bounds as upward arrows; the Boolean comparison's three sources).
 
 Figures are written atomically (:func:`jaxbias.plot.save_figure`).
 """
@@ -16,7 +18,7 @@ import xarray as xr
 
 from jaxbias.plot import save_figure
 
-__all__ = ["plot_bits_vs_epsilon", "plot_bits_vs_n_train"]
+__all__ = ["plot_bits_vs_epsilon", "plot_bits_vs_n_train", "plot_bits_intervals"]
 
 _STYLE = {"chernoff": {"linestyle": "--"}, "ncx2_fit": {"linestyle": ":"}}
 
@@ -58,4 +60,35 @@ def plot_bits_vs_n_train(ds: xr.Dataset, path) -> pathlib.Path:
     ax.set_ylabel("inductive bias (bits)")
     ax.set_yscale("symlog", linthresh=1.0)
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_bits_intervals(ds: xr.Dataset, path, *, bits: str = "bits", epsilon: str = "epsilon",
+                        source: str = "source", xlabel: str = "target test error epsilon") -> pathlib.Path:
+    """``ds[bits]`` with the band ``[bits_lo, bits_hi]`` against ``epsilon`` (log axis), one line per ``source``
+    (a Dataset without that dim is one line). Where ``ds["estimate"]`` says ``"extrapolation"`` markers are open;
+    where the bits are only bounded (nan, finite ``_lo``) the lower bound is drawn as a caret."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    eps = ds[epsilon].values
+    rows = [(str(s), ds.sel({source: s})) for s in ds[source].values] if source in ds[bits].dims else [("", ds)]
+    for label, d in rows:
+        b, lo, hi = d[bits].values, d[f"{bits}_lo"].values, d[f"{bits}_hi"].values
+        ok = np.isfinite(b)
+        line, = ax.plot(eps[ok], b[ok], marker="o", label=label or None)
+        top = np.where(np.isfinite(hi), hi, np.nanmax(np.where(np.isfinite(hi), hi, b)) if ok.any() else 0)
+        ax.fill_between(eps[ok], lo[ok], top[ok], color=line.get_color(), alpha=0.2, linewidth=0)
+        est = d["estimate"].values if "estimate" in d else None
+        if est is not None:
+            ext = ok & (est == "extrapolation")
+            ax.plot(eps[ext], b[ext], "o", mfc="white", color=line.get_color())
+        bound = ~ok & np.isfinite(lo)
+        ax.plot(eps[bound], lo[bound], "^", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("inductive bias (bits)")
+    if any(label for label, _ in rows):
+        ax.legend(fontsize=8)
+    ax.set_title("band: interval; open: extrapolated; caret: lower bound only", fontsize=8)
     return save_figure(fig, path)
