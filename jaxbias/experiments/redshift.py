@@ -44,6 +44,7 @@ __all__ = ["SCALE_KINDS", "MEASURES", "ScaledNet", "scaled_net", "unit_scale_mlp
            "baselines", "cell_statistics"]
 
 SCALE_KINDS = ("weight_var", "absolute")
+"""What a weight scale means: ``weight_var`` (C_W, weights N(0, C_W / fan_in)) or ``absolute`` (weights and biases U(-a, a), the Neural Redshift code's law)."""
 MEASURES = ("mean_frequency", "polynomial_order", "lz", "mean_frequency_redshift_code")
 """Per-network measures :func:`redshift_cell` can compute (``lz``: :func:`jaxbias.measures.lz_grid`, 2 levels;
 ``mean_frequency_redshift_code``: the public Neural Redshift code's variant, 2-D grids, to reproduce its heatmaps)."""
