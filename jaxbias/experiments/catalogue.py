@@ -556,6 +556,7 @@ CATALOGUE: dict[str, Entry] = {
               _ntkf_predict, _ntkf_measure),
     ]
 }
+"""The named checks of ``jaxbias check`` (:func:`run_check`), by name: each a prediction, its estimator and its alternative."""
 
 
 def run_check(name: str, *, activation: str | None = None, weight_var: float | None = None,

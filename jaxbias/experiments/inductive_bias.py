@@ -65,12 +65,14 @@ class RBF:
             raise ValueError(f"bandwidth={self.bandwidth!r}: expected a finite number > 0")
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
+        """The kernel matrix ``(n_points, n_points)`` of the points ``x (n_points, ...)``."""
         x = x.reshape(x.shape[0], -1).astype(np.float64)
         sq = np.sum(x ** 2, axis=1)
         d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
         return np.exp(-d2 / (2 * float(self.bandwidth) ** 2))
 
     def config(self) -> dict:
+        """The kernel's settings, as a results file stores them."""
         return {"kernel": "rbf", "bandwidth": float(self.bandwidth)}
 
 
@@ -86,10 +88,12 @@ class Infinite:
             raise ValueError(f"which={self.which!r}: expected 'nngp' or 'ntk'")
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
+        """The kernel matrix ``(n_points, n_points)`` of the points ``x (n_points, ...)``."""
         k = infinite(self.net, x.reshape(x.shape[0], -1))
         return np.asarray(k.nngp if self.which == "nngp" else k.ntk, dtype=np.float64)
 
     def config(self) -> dict:
+        """The kernel's settings, as a results file stores them."""
         return {"kernel": f"infinite_{self.which}", "net": self.net}
 
 
@@ -103,10 +107,12 @@ class MonteCarloNNGP:
     estimator: str = "networks"
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
+        """The kernel matrix ``(n_points, n_points)`` of the points ``x (n_points, ...)``."""
         k = nngp_monte_carlo(self.net, x, n=self.n, key=self.key, estimator=self.estimator, progress=False)
         return np.asarray(k.mean, dtype=np.float64)
 
     def config(self) -> dict:
+        """The kernel's settings, as a results file stores them."""
         return {"kernel": "monte_carlo_nngp", "net": self.net, "n": int(self.n), "key": int(self.key),
                 "estimator": self.estimator}
 
@@ -119,10 +125,12 @@ class EmpiricalNTK:
     key: int = 0
 
     def matrix(self, x: np.ndarray) -> np.ndarray:
+        """The kernel matrix ``(n_points, n_points)`` of the points ``x (n_points, ...)``."""
         params = self.net.init(as_key(self.key), x[:1])
         return np.asarray(empirical_ntk(self.net, params, x), dtype=np.float64)
 
     def config(self) -> dict:
+        """The kernel's settings, as a results file stores them."""
         return {"kernel": "empirical_ntk", "net": self.net, "key": int(self.key)}
 
 

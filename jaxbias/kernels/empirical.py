@@ -76,6 +76,7 @@ from jaxbias.validation import check_points as _check_points
 __all__ = ["METHODS", "empirical_ntk", "ntk_fn", "ntk_matvec", "choose_method", "auto_method", "default_wrt"]
 
 METHODS = ("auto", "jacobian", "ntvp", "structured")
+"""The ``method=`` values of :func:`empirical_ntk`: ``auto`` picks the cheapest of the others (:func:`auto_method`)."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -278,6 +278,7 @@ class Dense(Layer):
         return in_shape[:-1] + (self.features,)
 
     def affine(self, in_shape) -> core.Affine:
+        """The layer's affine parameter group for per-point input shape ``in_shape``."""
         return core.Affine.make((in_shape[-1], self.features), self.weight_var, self.bias_var, self.bias,
                                 self.parameterization, get_weight_law(self.weight_law))
 
@@ -418,6 +419,7 @@ class Conv(Layer):
         return size + (self.features,)
 
     def affine(self, in_shape) -> core.Affine:
+        """The layer's affine parameter group for per-point input shape ``in_shape``."""
         return core.Affine.make(self.kernel_size + (in_shape[-1], self.features), self.weight_var, self.bias_var,
                                 self.bias, self.parameterization, get_weight_law(self.weight_law))
 

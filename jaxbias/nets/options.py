@@ -44,6 +44,7 @@ class Norm(NamedTuple):
         return f"{self.kind}_{self.position}"
 
     def to_dict(self) -> str:
+        """The spelling a config stores (the inverse of ``from_dict``)."""
         return str(self)
 
     @classmethod
@@ -75,6 +76,7 @@ class Pool(NamedTuple):
         return f"{self.kind}({self.size})"
 
     def to_dict(self) -> str:
+        """The spelling a config stores (the inverse of ``from_dict``)."""
         return str(self)
 
     @classmethod

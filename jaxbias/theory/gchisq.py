@@ -73,7 +73,10 @@ __all__ = [
 ]
 
 METHODS = ("inversion", "imhof", "saddlepoint", "chernoff", "monte_carlo", "ncx2_fit")
+"""Every lower-tail method, by name: the functions of this module of the same names."""
 DEFAULT_METHODS = ("inversion", "imhof", "saddlepoint", "chernoff", "monte_carlo", "ncx2_fit")
+"""Every lower-tail method, by name: the functions of this module of the same names."""
+"""The methods :func:`lower_tail` runs unless told otherwise (all of them)."""
 LN2 = math.log(2.0)
 _IMHOF_FLOOR = math.log(1e-12)  # Imhof is run only where the Chernoff bound allows P >= 1e-12
 _PREFERENCE = ("inversion", "imhof", "saddlepoint", "monte_carlo")  # estimates, most exact first

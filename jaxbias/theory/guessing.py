@@ -874,6 +874,7 @@ def predict_gamma(net: Any, x: Any = None, *, moments: tuple[float, float] | Non
 
 
 REGIMES = ("neutral", "prejudiced", "deep prejudice")
+"""Names of the guessing-bias regimes of :func:`phase_diagram`, by its integer ``regime`` index (Francazi et al. 2024)."""
 
 
 def phase_diagram(activation: Any, weight_vars: Any, bias_vars: Any, depth: int, *,
