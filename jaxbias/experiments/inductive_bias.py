@@ -366,7 +366,7 @@ def bits_vs_n_train(data: Dataset, kernel: Any, n_train: Sequence[int], epsilon:
     Args:
       n_train: subset sizes, each in ``1 .. data.n_train``.
       epsilon: test MSE values > 0, shared by all sizes.
-      others: as in :func:`inductive_bias`.
+      data, kernel, methods, jitter, psd_tol, n_samples, key, config: as in :func:`inductive_bias`.
 
     Returns:
       Dataset with ``bits``, ``bits_error``, ``bits_lo``, ``bits_hi``, ``disagree`` ``(n_train, epsilon, tail_method)``,
