@@ -465,7 +465,7 @@ def ncx2_fit(q: GChiSq, epsilon: Any, n: int = 10_000, seed: int = 0, samples: n
 def _disagree(tail: Tail, rec_bits: np.ndarray, rec_err: np.ndarray, z: float) -> np.ndarray:
     b, err = tail.bits, np.nan_to_num(tail.error, nan=0.0)
     atol = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(rec_bits), rec_bits, 0.0)))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # unbounded errors are masked below
         if tail.kind == "lower_bound":
             out = rec_bits + z * rec_err + atol < b
         else:
