@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
+
 try:
     import torch
 except ImportError:  # pragma: no cover - depends on the environment
@@ -21,12 +23,12 @@ def torch_device() -> str:
 
 
 def torch_mlp(d0: int, width: int, depth: int, activation: str, weight_var: float, bias_std: float,
-              device: str = "cpu"):
-    """``nn.Sequential`` d0 -> width x depth -> 1, built with torch's default init and then
+              device: str = "cpu", out: int = 1):
+    """``nn.Sequential`` d0 -> width x depth -> out, built with torch's default init and then
     re-initialized as jaxbias draws it: weights N(0, C_W / fan_in), biases N(0, bias_std^2)
     (bias_std 0: zero biases)."""
     activations = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
-    dims = [d0] + [width] * depth + [1]
+    dims = [d0] + [width] * depth + [out]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
         layers.append(torch.nn.Linear(fan_in, fan_out))
@@ -39,6 +41,18 @@ def torch_mlp(d0: int, width: int, depth: int, activation: str, weight_var: floa
                 torch.nn.init.normal_(m.weight, 0.0, math.sqrt(weight_var / m.in_features))
                 torch.nn.init.normal_(m.bias, 0.0, bias_std)
     return model
+
+
+def load_jax_mlp(model, layers) -> None:
+    """Copies jaxbias MLP parameters (``params["layers"]``: ``{"w": (fan_in, fan_out), "b": (fan_out,)}``
+    per dense layer, numpy arrays) into the ``nn.Linear`` layers of ``model``, in order: the same network."""
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    if len(linears) != len(layers):
+        raise ValueError(f"model has {len(linears)} linear layers, params have {len(layers)}")
+    with torch.no_grad():
+        for m, layer in zip(linears, layers):
+            m.weight.copy_(torch.from_numpy(np.ascontiguousarray(np.asarray(layer["w"], np.float32).T)))
+            m.bias.copy_(torch.from_numpy(np.asarray(layer["b"], np.float32)))
 
 
 class torch_threads:
