@@ -52,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"jaxbias: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("jaxbias: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # a sweep's SweepInterrupted says where its cells are and to rerun with --resume
+        print("jaxbias: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 130
 
 

@@ -37,11 +37,13 @@ _ENGINE = "h5netcdf"
 _INT64 = np.iinfo(np.int64)
 
 
-def check_writable(path: str | os.PathLike) -> pathlib.Path:
+def check_writable(path: str | os.PathLike, *, overwrite: bool = True) -> pathlib.Path:
     """Checks that a results file can be written at ``path``, before any computation.
 
     Args:
-        path: the file to be written (it may exist; it is then replaced).
+        path: the file to be written.
+        overwrite: whether an existing file may be replaced; with False an existing file is
+            refused (the default of :func:`save` and of the command line without ``--overwrite``).
 
     Returns:
         ``path`` as a ``pathlib.Path``.
@@ -52,6 +54,7 @@ def check_writable(path: str | os.PathLike) -> pathlib.Path:
         FileNotFoundError: if the parent directory does not exist.
         NotADirectoryError: if the parent is not a directory.
         PermissionError: if the parent directory is not writable.
+        FileExistsError: if ``path`` exists and ``overwrite`` is False.
     """
     if not os.fspath(path):
         raise ValueError("path must be a file path, got an empty string")
@@ -67,6 +70,9 @@ def check_writable(path: str | os.PathLike) -> pathlib.Path:
         raise NotADirectoryError(f"cannot write '{path}': parent '{parent}' is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write '{path}': directory '{parent}' is not writable")
+    if not overwrite and path.exists():
+        raise FileExistsError(f"'{path}' exists; pass --overwrite (overwrite=True in Python) to replace it, "
+                              "or choose another file")
     return path
 
 
@@ -192,8 +198,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[pathlib.Path], None],
     return path
 
 
-def save(ds: xr.Dataset, path: str | os.PathLike) -> pathlib.Path:
+def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> pathlib.Path:
     """Saves a results Dataset to a netCDF4 file, atomically.
+
+    An existing file is refused unless ``overwrite=True``, as data tools do: a results file is
+    often hours of computation.
 
     The file is written to a temporary file in the same directory
     (``.{name}.tmp.{pid}``), synced to disk and renamed onto ``path``, so a crash or
@@ -207,17 +216,21 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> pathlib.Path:
 
     Args:
         ds: the Dataset to save.
-        path: the file to write; an existing file is replaced.
+        path: the file to write.
+        overwrite: replace ``path`` if it exists (atomically: the old file stays whole until the
+            new one is complete).
 
     Returns:
         ``path`` as a ``pathlib.Path``.
 
     Raises:
         ValueError: if ``ds`` is not an ``xarray.Dataset``.
+        FileExistsError: if ``path`` exists and ``overwrite`` is False.
         OSError: if ``path`` cannot be written (see ``check_writable``).
     """
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
+    check_writable(path, overwrite=overwrite)
     encoded = _encoded(ds)
     return atomic_write(path, lambda tmp: encoded.to_netcdf(tmp, engine=_ENGINE))
 
@@ -236,12 +249,51 @@ def load(path: str | os.PathLike) -> xr.Dataset:
     Raises:
         FileNotFoundError: if ``path`` does not exist.
         IsADirectoryError: if ``path`` is a directory.
+        ValueError: if ``path`` is not a netCDF4/HDF5 file (a text file, an image), or is one
+            that cannot be read (truncated by a full disk or an interrupted copy, corrupted);
+            the message names the file and what is wrong.
     """
     path = pathlib.Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no results file at '{path}'")
     if path.is_dir():
         raise IsADirectoryError(f"path '{path}' is a directory; expected a netCDF results file")
-    with xr.open_dataset(path, engine=_ENGINE) as ds:
-        return ds.load()
+    problem = _not_hdf5(path)
+    if problem:
+        raise ValueError(f"cannot load '{path}': {problem}; expected a netCDF results file written by jaxbias "
+                         "(jb.save or the jaxbias command)")
+    try:
+        with xr.open_dataset(path, engine=_ENGINE) as ds:
+            return ds.load()
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        size = path.stat().st_size
+        raise ValueError(f"cannot load '{path}' ({size:,} bytes): a netCDF/HDF5 file that cannot be read, "
+                         f"probably truncated or corrupted ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                         "write it again") from None
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _not_hdf5(path: pathlib.Path) -> str:
+    """Why ``path`` is not an HDF5 (netCDF4) file, or '' if it starts like one.
+
+    HDF5 puts its signature at byte 0, 512, 1024, 2048, ... (a user block may precede it).
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(24)
+        if head.startswith(b"CDF"):
+            return "a netCDF3 (classic) file; jaxbias results are netCDF4 (HDF5)"
+        offset = 0
+        while offset < size:
+            f.seek(offset)
+            if f.read(8) == _HDF5_SIGNATURE:
+                return ""
+            offset = 512 if offset == 0 else 2 * offset
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return f"a text file (it starts with {head.decode('ascii')!r}), not netCDF"
+    return f"not a netCDF4/HDF5 file (no HDF5 signature; it starts with {head[:8]!r})"
 

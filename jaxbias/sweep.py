@@ -48,7 +48,7 @@ from tqdm import tqdm
 from jaxbias import io
 from jaxbias.grid import cells as grid_cells
 
-__all__ = ["run_sweep"]
+__all__ = ["run_sweep", "SweepInterrupted"]
 
 _MANIFEST = "manifest.json"
 _FORMAT = 1
@@ -122,28 +122,66 @@ def _manifest(grid: dict[str, list], attrs: dict) -> dict:
     return json.loads(text)
 
 
-def _describe_difference(old: dict, new: dict) -> str:
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _as_json_object(value: Any) -> Any:
+    """A JSON object's text (such as ``attrs['config']``) as its dict, anything else as it is."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _differences(old: Any, new: Any, where: str, out: list[str]) -> None:
+    """Appends 'where was X and is now Y' for each leaf where ``old`` and ``new`` differ."""
+    old, new = _as_json_object(old), _as_json_object(new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            if key not in old:
+                out.append(f"{where}.{key} is new ({_short(new[key])})")
+            elif key not in new:
+                out.append(f"{where}.{key} was {_short(old[key])} and is now missing")
+            else:
+                _differences(old[key], new[key], f"{where}.{key}", out)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and \
+            any(isinstance(v, (dict, list)) for v in old + new):
+        for i, (a, b) in enumerate(zip(old, new)):
+            _differences(a, b, f"{where}[{i}]", out)
+    elif io.to_json(old) != io.to_json(new):
+        out.append(f"{where} was {_short(old)} and is now {_short(new)}")
+
+
+def _describe_difference(old: dict, new: dict, limit: int = 5) -> str:
+    """The settings that differ, each named by its key path (``attrs.config.n was 50 and is now 100``)."""
     parts = []
     if old.get("format") != new["format"]:
         parts.append(f"manifest format {old.get('format')!r} != {new['format']!r}")
-    old_grid, new_grid = old.get("grid", {}), new["grid"]
     if old.get("parameters") != new["parameters"]:
-        parts.append(
-            f"swept parameters were {old.get('parameters')} and are now {new['parameters']}"
-        )
+        parts.append(f"swept parameters were {old.get('parameters')} and are now {new['parameters']}")
+    old_grid, new_grid = old.get("grid", {}), new["grid"]
     for name in new_grid:
         if name in old_grid and io.to_json(old_grid[name]) != io.to_json(new_grid[name]):
             parts.append(f"grid[{name!r}] was {old_grid[name]} and is now {new_grid[name]}")
-    old_attrs, new_attrs = old.get("attrs", {}), new["attrs"]
-    for name in sorted(set(old_attrs) | set(new_attrs)):
-        if io.to_json(old_attrs.get(name, "<missing>")) != io.to_json(
-            new_attrs.get(name, "<missing>")
-        ):
-            parts.append(
-                f"attrs[{name!r}] was {old_attrs.get(name, '<missing>')!r} "
-                f"and is now {new_attrs.get(name, '<missing>')!r}"
-            )
+    _differences(old.get("attrs", {}), new["attrs"], "attrs", parts)
+    if len(parts) > limit:
+        parts = parts[:limit] + [f"and {len(parts) - limit} more"]
     return "; ".join(parts) or "contents differ"
+
+
+def _finished_here(path: pathlib.Path, manifest: dict) -> bool:
+    """Whether ``path`` is the finished result of the sweep ``manifest`` describes (same grid and attrs)."""
+    try:
+        attrs = io.load(path).attrs
+    except (OSError, ValueError):
+        return False
+    grid = json.loads(attrs.get("sweep_grid", "null") or "null")
+    rest = {k: v for k, v in attrs.items() if k != "sweep_grid"}
+    return io.to_json(grid) == io.to_json(manifest["grid"]) and io.to_json(rest) == io.to_json(manifest["attrs"])
 
 
 def _start(directory: pathlib.Path, manifest: dict) -> None:
@@ -174,9 +212,38 @@ def _resume(directory: pathlib.Path, manifest: dict) -> None:
     if io.to_json(old) != io.to_json(manifest):
         raise ValueError(
             f"cannot resume the sweep at '{directory}': it was started with other settings "
-            f"({_describe_difference(old, manifest)}); rerun with the original settings "
+            f"({_describe_difference(old, manifest)}); rerun with the original settings and --resume, "
             "or delete the directory to start again"
         )
+
+
+def _check_finished(directory: pathlib.Path, cells: list[dict], done: Sequence[bool]) -> None:
+    """Reads every finished cell file before anything is computed; a corrupted one is named."""
+    reference = None
+    for index, finished in enumerate(done):
+        if not finished:
+            continue
+        path = _cell_file(directory, index)
+        try:
+            ds = io.load(path)
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"cannot resume the sweep at '{directory}': the file of cell {index} {cells[index]}, '{path}', "
+                f"cannot be read ({str(err).splitlines()[0]}); delete that file and rerun with --resume "
+                "(resume=True) to compute that cell again"
+            ) from None
+        layout = _layout(ds)
+        if reference is not None and layout != reference[0]:
+            raise ValueError(
+                f"cannot resume the sweep at '{directory}': the file of cell {index} {cells[index]}, '{path}', "
+                f"holds other variables, dims or shapes than cell {reference[1]}'s; delete that file and rerun "
+                "with --resume (resume=True) to compute that cell again"
+            )
+        reference = reference or (layout, index)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C (or SIGINT); its message says where the finished cells are and how to go on."""
 
 
 def _layout(ds: xr.Dataset) -> dict:
@@ -273,6 +340,7 @@ def run_sweep(
     attrs: dict | None = None,
     progress: bool = True,
     shared: xr.Dataset | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Runs ``cell_fn`` on every cell of a parameter grid, resumably, and saves the result.
 
@@ -308,6 +376,9 @@ def run_sweep(
         shared: variables that are the same in every cell (e.g. the inputs ``x``), merged
             once into the result instead of being repeated along the swept dims. Cells must
             not return them.
+        overwrite: replace an existing file at ``path``. Without it an existing ``path`` is
+            refused before any cell runs, except when an interrupted sweep of it is resumed; and
+            ``resume=True`` on a finished sweep with the same grid and attrs returns that file.
 
     Returns:
         The combined Dataset, as loaded back from ``path`` (on every process).
@@ -315,9 +386,14 @@ def run_sweep(
     Raises:
         ValueError: if the grid is invalid; if a cells directory exists and ``resume``
             is False; if ``resume`` is True and the interrupted sweep has another grid
-            or other attrs; if a cell returns something other than a Dataset, or a
-            Dataset whose variables, dims or shapes differ from the first cell's.
+            or other attrs (the message names the settings that differ), or one of its cell
+            files cannot be read (named; checked before any cell is computed); if a cell returns
+            something other than a Dataset, or a Dataset whose variables, dims or shapes differ
+            from the first cell's.
+        FileExistsError: ``path`` exists, ``overwrite`` is False and no interrupted sweep of it
+            is resumed (checked before any cell runs).
         OSError: if ``path`` cannot be written (checked before any cell runs).
+        SweepInterrupted: a KeyboardInterrupt while cells run; the message says how to resume.
         RuntimeError: on a process other than 0, when process 0 failed to start the sweep
             or to write its result (process 0 raises the error itself).
     """
@@ -332,30 +408,52 @@ def run_sweep(
     cells = list(grid_cells(grid))
 
     def prepare() -> bytes:
-        """Starts or resumes the cells directory; one byte per cell: 1 if finished."""
+        """Starts or resumes the cells directory; one byte per cell: 1 if finished (b"" if ``path`` is
+        this sweep's finished result, to be returned as it is)."""
         if directory.exists():
             if not resume:
+                n_done = sum(_cell_file(directory, i).exists() for i in range(len(cells)))
                 raise ValueError(
-                    f"an interrupted sweep exists at '{directory}'; pass resume=True (--resume) "
-                    "to continue it or delete it"
+                    f"an interrupted sweep of '{path}' exists at '{directory}' ({n_done} of {len(cells)} cells "
+                    "finished): rerun with --resume (resume=True) to continue it, or delete the directory to "
+                    "start again"
                 )
             if not directory.is_dir():
                 raise NotADirectoryError(f"'{directory}' exists and is not a directory; delete it")
             _resume(directory, manifest)
-        else:
-            _start(directory, manifest)
-        return bytes(_cell_file(directory, i).exists() for i in range(len(cells)))
+            done = [_cell_file(directory, i).exists() for i in range(len(cells))]
+            _check_finished(directory, cells, done)  # before any cell is computed
+            return bytes(done)
+        if path.exists() and not overwrite:
+            if resume and _finished_here(path, manifest):
+                return b""
+            raise FileExistsError(
+                f"'{path}' exists" + (" and is not the finished result of this sweep" if resume else "")
+                + "; pass --overwrite (overwrite=True) to replace it, or choose another file"
+            )
+        _start(directory, manifest)
+        return bytes(len(cells))
 
     done = _from_process_0(prepare)  # every process skips the same cells
+    if not done:  # resume=True and path is this sweep's finished result
+        data = _from_process_0(lambda: path.read_bytes() if jax.process_count() > 1 else b"")
+        return io.load(path) if writer else _load_bytes(data)
     finished = [i for i in range(len(cells)) if done[i]]
     reference = _layout(io.load(_cell_file(directory, finished[0]))) if finished and writer else None
     with tqdm(
         total=len(cells), initial=len(finished), disable=not (progress and writer), desc="sweep", unit="cell"
     ) as bar:
+        computed = 0
         for index, cell in enumerate(cells):
             if done[index]:
                 continue
-            ds = cell_fn(dict(cell))
+            try:
+                ds = cell_fn(dict(cell))
+            except KeyboardInterrupt:
+                raise SweepInterrupted(
+                    f"the sweep was interrupted; {len(finished) + computed} of its {len(cells)} cells are finished "
+                    f"and kept in '{directory}': rerun the same command with --resume (resume=True) to continue"
+                ) from None
             if not isinstance(ds, xr.Dataset):
                 raise ValueError(
                     f"cell_fn({cell}) returned {type(ds).__name__}; expected an xarray.Dataset"
@@ -368,7 +466,8 @@ def run_sweep(
                 )
             reference = _check_layout(ds, reference, index, cell)
             if writer:
-                io.save(ds, _cell_file(directory, index))
+                io.save(ds, _cell_file(directory, index), overwrite=True)
+            computed += 1
             bar.update(1)
 
     def finish() -> bytes:
@@ -386,7 +485,7 @@ def run_sweep(
                 raise ValueError(f"shared variables {clash} are also returned by cell_fn; return them from one only")
             combined = combined.merge(shared.drop_encoding())
         combined.attrs = {**attrs, "sweep_grid": json.dumps(grid)}  # grid order kept
-        io.save(combined, path)
+        io.save(combined, path, overwrite=True)  # checked before the first cell ran
         shutil.rmtree(directory)
         return path.read_bytes() if jax.process_count() > 1 else b""
 

@@ -104,7 +104,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", half_write_then_fail)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        io.save(_dataset(1), path)
+        io.save(_dataset(1), path, overwrite=True)
     assert path.read_bytes() == old
     assert _leftovers(tmp_path) == []
 
@@ -112,7 +112,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
 def test_load_closes_file_so_it_can_be_replaced(tmp_path):
     path = io.save(_dataset(0), tmp_path / "r.nc")
     loaded = io.load(path)
-    io.save(_dataset(1), path)
+    io.save(_dataset(1), path, overwrite=True)
     xr.testing.assert_identical(io.load(path), _dataset(1))
     xr.testing.assert_identical(loaded, _dataset(0))
 
@@ -147,3 +147,36 @@ def test_read_only_directory(tmp_path):
             io.check_writable(locked / "r.nc")
     finally:
         locked.chmod(0o700)
+
+
+def test_save_refuses_an_existing_file_unless_overwrite(tmp_path):
+    path = io.save(_dataset(0), tmp_path / "r.nc")
+    old = path.read_bytes()
+    with pytest.raises(FileExistsError, match="r.nc' exists; pass --overwrite"):
+        io.save(_dataset(1), path)
+    assert path.read_bytes() == old  # untouched
+    with pytest.raises(FileExistsError):
+        io.check_writable(path, overwrite=False)
+    io.save(_dataset(1), path, overwrite=True)
+    xr.testing.assert_identical(io.load(path), _dataset(1))
+
+
+def test_load_says_which_file_and_what_is_wrong(tmp_path):
+    text = tmp_path / "README.md"
+    text.write_text("# jaxbias\n\nWhat functions do neural networks compute?\n")
+    with pytest.raises(ValueError, match=r"cannot load '.*README.md': a text file .*'# jaxbias.*not netCDF"):
+        io.load(text)
+    empty = tmp_path / "empty.nc"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.nc': the file is empty"):
+        io.load(empty)
+    png = tmp_path / "figure.nc"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"figure.nc': not a netCDF4/HDF5 file"):
+        io.load(png)
+    whole = io.save(_dataset(0), tmp_path / "whole.nc").read_bytes()
+    for keep in (len(whole) // 2, len(whole) - 100):  # an interrupted copy: the HDF5 signature is there
+        cut = tmp_path / f"cut{keep}.nc"
+        cut.write_bytes(whole[:keep])
+        with pytest.raises(ValueError, match=rf"cannot load '.*cut{keep}.nc' \({keep:,} bytes\).*truncated or corrupted"):
+            io.load(cut)

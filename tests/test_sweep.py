@@ -179,7 +179,7 @@ def test_manifest_mismatch_raises(tmp_path):
         run_sweep({"a": [1, 2], "b": [0.5]}, make_cell_fn(), path, attrs=ATTRS, resume=True)
     with pytest.raises(ValueError, match=r"swept parameters were \['a', 'b'\]"):
         run_sweep({"b": GRID["b"], "a": GRID["a"]}, make_cell_fn(), path, attrs=ATTRS, resume=True)
-    with pytest.raises(ValueError, match=r"attrs\['key'\] was 0 and is now 1"):
+    with pytest.raises(ValueError, match=r"attrs.key was 0 and is now 1"):
         run_sweep(GRID, make_cell_fn(), path, attrs={**ATTRS, "key": 1}, resume=True)
     assert not path.exists()
 
@@ -189,8 +189,81 @@ def test_existing_cells_without_resume_raises(tmp_path):
     failing, _ = _counting(make_cell_fn(), fail_at=3)
     with pytest.raises(RuntimeError):
         run_sweep(GRID, failing, path, progress=False)
-    with pytest.raises(ValueError, match="an interrupted sweep exists at .*pass resume=True"):
+    with pytest.raises(ValueError, match=r"an interrupted sweep of .*sweep.nc' exists at .*\(2 of 6 cells finished\): "
+                                         r"rerun with --resume \(resume=True\)"):
         run_sweep(GRID, make_cell_fn(), path, progress=False)
+
+
+def test_settings_mismatch_names_the_nested_key_that_differs(tmp_path):
+    path = tmp_path / "sweep.nc"
+    config = {"net": {"width": 64, "depth": 4, "activation": "tanh" * 40}, "n": 50, "inputs": "grid:2:64" * 20}
+    attrs = {"config": io.to_json(config), "key": 0}
+    failing, _ = _counting(make_cell_fn(), fail_at=2)
+    with pytest.raises(RuntimeError):
+        run_sweep(GRID, failing, path, attrs=attrs, progress=False)
+    changed = {**config, "n": 100, "net": {**config["net"], "width": 32}}
+    with pytest.raises(ValueError) as err:
+        run_sweep(GRID, make_cell_fn(), path, attrs={**attrs, "config": io.to_json(changed)}, resume=True)
+    message = str(err.value)
+    assert "attrs.config.n was 50 and is now 100" in message
+    assert "attrs.config.net.width was 64 and is now 32" in message
+    assert "tanhtanh" not in message and len(message) < 400  # the keys, not two JSON dumps
+    assert "rerun with the original settings and --resume" in message
+
+
+def test_corrupted_cell_is_named_before_any_cell_is_computed(tmp_path):
+    path = tmp_path / "sweep.nc"
+    failing, _ = _counting(make_cell_fn(), fail_at=4)
+    with pytest.raises(RuntimeError):
+        run_sweep(GRID, failing, path, attrs=ATTRS, progress=False)
+    bad = path.with_name("sweep.nc.cells") / "cell_00001.nc"
+    bad.write_bytes(bad.read_bytes()[:300])  # truncated, as by a full disk
+    resumed, calls = _counting(make_cell_fn())
+    with pytest.raises(ValueError, match=r"file of cell 1 \{'a': 1, 'b': 1.5\}, '.*cell_00001.nc', cannot be read "
+                                         r"\(.*truncated or corrupted.*delete that file and rerun with --resume"):
+        run_sweep(GRID, resumed, path, attrs=ATTRS, resume=True, progress=False)
+    assert calls == []  # found before recomputing the missing cells
+    bad.unlink()
+    ds = run_sweep(GRID, resumed, path, attrs=ATTRS, resume=True, progress=False)
+    assert len(calls) == 4  # cell 1 and the three never computed
+    np.testing.assert_array_equal(ds["y"].values, _expected_y())
+
+
+def test_existing_result_is_refused_unless_overwrite_or_resumed(tmp_path):
+    path = tmp_path / "sweep.nc"
+    path.write_bytes(b"precious")
+    cell_fn, calls = _counting(make_cell_fn())
+    with pytest.raises(FileExistsError, match="sweep.nc' exists; pass --overwrite"):
+        run_sweep(GRID, cell_fn, path, attrs=ATTRS, progress=False)
+    assert calls == [] and path.read_bytes() == b"precious"
+    ds = run_sweep(GRID, cell_fn, path, attrs=ATTRS, progress=False, overwrite=True)
+    np.testing.assert_array_equal(ds["y"].values, _expected_y())
+    # --resume on the finished sweep returns it without computing anything
+    again, calls = _counting(make_cell_fn())
+    xr.testing.assert_identical(run_sweep(GRID, again, path, attrs=ATTRS, resume=True, progress=False), ds)
+    assert calls == []
+    # ... but not another sweep's file
+    with pytest.raises(FileExistsError, match="is not the finished result of this sweep"):
+        run_sweep(GRID, again, path, attrs={**ATTRS, "key": 1}, resume=True, progress=False)
+    # resuming an interrupted sweep replaces the old file
+    failing, _ = _counting(make_cell_fn(), fail_at=3)
+    with pytest.raises(RuntimeError):
+        run_sweep(GRID, failing, path, attrs={**ATTRS, "key": 2}, progress=False, overwrite=True)
+    run_sweep(GRID, make_cell_fn(), path, attrs={**ATTRS, "key": 2}, resume=True, progress=False)
+    assert io.load(path).attrs["key"] == 2
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    from jaxbias.sweep import SweepInterrupted
+
+    def cell_fn(cell):
+        if cell == {"a": 2, "b": 0.5}:
+            raise KeyboardInterrupt
+        return make_cell_fn()(cell)
+
+    with pytest.raises(SweepInterrupted, match=r"3 of its 6 cells are finished and kept in .*rerun the same command "
+                                               r"with --resume"):
+        run_sweep(GRID, cell_fn, tmp_path / "sweep.nc", attrs=ATTRS, progress=False)
 
 
 def test_cells_with_different_dims_raise(tmp_path):

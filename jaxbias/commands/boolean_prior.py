@@ -43,7 +43,7 @@ def run(args) -> int:
     import jax
 
     from jaxbias.experiments import boolean_prior
-    from jaxbias.io import check_writable
+    from jaxbias.commands.common import check_outputs
     from jaxbias.measures import truth_table_hex
     from jaxbias.plot_complexity import plot_boolean_prior
     from jaxbias.summaries import unpack_bits
@@ -55,13 +55,11 @@ def run(args) -> int:
     writer = jax.process_index() == 0
     plot = None if args.no_plot else pathlib.Path(args.plot or pathlib.Path(args.out).with_suffix(".png"))
     if writer:
-        check_writable(args.out)
-        if plot is not None:
-            check_writable(plot)
+        check_outputs(args, args.out, plot)
     ds = boolean_prior(args.out, bias_stds=args.bias_std, weight_vars=args.weight_var, activations=args.activation,
                        n=args.n, n_inputs=args.n_inputs, width=args.width, depth=args.depth, keep=args.keep,
                        key=args.key, resume=args.resume, progress=None if not args.quiet else False,
-                       chunk_size=args.chunk_size, memory_budget=args.memory_budget)
+                       chunk_size=args.chunk_size, memory_budget=args.memory_budget, overwrite=args.overwrite)
     if writer and plot is not None:
         plot_boolean_prior(ds, plot)
     if writer and not args.quiet:

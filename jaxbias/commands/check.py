@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from jaxbias.commands.common import add_device_options
+from jaxbias.commands.common import add_device_options, add_overwrite_option
 
 __all__ = ["register", "run"]
 
@@ -45,6 +45,7 @@ def register(sub) -> None:
     s.add_argument("--key", type=int, default=None, help="random seed")
     s.add_argument("--out", default=None, help="netCDF file for the result table (written atomically)")
     s.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    add_overwrite_option(s)
     add_device_options(s)
     s.set_defaults(run=run)
 
@@ -75,9 +76,9 @@ def run(args) -> int:
     if args.n is not None and args.n < 2:
         raise ValueError(f"--n {args.n}: expected at least 2 networks")
     if args.out:
-        from jaxbias.io import check_writable
+        from jaxbias.commands.common import check_outputs
 
-        check_writable(args.out)
+        check_outputs(args, args.out)
     with warnings.catch_warnings():  # the verdict line below says it
         warnings.simplefilter("ignore", UserWarning)
         report = run_check(args.name, activation=args.activation, weight_var=args.weight_var,
@@ -88,7 +89,7 @@ def run(args) -> int:
     if args.out:
         from jaxbias.io import save
 
-        save(ds, args.out)
+        save(ds, args.out, overwrite=True)  # refused above unless --overwrite
     if not args.quiet:
         o = report.options
         print(f"check {report.name}: {o.activation} C_W={o.weight_var:.4g} C_b={o.bias_var:.4g} "

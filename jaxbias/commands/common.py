@@ -12,10 +12,12 @@ __all__ = [
     "NET_OPTIONS",
     "add_device_options",
     "add_net_options",
+    "add_overwrite_option",
     "add_run_options",
     "build_net",
     "cells",
     "check_distinct",
+    "check_outputs",
     "initialize_devices",
     "split_sweep",
 ]
@@ -59,11 +61,32 @@ def add_run_options(p: argparse.ArgumentParser, out: str, *, engine: bool = True
     p.add_argument("--key", type=int, default=0, help=key_help)
     p.add_argument("--out", default=out, help="netCDF results file (written atomically)")
     p.add_argument("--resume", action="store_true", help="continue a killed sweep (finished cells are kept)")
+    add_overwrite_option(p)
     if engine:
         p.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
         p.add_argument("--memory-budget", default=None,
                        help="peak bytes per chunk, e.g. 2GB (default: from the device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    """Add --overwrite: without it a command refuses output files that exist (checked before computing)."""
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files that exist (without it they are refused before anything runs)")
+
+
+def check_outputs(args, *paths) -> None:
+    """Checks, before any computation, that every output path (None: skipped) can be written.
+
+    An existing file is refused unless ``--overwrite``, or ``--resume`` (continuing or reloading
+    the same run, whose figures are drawn again).
+    """
+    from jaxbias.io import check_writable
+
+    replace = getattr(args, "overwrite", False) or getattr(args, "resume", False)
+    for path in paths:
+        if path is not None and str(path):
+            check_writable(path, overwrite=replace)
 
 
 def add_device_options(p: argparse.ArgumentParser, cpu_devices: str = "1") -> None:

@@ -57,7 +57,7 @@ def run(args) -> int:
 
     from jaxbias.experiments import igb
     from jaxbias.grid import split
-    from jaxbias.io import check_writable
+    from jaxbias.commands.common import check_outputs
     from jaxbias.plot import plot_g0_histograms, plot_igb_phase
 
     for name, value in (("--n", args.n), ("--n-points", args.n_points), ("--dim", args.dim), ("--width", args.width)):
@@ -67,14 +67,12 @@ def run(args) -> int:
         raise ValueError(f"--n {args.n}: gamma needs at least 2 networks")
     writer = jax.process_index() == 0  # under jax.distributed every process computes, process 0 writes
     if writer:
-        for path in (args.out, args.plot, args.phase):
-            if path:
-                check_writable(path)
+        check_outputs(args, args.out, args.plot, args.phase)
     check_distinct(args, SWEPT)
     grid, fixed = split({name: getattr(args, name) for name in SWEPT})
     ds = igb.run_igb(args.out, grid, fixed=fixed, n=args.n, width=args.width, n_points=args.n_points, dim=args.dim,
                      inputs=args.inputs, out=args.out_dim, key=args.key, n_boot=args.n_boot, resume=args.resume,
-                     progress=not args.quiet)
+                     progress=not args.quiet, overwrite=args.overwrite)
     if writer and args.plot:
         plot_g0_histograms(ds, args.plot)
     if args.phase:

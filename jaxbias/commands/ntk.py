@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from jaxbias.commands.common import add_overwrite_option, check_outputs
 from jaxbias.commands.common import add_device_options, add_net_options, build_net, split_sweep
 
 __all__ = ["register", "run"]
@@ -34,6 +35,7 @@ def register(sub) -> None:
     s.add_argument("--out", default="ntk.nc", help="netCDF results file (written atomically)")
     s.add_argument("--plot", default=None, help="log-log eigenvalue plot (e.g. ntk.png)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_overwrite_option(s)
     add_device_options(s)
     s.set_defaults(run=run)
 
@@ -42,7 +44,6 @@ def run(args) -> int:
     """Compute, save, plot; returns the exit status."""
     import jaxbias as jb
     from jaxbias.experiments.ntk import ntk_spectrum
-    from jaxbias.io import check_writable
     from jaxbias.plot import plot_ntk_spectrum
 
     if args.n < 2:
@@ -52,15 +53,13 @@ def run(args) -> int:
         raise ValueError(f"--{next(iter(swept)).replace('_', '-')}: jaxbias ntk takes one value per option")
     if args.arch != "mlp":
         raise ValueError(f"--arch {args.arch}: jaxbias ntk supports mlp (infinite-width kernels are for MLPs)")
-    check_writable(args.out)
-    if args.plot:
-        check_writable(args.plot)
+    check_outputs(args, args.out, args.plot)
     net = build_net(args, fixed)
     x, meta = jb.inputs.parse_inputs(args.inputs, key=args.key)
     meta = {k: v for k, v in meta.items() if k != "labels"}
     ds = ntk_spectrum(net, x, n=args.n, key=args.key, method=args.method,
                       config={"inputs": args.inputs, "inputs_meta": meta}, progress=False if args.quiet else None)
-    jb.save(ds, args.out)
+    jb.save(ds, args.out, overwrite=True)  # refused above unless --overwrite
     if args.plot:
         plot_ntk_spectrum(ds, args.plot)
     if not args.quiet:

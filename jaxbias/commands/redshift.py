@@ -78,15 +78,14 @@ def run(args) -> int:
 
     from jaxbias.experiments import redshift
     from jaxbias.grid import cells
-    from jaxbias.io import check_writable
+    from jaxbias.commands.common import check_outputs
     from jaxbias.plot_complexity import plot_redshift_curves, plot_redshift_heatmaps
 
     _check(args)
     writer = jax.process_index() == 0
     figures = () if args.no_plot else figure_paths(args)
     if writer:
-        for path in (args.out, *figures):
-            check_writable(path)
+        check_outputs(args, args.out, *figures)
     ds = redshift(
         args.out, activations=args.activation, depths=args.depth, scales=args.scale, scale_kind=args.scale_kind,
         widths=args.width, weight_laws=args.weight_law, residuals=[v == "on" for v in args.residual],
@@ -94,6 +93,7 @@ def run(args) -> int:
         parameterization=args.parameterization, n=args.n, resolution=args.resolution, dim=args.dim, key=args.key,
         measures=args.measure, window=None if args.window == "none" else args.window, degree=args.degree,
         resume=args.resume, progress=not args.quiet, chunk_size=args.chunk_size, memory_budget=args.memory_budget,
+        overwrite=args.overwrite,
     )
     if writer and figures:
         plot_redshift_heatmaps(ds, figures[0], measure=args.measure[0])

@@ -35,7 +35,8 @@ def run(args) -> int:
     import jax
 
     import jaxbias as jb
-    from jaxbias.io import check_writable, config_of, result_attrs, to_json
+    from jaxbias.commands.common import check_outputs
+    from jaxbias.io import config_of, result_attrs, to_json
     from jaxbias.plot import plot_functions
     from jaxbias.results import inputs_dataset
 
@@ -43,9 +44,7 @@ def run(args) -> int:
         raise ValueError(f"--n {args.n}: expected a positive number of networks")
     writer = jax.process_index() == 0
     if writer:
-        check_writable(args.out)
-        if args.plot:
-            check_writable(args.plot)
+        check_outputs(args, args.out, args.plot)
     x, meta = jb.inputs.parse_inputs(args.inputs, key=args.key)
     grid_shape = meta.get("grid_shape")
     swept, fixed = split_sweep(args)
@@ -70,7 +69,7 @@ def run(args) -> int:
         else:
             ds = cell_dataset({})
             if writer:
-                jb.save(ds, args.out)
+                jb.save(ds, args.out, overwrite=True)  # refused above unless --overwrite
     else:
         config = {"net": {"arch": args.arch, **fixed, "swept": swept}, "run": run_config, "inputs": meta_json}
         attrs = result_attrs(config, args.key)
@@ -78,7 +77,7 @@ def run(args) -> int:
             attrs["grid_shape"] = list(grid_shape)
         # The inputs are the same in every cell: stored once, not along the swept dims.
         ds = jb.run_sweep(swept, lambda cell: cell_dataset(cell).drop_vars("x"), args.out, resume=args.resume,
-                          attrs=attrs, progress=not args.quiet, shared=inputs_dataset(x))
+                          attrs=attrs, progress=not args.quiet, shared=inputs_dataset(x), overwrite=args.overwrite)
     if writer and args.plot:
         plot_functions(ds, args.plot)
     if writer and not args.quiet:

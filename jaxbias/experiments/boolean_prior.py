@@ -140,12 +140,13 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
 
 def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("relu",), n: int = 10**6,
                   n_inputs: int = 7, width: int = 40, depth: int = 2, keep: int = 2**17, key=0, resume=False,
-                  progress=True, chunk_size=None, memory_budget=None) -> xr.Dataset:
+                  progress=True, chunk_size=None, memory_budget=None, overwrite: bool = False) -> xr.Dataset:
     """:func:`boolean_prior_cell` over a sweep of bias std (always a dimension), C_W and activation, saved to ``path``.
 
     Each cell is the MLP ``n_inputs -> width x depth -> 1`` with that cell's activation,
     ``weight_var`` and ``bias_var = bias_std^2`` (:func:`boolean_prior_net`). Resumable through
-    :func:`jaxbias.run_sweep`.
+    :func:`jaxbias.run_sweep`; an existing ``path`` is refused unless ``overwrite=True`` (or an
+    interrupted sweep of it is resumed).
 
     With one cell the result holds only the functions that occurred (:func:`boolean_prior_cell`).
     With several, the cells share one ``function`` dim of ``min(keep, n)`` rows: a cell with fewer
@@ -175,7 +176,7 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
     config = {"experiment": "boolean_prior", "grid": grid, "fixed": fixed, "n": n, "n_inputs": n_inputs,
               "width": width, "depth": depth, "keep": keep, "arch": "mlp"}
     attrs = {**result_attrs(config, key), "exact": int(n_inputs <= MAX_EXACT_INPUTS)}
-    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=False)
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=False, overwrite=overwrite)
 
 
 def _pad_rows(ds: xr.Dataset, rows: int) -> xr.Dataset:

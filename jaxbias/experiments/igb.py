@@ -26,7 +26,7 @@ import xarray as xr
 from jaxbias.engine import reduce
 from jaxbias.grid import cells
 from jaxbias.inputs import gaussian_blobs, parse_inputs
-from jaxbias.io import save
+from jaxbias.io import check_writable, save
 from jaxbias.measures.guessing import guessing_stats, n_classes
 from jaxbias.nets import CNN, MLP
 from jaxbias.nets.options import NORMS, Norm, Pool
@@ -204,7 +204,7 @@ _DEFAULTS = {"activation": "relu", "depth": 1, "pool": "none", "norm": "none", "
 
 def run_igb(path, grid: dict, *, fixed: dict | None = None, n: int = 1000, width: int = 256, n_points: int = 1000,
             dim: int = 64, inputs: str = "blobs", out: int = 1, key: int = 0, n_boot: int = 1000,
-            resume: bool = False, progress: bool = True) -> xr.Dataset:
+            resume: bool = False, progress: bool = True, overwrite: bool = False) -> xr.Dataset:
     """Sweeps IGB cells over ``grid`` (resumable) and saves the Dataset at ``path``.
 
     Args:
@@ -216,6 +216,8 @@ def run_igb(path, grid: dict, *, fixed: dict | None = None, n: int = 1000, width
       n: networks per cell; width, n_points, dim, inputs, out: the network and input set.
       key: int seed of networks and inputs. The inputs depend only on ``input_mean``.
       n_boot: bootstrap resamples of the intervals.
+      resume: continue an interrupted sweep (:func:`jaxbias.run_sweep`).
+      overwrite: replace an existing ``path`` (refused otherwise, before anything runs).
 
     Returns:
       The Dataset with one dimension per swept parameter (see :func:`igb_cell` for variables).
@@ -245,12 +247,14 @@ def run_igb(path, grid: dict, *, fixed: dict | None = None, n: int = 1000, width
     attrs = result_attrs(config, key)
     attrs["n_points"] = int(igb_inputs(inputs, n_points, dim, 0.0, key=key).shape[0])
     if not grid:
+        if jax.process_index() == 0:
+            check_writable(path, overwrite=overwrite)
         ds = cell_fn({})
         ds.attrs.update(attrs)
         if jax.process_index() == 0:  # under jax.distributed every process computes, process 0 writes
-            save(ds, path)
+            save(ds, path, overwrite=overwrite)
         return ds
-    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress, overwrite=overwrite)
 
 
 def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None, *, depth: int = 3,

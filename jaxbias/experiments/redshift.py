@@ -280,11 +280,11 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
              residuals=(False,), norms=("none",), bias_var: float = 0.1, parameterization: str = "standard",
              n: int = 100, resolution: int = 64, dim: int = 2, key=0, measures=("mean_frequency",), window=None,
              degree: int = 8, resume: bool = False, progress: bool = True, chunk_size=None,
-             memory_budget=None) -> xr.Dataset:
+             memory_budget=None, overwrite: bool = False) -> xr.Dataset:
     """The redshift sweep: activation x depth (x width, weight law, residual, norm) x scale, saved to ``path``.
 
     Resumable (:func:`jaxbias.run_sweep`: each finished cell is saved; ``resume=True`` continues
-    a killed sweep). Activation and depth are always dimensions; width, weight law, residual and
+    a killed sweep; an existing ``path`` is refused unless ``overwrite=True``). Activation and depth are always dimensions; width, weight law, residual and
     norm become dimensions when given several values. Each cell is :func:`redshift_cell` of
     :func:`unit_scale_mlp` with that cell's fields and ``bias_var``, ``parameterization``.
 
@@ -331,7 +331,7 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
               "arch": "mlp"}
     attrs = {**result_attrs(config, key), "scale_kind": scale_kind, "scale_meaning": _SCALE_MEANING[scale_kind],
              **base}
-    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress)
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress, overwrite=overwrite)
 
 
 def _norm_value(value) -> str:
