@@ -20,6 +20,7 @@ import sys
 from typing import Sequence
 
 import jaxbias.commands
+from jaxbias.commands.common import HelpFormatter
 
 __all__ = ["main"]
 
@@ -33,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     for module in sorted(m.name for m in pkgutil.iter_modules(jaxbias.commands.__path__)):
         if module != "common":
             importlib.import_module(f"jaxbias.commands.{module}").register(sub)
+    for command in sub.choices.values():  # every command's --help shows each default once
+        command.formatter_class = HelpFormatter
     return parser
 
 

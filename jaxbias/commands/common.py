@@ -9,7 +9,11 @@ from jaxbias.grid import cells, split
 from jaxbias.nets.options import NORMS
 
 __all__ = [
+    "HelpFormatter",
+    "INPUTS_HELP",
+    "ARCHS",
     "NET_OPTIONS",
+    "net_inputs",
     "add_device_options",
     "add_net_options",
     "add_overwrite_option",
@@ -22,10 +26,32 @@ __all__ = [
     "split_sweep",
 ]
 
+INPUTS_HELP = ("input set, the same spec in every command: grid:D:R (R^D points on [-1, 1]^D), sphere:D:N, "
+               "hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help that shows each option's default once: appended as ``(default: V)`` unless the help text
+    already states it, and never for flags (store_true) or options without a default (None). Lists
+    (the defaults of sweepable options) are shown as the values one would type: ``relu tanh``."""
+
+    def _get_help_string(self, action):
+        help_ = action.help or ""
+        default = action.default
+        if ("default" in help_ or default is None or default is argparse.SUPPRESS or isinstance(default, bool)
+                or not action.option_strings or action.nargs == 0):
+            return help_
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{help_} (default: {shown.replace('%', '%%')})"
+
+
+ARCHS = ("mlp", "resnet", "cnn", "transformer")  # every built-in family of jaxbias.nets
+
 # option name -> (type, default, help); each may be given several values (a sweep)
 NET_OPTIONS = {
-    "width": (int, [64], "hidden width"),
-    "depth": (int, [4], "number of hidden layers"),
+    "width": (int, [64], "hidden width (cnn: channels per conv layer; transformer: d_model)"),
+    "depth": (int, [4], "number of hidden layers (mlp), residual blocks (resnet), conv layers (cnn) or encoder "
+                        "layers (transformer); 0: no hidden layer, a random linear (affine) map of the inputs"),
     "activation": (str, ["tanh"], "activation name, e.g. relu, tanh, gelu, 'leaky_relu(0.1)', 'snake(2)'"),
     "weight_var": (float, [1.0], "C_W: weights have variance C_W / fan_in"),
     "bias_var": (float, [0.0], "C_b: biases have variance C_b"),
@@ -40,18 +66,24 @@ NET_OPTIONS = {
 def add_net_options(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
     """Add the (sweepable) network options of NET_OPTIONS and the architecture flags to ``p``."""
     defaults = defaults or {}
-    p.add_argument("--arch", default="mlp", choices=["mlp", "resnet"],
-                   help="architecture (resnet: dense residual blocks of two layers, --depth blocks)")
+    p.add_argument("--arch", default="mlp", choices=list(ARCHS),
+                   help="network family: mlp; resnet (dense residual blocks of two layers); cnn (3x3 SAME convolutions, "
+                        "global average pooling; each input point is a square 1-channel image, e.g. digits 8x8, or "
+                        "else a 1xD row); transformer (pre-norm encoder, --heads heads, MLP width 4 x --width, mean "
+                        "readout; each input point is a sequence of its D coordinates)")
+    p.add_argument("--heads", type=int, default=4, help="transformer: attention heads (must divide --width)")
     for name, (typ, default, help_) in NET_OPTIONS.items():
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, nargs="+",
                        default=defaults.get(name, default), help=f"{help_} (sweepable)")
     p.add_argument("--out-dim", type=int, default=defaults.get("out_dim", 1), help="number of output units")
     p.add_argument("--no-bias", action="store_true", help="layers without biases")
-    p.add_argument("--residual", action="store_true", help="MLP: skip connections around hidden layers 2..depth")
+    p.add_argument("--residual", action="store_true", help="mlp: skip connections around hidden layers 2..depth")
     p.add_argument("--norm", choices=list(NORMS), default=None,
-                   help="layer or batch norm before (pre) or after (post) the activation")
+                   help="layer or batch norm before (pre) or after (post) the activation (transformer: layer_pre "
+                        "or layer_post, default layer_pre)")
     p.add_argument("--pool", default=None, metavar="KIND(P)",
-                   help="MLP: 1-D pooling over hidden units after each activation, 'max(p)' or 'avg(p)' (window p)")
+                   help="'max(p)' or 'avg(p)' with window p after each activation: mlp, 1-D over hidden units; cnn, "
+                        "2-D over positions")
 
 
 def add_run_options(p: argparse.ArgumentParser, out: str, *, engine: bool = True,
@@ -136,12 +168,34 @@ def build_net(args, cell: dict):
         activation=cell["activation"], out=args.out_dim, weight_var=cell["weight_var"], bias_var=cell["bias_var"],
         bias=not args.no_bias, parameterization=cell["parameterization"], weight_law=cell["weight_law"],
     )
-    if args.arch == "mlp":
+    arch = getattr(args, "arch", "mlp")
+    if arch == "mlp":
         return jb.nets.MLP(cell["width"], cell["depth"], residual=args.residual, norm=args.norm, pool=args.pool,
                            **common)
+    if args.residual:
+        raise ValueError(f"--residual: skip connections around hidden layers are an mlp option (--arch {arch} "
+                         f"{'has them built in' if arch in ('resnet', 'transformer') else 'has none'})")
+    if arch == "cnn":
+        return jb.nets.CNN((cell["width"],) * cell["depth"], norm=args.norm, pool=args.pool, **common)
     if args.pool is not None:
-        raise ValueError(f"--pool {args.pool}: pooling over hidden units is an MLP option (--arch mlp)")
+        raise ValueError(f"--pool {args.pool}: pooling is an mlp or cnn option, not --arch {arch}")
+    if arch == "transformer":
+        return jb.nets.Transformer(cell["width"], cell["depth"], getattr(args, "heads", 4), 4 * cell["width"],
+                                   norm=args.norm or "layer_pre", **common)
     return jb.nets.ResNet(cell["width"], cell["depth"], norm=args.norm, **common)
+
+
+def net_inputs(args, x):
+    """The input points ``x (n_points, D)`` shaped for ``--arch``: ``(n, s, s, 1)`` images when D = s^2
+    (else ``(n, 1, D, 1)``) for cnn, ``(n, D, 1)`` sequences for transformer, unchanged otherwise."""
+    arch = getattr(args, "arch", "mlp")
+    n, d = x.shape[0], x.reshape(x.shape[0], -1).shape[1]
+    if arch == "cnn":
+        side = round(d ** 0.5)
+        return x.reshape(n, side, side, 1) if side * side == d else x.reshape(n, 1, d, 1)
+    if arch == "transformer":
+        return x.reshape(n, d, 1)
+    return x
 
 
 def check_distinct(args, names) -> None:

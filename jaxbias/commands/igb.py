@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from jaxbias.commands.common import add_device_options, add_run_options, check_distinct
+from jaxbias.commands.common import INPUTS_HELP, add_device_options, add_run_options, check_distinct
 from jaxbias.nets.options import NORMS
 
 __all__ = ["register", "run"]
@@ -36,7 +36,9 @@ def register(sub) -> None:
     s.add_argument("--width", type=int, default=256, help="hidden width")
     s.add_argument("--out-dim", type=int, default=1, help="outputs (classes; 1 = sign, two classes)")
     s.add_argument("--n", type=int, default=1000, help="networks per cell")
-    s.add_argument("--inputs", default="blobs", help="blobs, digits (all ten classes) or digits:0,1")
+    s.add_argument("--inputs", default="blobs",
+                   help="blobs (--n-points Gaussian points in --dim dimensions, mean --input-mean), or an input spec "
+                        "as in every command: " + INPUTS_HELP.split(": ", 1)[1])
     s.add_argument("--n-points", type=int, default=1000, help="blobs: number of inputs")
     s.add_argument("--dim", type=int, default=64, help="blobs: input dimension")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")

@@ -11,7 +11,10 @@ __all__ = ["register", "run"]
 
 def register(sub) -> None:
     """Add the ``info`` subcommand to the subparsers ``sub``."""
-    i = sub.add_parser("info", help="versions and devices")
+    i = sub.add_parser("info", help="versions and devices",
+                       description="Print the versions of jaxbias, jax and jaxlib, the backend, this process's index "
+                                   "and the devices JAX sees, as JSON (with --cpu-devices or the multi-host flags: "
+                                   "what a command run with them would use).")
     add_device_options(i)
     i.set_defaults(run=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from jaxbias.commands.common import add_overwrite_option, check_outputs
-from jaxbias.commands.common import add_device_options, add_net_options, build_net, split_sweep
+from jaxbias.commands.common import INPUTS_HELP, add_device_options, add_net_options, build_net, split_sweep
 
 __all__ = ["register", "run"]
 
@@ -16,7 +16,7 @@ def register(sub) -> None:
         "ntk",
         help="empirical NTK over inits and its spectrum, next to the infinite-width kernels",
         description="Compute the empirical NTK of n random networks on an input set (mean and spread), the "
-                    "eigenvalues of each network's NTK (mean and 5-95%% band), and for MLPs the infinite-width "
+                    "eigenvalues of each network's NTK (mean and 5-95 % band), and for MLPs the infinite-width "
                     "NNGP and NTK with their spectra; save a netCDF Dataset and a log-log eigenvalue plot. "
                     "The default parameterization here is ntk (weights N(0, 1) scaled in the forward pass): its "
                     "NTK has a width-independent infinite-width limit that the finite-width mean converges to. "
@@ -27,8 +27,7 @@ def register(sub) -> None:
     add_net_options(s, defaults={"activation": ["relu"], "width": [256], "depth": [3],
                                   "parameterization": ["ntk"]})
     s.add_argument("--n", type=int, default=16, help="number of random networks")
-    s.add_argument("--inputs", default="sphere:3:128",
-                   help="grid:D:R, sphere:D:N, hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
+    s.add_argument("--inputs", default="sphere:3:128", help=INPUTS_HELP)
     s.add_argument("--method", default="auto", choices=["auto", "jacobian", "ntvp", "structured"],
                    help="empirical NTK method")
     s.add_argument("--key", type=int, default=0, help="random seed; network i uses fold_in(key, i)")

@@ -21,7 +21,7 @@ def register(sub) -> None:
         description="Sample n random MLPs per cell of activation x depth (x width, weight law, residual, "
                     "norm) on a grid over [-1, 1]^dim and score each one at every weight scale (Fourier mean "
                     "frequency by default; Teney et al., CVPR 2024). Writes a netCDF file with per-network "
-                    "scores and per-cell mean, std and 95%% confidence interval, a heatmap per activation and "
+                    "scores and per-cell mean, std and 95 % confidence interval, a heatmap per activation and "
                     "curves with confidence bands. Finished cells are saved as they complete (--resume).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -40,8 +40,11 @@ def register(sub) -> None:
                    help="skip connections around hidden layers 2..depth (sweepable: off on)")
     r.add_argument("--norm", nargs="+", choices=list(NORM_VALUES), default=["none"],
                    help="normalization before (pre) or after (post) the activation, as in the spec (sweepable)")
-    r.add_argument("--bias-var", type=float, default=0.1, help="C_b (with --scale-kind weight_var)")
-    r.add_argument("--parameterization", choices=["standard", "ntk"], default="standard")
+    r.add_argument("--bias-var", type=float, default=0.0,
+                   help="C_b: biases have variance C_b, as in every command (with --scale-kind weight_var)")
+    r.add_argument("--parameterization", choices=["standard", "ntk"], default="standard",
+                   help="standard: weights N(0, C_W/fan_in); ntk: weights N(0, 1) scaled by sqrt(C_W/fan_in) in the "
+                        "forward pass (same functions at initialization)")
     r.add_argument("--n", type=int, default=50, help="networks per cell (the same networks at every scale)")
     r.add_argument("--resolution", type=int, default=64, help="grid points per axis")
     r.add_argument("--dim", type=int, default=2, help="input dimension of the grid")

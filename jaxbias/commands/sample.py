@@ -6,7 +6,16 @@ import argparse
 import json
 import pathlib
 
-from jaxbias.commands.common import add_device_options, add_net_options, add_run_options, build_net, cells, split_sweep
+from jaxbias.commands.common import (
+    INPUTS_HELP,
+    add_device_options,
+    add_net_options,
+    add_run_options,
+    build_net,
+    cells,
+    net_inputs,
+    split_sweep,
+)
 
 __all__ = ["register", "run"]
 
@@ -22,8 +31,7 @@ def register(sub) -> None:
     )
     add_net_options(s)
     s.add_argument("--n", type=int, default=1000, help="number of networks")
-    s.add_argument("--inputs", default="grid:2:64",
-                   help="grid:D:R, sphere:D:N, hypercube:N[:pm1], blobs:K:D:N, digits[:0,1]")
+    s.add_argument("--inputs", default="grid:2:64", help=INPUTS_HELP)
     add_run_options(s, "results.nc")
     s.add_argument("--plot", default=None, help="image of the first sampled functions (e.g. functions.png)")
     add_device_options(s)
@@ -47,9 +55,10 @@ def run(args) -> int:
         check_outputs(args, args.out, args.plot)
     x, meta = jb.inputs.parse_inputs(args.inputs, key=args.key)
     grid_shape = meta.get("grid_shape")
+    x_net = net_inputs(args, x)
     swept, fixed = split_sweep(args)
-    for cell in cells(swept, fixed):  # build every net first: bad options fail before any sampling
-        build_net(args, cell)
+    for cell in cells(swept, fixed):  # build every net and check it takes the inputs before any sampling
+        build_net(args, cell).init(jax.random.key(0), x_net[:1])
     run_config = dict(n=args.n, inputs=args.inputs, key=args.key, chunk_size=args.chunk_size,
                memory_budget=args.memory_budget)
     meta_json = {k: v for k, v in meta.items() if k != "labels"}
@@ -57,7 +66,7 @@ def run(args) -> int:
 
     def cell_dataset(cell: dict):
         net = build_net(args, {**fixed, **cell})
-        y = jb.sample(net, x, n=args.n, key=args.key, chunk_size=args.chunk_size,
+        y = jb.sample(net, x_net, n=args.n, key=args.key, chunk_size=args.chunk_size,
                       memory_budget=args.memory_budget, progress=progress)
         config = {"net": net, "run": run_config, "inputs": meta_json}
         return jb.outputs_dataset(y, x, config, args.key, grid_shape=grid_shape)

@@ -49,8 +49,9 @@ def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input
 
     Args:
       inputs: ``"blobs"``: ``n_points`` points from ``N(input_mean * 1, I_dim)`` (so ``|m|^2 / tr S =
-        input_mean^2``); ``"digits"`` (all ten classes) or ``"digits:0,1"`` (the shipped digits,
-        standardized; ``n_points``, ``dim`` and ``input_mean`` are then unused).
+        input_mean^2``); or any spec of :func:`jaxbias.inputs.parse_inputs`, the same strings as
+        ``--inputs`` in every command (``"digits"``, ``"digits:0,1"``, ``"sphere:D:N"``,
+        ``"grid:D:R"``, ...; ``n_points``, ``dim`` and ``input_mean`` are then unused).
       key: int seed or JAX key of the blob sample.
     """
     if inputs == "blobs":
@@ -59,10 +60,10 @@ def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input
             raise ValueError(f"input_mean={input_mean!r}: expected a finite number")
         x, _ = gaussian_blobs(n_points, means=[[mean] * check_int("dim", dim, 1)], key=key)
         return np.asarray(x)
-    if isinstance(inputs, str) and inputs.startswith("digits"):
-        x, _ = parse_inputs(inputs)
+    if isinstance(inputs, str) and inputs.strip().lower() != "blobs":
+        x, _ = parse_inputs(inputs, key=key)
         return np.asarray(x)
-    raise ValueError(f"inputs={inputs!r}: expected 'blobs', 'digits' or 'digits:c1,c2,...'")
+    raise ValueError(f"inputs={inputs!r}: expected 'blobs' or an input spec such as 'digits:0,1' or 'sphere:64:1000'")
 
 
 def _pool_value(pool) -> str:
