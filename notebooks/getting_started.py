@@ -22,9 +22,7 @@ import os
 import tempfile
 
 import jax.numpy as jnp
-import matplotlib
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import jaxbias as jb  # noqa: E402

@@ -29,10 +29,8 @@ import os
 import time
 
 import jax
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import jaxbias as jb  # noqa: E402

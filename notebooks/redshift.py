@@ -25,9 +25,6 @@
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
 from IPython.display import Image, display  # noqa: E402
 
 from jaxbias.experiments import boolean_prior, redshift  # noqa: E402
