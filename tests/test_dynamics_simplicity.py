@@ -123,12 +123,13 @@ def test_separation_step_and_bootstrap_interval():
     a[:, 3:] += 0.1 + 0.01 * rng.normal(size=(32, 3))  # separate from step 10 on
     out = separation(a, b, steps, n_boot=300)
     assert out["step"] == 10 and out["low"] == 10 and out["high"] == 10 and out["fraction"] == 1.0
-    assert out["k"] == pytest.approx(bonferroni_k(6))
+    assert out["k"] == pytest.approx(bonferroni_k(6, n_nets=32))
     same = separation(b, b, steps, n_boot=50)
     assert same["step"] == np.inf and same["fraction"] == 0.0
     tiny = separation(b + 0.001, b, steps, n_boot=0)  # significant but below min_difference
     assert tiny["step"] == np.inf and np.isnan(tiny["low"])
     assert bonferroni_k(100) == pytest.approx(3.4808, abs=1e-3)
+    assert bonferroni_k(100, n_nets=16) == pytest.approx(4.4166, abs=1e-3)  # t with 15 degrees of freedom
     with pytest.raises(ValueError, match="n_nets >= 2"):
         separation(a[:1], b[:1], steps)
 

@@ -79,7 +79,7 @@ def register(sub) -> None:
     o.add_argument("--record", type=int, default=100, help="about this many log-spaced steps are measured")
     s = p.add_argument_group("separation")
     s.add_argument("--k", type=float, default=None,
-                   help="standard errors (default: the two-sided Bonferroni bound at 5%% over the recorded steps)")
+                   help="standard errors (default: the two-sided Bonferroni bound at 5%% over the recorded steps, Student's t with n - 1 degrees of freedom)")
     s.add_argument("--min-difference", type=float, default=0.01, help="smallest accuracy gap that counts")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the networks")
     r = p.add_argument_group("files and run")

@@ -79,7 +79,7 @@ def plot_spectral_bias(ds: xr.Dataset, path, *, width: int | None = None) -> pat
                   f"(a) measured |residual_k| / |target_k|, median of {cell.sizes['net']} nets, width {width}", norm)
     _heatmap(axes[1], steps, np.maximum(predicted, floor), freqs,
              "(b) infinite-width NTK prediction (ensemble mean)", norm)
-    cbar = fig.colorbar(im, ax=axes[:2], fraction=0.03, pad=0.02)
+    cbar = fig.colorbar(im, ax=axes[1], fraction=0.05, pad=0.03)
     cbar.set_label(f"normalised residual (clipped at {floor:g})", fontsize=7)
     cbar.ax.tick_params(labelsize=7)
     for ax in axes[:2]:
@@ -122,5 +122,5 @@ def plot_spectral_bias(ds: xr.Dataset, path, *, width: int | None = None) -> pat
                  f"{net.get('depth', '')} {net.get('activation', '')} ({net.get('parameterization', '')} "
                  "parameterisation), "
                  f"full-batch GD for {config.get('steps', '')} steps", fontsize=9)
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.14, top=0.86, wspace=0.35)
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.14, top=0.86, wspace=0.45)
     return save_figure(fig, path)

@@ -275,12 +275,19 @@ def cumulant_task(*, n_train: int = 2048, n_test: int = 1024, dim: int = 4, nois
     return Dataset(x_tr, y_tr, x_te, y_te, n_classes=2, name="cumulants", attrs=attrs)
 
 
-def bonferroni_k(n_steps: int, alpha: float = 0.05) -> float:
-    """The two-sided normal quantile ``z_(1 - alpha / (2 n_steps))``: a family-wise level ``alpha``
-    over ``n_steps`` recorded steps (3.48 for 100 steps at 5 %)."""
-    from statistics import NormalDist
+def bonferroni_k(n_steps: int, alpha: float = 0.05, n_nets: int | None = None) -> float:
+    """Standard errors for a family-wise level ``alpha`` over ``n_steps`` recorded steps (two-sided Bonferroni).
 
-    return NormalDist().inv_cdf(1 - alpha / (2 * check_int("n_steps", n_steps, 1)))
+    The quantile ``1 - alpha / (2 n_steps)`` of Student's t with ``n_nets - 1`` degrees of freedom (the
+    standard error is estimated from ``n_nets`` networks), or of the normal distribution when
+    ``n_nets`` is None: 3.48 for 100 steps at 5 %; 4.42 with 16 networks.
+    """
+    from scipy import stats
+
+    q = 1 - alpha / (2 * check_int("n_steps", n_steps, 1))
+    if n_nets is None:
+        return float(stats.norm.ppf(q))
+    return float(stats.t.ppf(q, check_int("n_nets", n_nets, 2) - 1))
 
 
 def _first_separated(d: np.ndarray, k: float, min_difference: float) -> int:
@@ -303,8 +310,8 @@ def separation(a: np.ndarray, b: np.ndarray, steps: Sequence[int], *, k: float |
     initialisation) ``d_i(t) = a_i(t) - b_i(t)``, mean ``m(t)`` and standard error ``se(t) =
     sd_i(d_i(t)) / sqrt(n)`` across networks, the separation step is the first recorded ``t`` with
     ``|m(t)| > k se(t)`` and ``|m(t)| >= min_difference``. ``k`` defaults to a Bonferroni bound over
-    the recorded steps (:func:`bonferroni_k`: family-wise 5 %), so noise alone rarely separates the
-    curves; ``min_difference`` keeps a large ensemble from declaring differences nobody would see.
+    the recorded steps with Student's t for the estimated standard error (:func:`bonferroni_k`:
+    family-wise 5 %), so noise alone rarely separates the curves; ``min_difference`` keeps a large ensemble from declaring differences nobody would see.
     The interval: the same definition on ``n_boot`` resamples of the networks (with replacement,
     pairs kept), its ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles (``inf`` where
     resamples never separate within the run).
@@ -313,7 +320,7 @@ def separation(a: np.ndarray, b: np.ndarray, steps: Sequence[int], *, k: float |
       a, b: ``(n_nets, n_steps)`` curves (e.g. real-test accuracy of networks trained on the data and
         on a clone), ``n_nets >= 2``.
       steps: ``(n_steps,)`` the recorded steps.
-      k: standard errors; None: :func:`bonferroni_k` of ``n_steps``.
+      k: standard errors; None: :func:`bonferroni_k` of ``n_steps`` and ``n_nets``.
       min_difference: smallest ``|m(t)|`` that counts (units of the curves: 0.01 = one accuracy point).
       n_boot: bootstrap resamples (0: no interval).
       confidence: of the interval.
@@ -336,7 +343,7 @@ def separation(a: np.ndarray, b: np.ndarray, steps: Sequence[int], *, k: float |
     if a.shape != b.shape or a.ndim != 2 or a.shape[0] < 2 or a.shape[1] != steps.shape[0]:
         raise ValueError(f"a with shape {a.shape}, b with shape {b.shape}, steps with shape {steps.shape}: expected "
                          "two (n_nets >= 2, n_steps) arrays and n_steps steps")
-    k = bonferroni_k(len(steps)) if k is None else check_float("k", k, 0.0)
+    k = bonferroni_k(len(steps), n_nets=a.shape[0]) if k is None else check_float("k", k, 0.0)
     min_difference = check_float("min_difference", min_difference, 0.0)
     n_boot = check_int("n_boot", n_boot, 0)
     confidence = check_float("confidence", confidence, 0.0)

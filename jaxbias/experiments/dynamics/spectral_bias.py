@@ -71,7 +71,7 @@ class FourierCoefficients:
       >>> import numpy as np
       >>> x = -1 + 2 * np.arange(8) / 8
       >>> m = FourierCoefficients((8,), ((1,),))
-      >>> np.round(np.asarray(m(np.cos(np.pi * x)[:, None].astype(np.float32))), 6).tolist()
+      >>> (np.round(np.asarray(m(np.cos(np.pi * x)[:, None].astype(np.float32))), 6) + 0.0).tolist()
       [[-0.5, 0.0]]
     """
 
