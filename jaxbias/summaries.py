@@ -171,17 +171,25 @@ def _mix(words: jax.Array, seed: int) -> jax.Array:
 def count_distinct() -> Summary:
     """Counts how often each distinct Boolean output pattern (truth table) occurs.
 
-    The stat must be Boolean (e.g. ``outputs > 0``) of any shape per network. Patterns of at most
+    The stat must be Boolean (e.g. ``outputs > 0``) of any shape per network, or a pair
+    ``(pattern, valid)`` with ``valid`` a Boolean scalar: networks with ``valid`` False (e.g.
+    non-finite outputs, whose ``outputs > 0`` would read as the all-zeros pattern) are not counted
+    but tallied in ``"excluded"``. Patterns of at most
     1024 bits are packed exactly into uint32 words (no collisions); longer ones are hashed to 128
     bits (four independent MurmurHash3-style 32-bit hashes), whose collision probability over
     10^7 functions is below 10^-24. Packing and de-duplication within a chunk run on device
     (``jnp.unique`` with a static size); only the distinct patterns and their counts leave it.
 
     Result: ``{"keys": (n_distinct, words) uint32 sorted by decreasing count, "counts": (n_distinct,)
-    int64, "exact": bool, "total": int}``. With ``exact`` the keys unpack to truth tables
-    (see :func:`unpack_bits`).
+    int64, "exact": bool, "total": int, "excluded": int}`` (``total`` counts the valid networks
+    only). With ``exact`` the keys unpack to truth tables (see :func:`unpack_bits`).
     """
     def partial(values, mask):
+        excluded = jnp.zeros((), jnp.int32)
+        if isinstance(values, tuple):
+            values, valid = values
+            excluded = jnp.sum(mask & ~valid.astype(bool)).astype(jnp.int32)
+            mask = mask & valid.astype(bool)
         chunk = values.shape[0]
         flat = rearrange(values, "net ... -> net (...)")
         if flat.dtype != jnp.bool_:
@@ -193,7 +201,7 @@ def count_distinct() -> Summary:
         # Padding rows become a sentinel pattern and are dropped by the mask count.
         keys, inverse = jnp.unique(words, axis=0, size=chunk, fill_value=0, return_inverse=True)
         counts = jnp.zeros(chunk, jnp.int32).at[inverse.reshape(-1)].add(mask.astype(jnp.int32))
-        return keys, counts, jnp.asarray(exact)
+        return keys, counts, jnp.asarray(exact), excluded
 
     def consolidate(keys, counts):
         uniq, inv = np.unique(np.concatenate(keys), axis=0, return_inverse=True)
@@ -204,22 +212,25 @@ def count_distinct() -> Summary:
     def merge(state, part):
         # Partials are buffered and de-duplicated only when the buffer outgrows the table, so the
         # host cost stays linear in the number of networks however many functions are distinct.
-        keys, counts, exact = (np.asarray(a) for a in part)
+        keys, counts, exact, excluded = (np.asarray(a) for a in part)
         keep = counts > 0
         pending_keys, pending_counts, table_rows = state[:3] if state is not None else ([], [], 0)
+        excluded = int(excluded) + (state[4] if state is not None else 0)
         pending_keys = pending_keys + [keys[keep]]
         pending_counts = pending_counts + [counts[keep].astype(np.int64)]
         if sum(len(k) for k in pending_keys) > 2 * table_rows + 65536:
             table = consolidate(pending_keys, pending_counts)
             pending_keys, pending_counts, table_rows = [table[0]], [table[1]], len(table[0])
-        return pending_keys, pending_counts, table_rows, bool(exact)
+        return pending_keys, pending_counts, table_rows, bool(exact), excluded
 
     def result(state):
         if state is None:
-            return {"keys": np.zeros((0, 1), np.uint32), "counts": np.zeros(0, np.int64), "exact": True, "total": 0}
+            return {"keys": np.zeros((0, 1), np.uint32), "counts": np.zeros(0, np.int64), "exact": True, "total": 0,
+                    "excluded": 0}
         keys, counts = consolidate(state[0], state[1])
         order = np.lexsort((np.arange(len(counts)), -counts))
-        return {"keys": keys[order], "counts": counts[order], "exact": state[3], "total": int(counts.sum())}
+        return {"keys": keys[order], "counts": counts[order], "exact": state[3], "total": int(counts.sum()),
+                "excluded": state[4]}
 
     return Summary(partial, merge, result)
 

@@ -17,8 +17,10 @@ computed once per distinct function afterwards, in one jitted vmap.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -70,8 +72,9 @@ def function_complexities(tables: np.ndarray) -> dict:
 
 
 def _positive(y):
-    """The stat of a cell: one network's truth table ``f(x) = 1[net(x) > 0]`` of its first output, ``(n_points,)``."""
-    return y[:, 0] > 0
+    """The stat of a cell: one network's truth table ``f(x) = 1[net(x) > 0]`` of its first output, ``(n_points,)``,
+    and whether its outputs are finite (a NaN output would read as 0: the network is not counted, only tallied)."""
+    return y[:, 0] > 0, jnp.all(jnp.isfinite(y[:, 0]))
 
 
 def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2**17, key=0, chunk_size=None,
@@ -94,7 +97,10 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
       ``probability`` (count / n), ``lz_complexity`` (Valle-Perez, LZ76), ``sensitivity``
       (average sensitivity, in [0, n_inputs]), ``entropy``, ``table`` (packed truth table,
       ``(function, word)`` uint32, bit ``j`` of word ``k`` = input ``32k + j``); scalars
-      ``n_distinct``, ``n_networks``, ``p_constant`` (probability of the two constant functions).
+      ``n_distinct``, ``n_networks``, ``p_constant`` (probability of the two constant functions),
+      ``n_non_finite``: networks with a NaN or infinite output (overflow at large weights), which
+      compute no Boolean function: they are left out, and probabilities are over the other
+      ``n_networks - n_non_finite`` networks (a ``RuntimeWarning`` says so).
     """
     n = check_n(n)
     n_inputs = check_int("n_inputs", n_inputs, 1, inputs.MAX_HYPERCUBE_BITS)
@@ -103,6 +109,12 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
     res = engine.summarize(net, x, n=n, key=key, stat=_positive, summary=count_distinct(),
                            chunk_size=chunk_size, memory_budget=memory_budget, progress=progress)
     keys, counts = res["keys"], res["counts"]
+    n_non_finite = int(res["excluded"])
+    n_scored = n - n_non_finite
+    if n_non_finite:
+        warnings.warn(f"boolean_prior_cell: {n_non_finite} of {n} networks had NaN or infinite outputs and compute no "
+                      "Boolean function; they are left out (n_non_finite) and probabilities are over the other "
+                      f"{n_scored}", RuntimeWarning, stacklevel=2)
     n_distinct = len(counts)
     rows = min(keep, n_distinct)
     size = 1 << n_inputs
@@ -118,16 +130,17 @@ def boolean_prior_cell(net, *, n: int = 10**6, n_inputs: int = 7, keep: int = 2*
         for name, values in function_complexities(tables).items():
             comp[name][:rows] = values
         constant = tables.all(axis=1) | ~tables.any(axis=1)
-        p_constant = float(counts[:rows][constant].sum()) / n  # both constants are among the top rows if present
+        p_constant = float(counts[:rows][constant].sum()) / n_scored if n_scored else np.nan  # both are top rows
     config = {"experiment": "boolean_prior", "net": net, "n": n, "n_inputs": n_inputs, "keep": keep}
     ds = xr.Dataset(
         {
             "occurrences": (("function",), count),
-            "probability": (("function",), count / n),
+            "probability": (("function",), count / max(n_scored, 1)),
             **{name: (("function",), v) for name, v in comp.items()},
             "table": (("function", "word"), table),
             "n_distinct": ((), np.int64(n_distinct)),
             "n_networks": ((), np.int64(n)),
+            "n_non_finite": ((), np.int64(n_non_finite)),
             "p_constant": ((), np.float64(p_constant)),
         },
         coords={"function": np.arange(rows)},

@@ -17,6 +17,7 @@ with :func:`igb_net`; :func:`phase_dataset` puts the predicted ``gamma`` and reg
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import jax
@@ -156,20 +157,36 @@ def igb_cell(net, x, *, n: int, key: Any = 0, n_boot: int = 1000, confidence: fl
       negative estimate is the finite-input-set offset ``~ -1/n_points``, e.g. batch norm after the
       activation fixes each network's mean output over the inputs to its readout bias, exactly 0 without
       bias), not a negative variance ratio; ``gamma`` is ``inf`` (undefined) when every network is
-      constant over the inputs.
+      constant over the inputs. ``non_finite (net)`` marks networks with a NaN or infinite output
+      (overflow): they assign no classes, their fractions are NaN, and they are left out of every
+      per-cell statistic and the histogram; ``n_non_finite`` counts them (a ``RuntimeWarning`` too).
     """
     level = check_confidence(confidence)
     x = np.asarray(x, np.float32)
     stats = reduce(net, x, n=n, key=key, stat=guessing_stats, chunk_size=chunk_size, progress=progress)
     n_points = x.shape[0]
     classes = n_classes(stats.mean.shape[-1])
-    gamma = th.estimate_gamma(stats.mean, stats.var, n_points, n_boot=n_boot, level=level)
-    var = th.estimate_g0_var(stats.g0, n_points, n_boot=n_boot, level=level)
-    mx = th.estimate_max_fraction(stats.max_fraction, n_boot=n_boot, level=level)
+    # A network with a NaN or infinite output assigns no classes (its fractions are NaN): counted, left out.
+    finite = (np.isfinite(stats.g0) & np.all(np.isfinite(stats.mean), axis=-1)
+              & np.all(np.isfinite(stats.var), axis=-1))
+    n_non_finite = int(n - finite.sum())
+    if n_non_finite:
+        warnings.warn(f"igb_cell: {n_non_finite} of {n} networks had NaN or infinite outputs; they assign no classes "
+                      "and are left out of gamma, Var(G0), E[max G] and the KS test (non_finite, n_non_finite)",
+                      RuntimeWarning, stacklevel=2)
     flat = x.reshape(n_points, -1)
     theory = _theory(net, flat, classes)
-    ks = (th.ks_test(stats.g0, max(theory["gamma_theory"], 0.0), n_points) if classes == 2 and not math.isnan(
-        theory["gamma_theory"]) else th.KSResult(math.nan, math.nan, n))
+    if finite.sum() >= 2:
+        g0 = stats.g0[finite]
+        gamma = th.estimate_gamma(stats.mean[finite], stats.var[finite], n_points, n_boot=n_boot, level=level)
+        var = th.estimate_g0_var(g0, n_points, n_boot=n_boot, level=level)
+        mx = th.estimate_max_fraction(stats.max_fraction[finite], n_boot=n_boot, level=level)
+        ks = (th.ks_test(g0, max(theory["gamma_theory"], 0.0), n_points) if classes == 2 and not math.isnan(
+            theory["gamma_theory"]) else th.KSResult(math.nan, math.nan, len(g0)))
+    else:  # fewer than two scored networks: nothing to estimate
+        g0 = stats.g0[finite]
+        gamma = var = mx = th.Estimate(math.nan, math.nan, math.nan, math.nan, len(g0), level)
+        ks = th.KSResult(math.nan, math.nan, len(g0))
     per_cell = {
         "gamma": gamma.value, "gamma_low": gamma.low, "gamma_high": gamma.high,
         "var_g0": var.value, "var_g0_low": var.low, "var_g0_high": var.high,
@@ -185,7 +202,9 @@ def igb_cell(net, x, *, n: int, key: Any = 0, n_boot: int = 1000, confidence: fl
             "sorted_fractions": (("net", "class"), stats.sorted_fractions),
             "out_mean": (("net", "out"), stats.mean),
             "out_var": (("net", "out"), stats.var),
-            "g0_hist": (("g0_bin",), np.histogram(stats.g0, bins=HIST_BINS, range=(0.0, 1.0))[0]),
+            "g0_hist": (("g0_bin",), np.histogram(g0, bins=HIST_BINS, range=(0.0, 1.0))[0]),
+            "non_finite": (("net",), ~finite),
+            "n_non_finite": ((), np.int64(n_non_finite)),
             **{k: ((), np.float64(v)) for k, v in per_cell.items()},
             "no_igb": ((), np.bool_(no_igb)),
         },

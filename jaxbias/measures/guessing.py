@@ -48,7 +48,10 @@ def class_fractions(outputs: jax.Array) -> jax.Array:
         to the lowest index, as ``jnp.argmax``).
 
     Returns:
-      ``(n_classes,)`` float32 fractions summing to 1 (``n_classes`` = 2 for one output).
+      ``(n_classes,)`` float32 fractions summing to 1 (``n_classes`` = 2 for one output); all NaN
+      when an output is NaN or infinite: such a network assigns no classes (``NaN > 0`` is False,
+      so it would otherwise send every input to class 0 and pass for the most biased network).
+      Count and leave out such networks (``jnp.isnan(fractions[0])``).
 
     Raises:
       ValueError: ``outputs`` is not a floating ``(n_points, n_out)`` array.
@@ -57,9 +60,11 @@ def class_fractions(outputs: jax.Array) -> jax.Array:
     n_points, n_out = outputs.shape
     if n_out == 1:
         g1 = jnp.mean((outputs[:, 0] > 0).astype(jnp.float32))
-        return jnp.stack([1.0 - g1, g1])
-    counts = jnp.bincount(jnp.argmax(outputs, axis=1), length=n_out)
-    return counts.astype(jnp.float32) / n_points
+        fractions = jnp.stack([1.0 - g1, g1])
+    else:
+        counts = jnp.bincount(jnp.argmax(outputs, axis=1), length=n_out)
+        fractions = counts.astype(jnp.float32) / n_points
+    return jnp.where(jnp.all(jnp.isfinite(outputs)), fractions, jnp.nan)
 
 
 class GuessingStats(NamedTuple):

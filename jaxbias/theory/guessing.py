@@ -296,7 +296,9 @@ def _per_net(name: str, a: Any) -> np.ndarray:
     if a.ndim != 2 or a.shape[0] < 1:
         raise ValueError(f"{name} with shape {a.shape}: expected (n_nets,) or (n_nets, n_out)")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains non-finite values")
+        bad = int(np.sum(~np.all(np.isfinite(a), axis=1)))
+        raise ValueError(f"{name}: {bad} of {a.shape[0]} networks have non-finite values (NaN or infinite outputs, "
+                         "which assign no classes); leave them out first, e.g. keep = np.isfinite(stats.g0)")
     return a
 
 
