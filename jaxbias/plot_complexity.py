@@ -12,6 +12,7 @@ All figures are written atomically (:func:`jaxbias.plot.save_figure`).
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 
@@ -51,6 +52,23 @@ def _scale_label(ds) -> str:
     kind = ds.attrs.get("scale_kind", "")
     return {"weight_var": "weight scale C_W (weights N(0, C_W / fan_in))",
             "absolute": "weight scale a (weights, biases U(-a, a))"}.get(kind, "weight scale")
+
+
+def _settings(ds, measure: str) -> str:
+    """What the numbers depend on, for the figure: the Fourier window (mean frequency) and the scale kind."""
+    try:
+        config = json.loads(ds.attrs.get("config", "{}"))
+    except (TypeError, json.JSONDecodeError):
+        config = {}
+    parts = []
+    if measure == "mean_frequency":
+        window = config.get("window")
+        parts.append(f"Fourier window: {window or 'none'}")
+    kind = ds.attrs.get("scale_kind", config.get("scale_kind"))
+    if kind:
+        parts.append({"weight_var": "scale kind weight_var (C_W, weights N(0, C_W / fan_in))",
+                      "absolute": "scale kind absolute (weights, biases U(-a, a))"}.get(kind, f"scale kind {kind}"))
+    return "; ".join(parts)
 
 
 def plot_redshift_heatmaps(ds: xr.Dataset, path, measure: str = "mean_frequency", max_panels: int = 12) -> pathlib.Path:
@@ -94,8 +112,9 @@ def plot_redshift_heatmaps(ds: xr.Dataset, path, measure: str = "mean_frequency"
             bar.ax.text(1.05, (value - lo) / (hi - lo), f" {name} {value:.2f}", transform=bar.ax.transAxes,
                         fontsize=7, va="center", color="tab:blue")
     n = ds.sizes.get("net", "?")
-    fig.suptitle(f"Neural redshift: {_LABELS.get(measure, measure)} of random MLPs ({n} networks per cell)",
-                 fontsize=10)
+    settings = _settings(ds, measure)
+    fig.suptitle(f"Neural redshift: {_LABELS.get(measure, measure)} of random MLPs ({n} networks per cell)"
+                 + (f"\n{settings}" if settings else ""), fontsize=10)
     return save_figure(fig, path)
 
 
@@ -132,7 +151,9 @@ def plot_redshift_curves(ds: xr.Dataset, path, measure: str = "mean_frequency", 
     axes[0, 0].legend(fontsize=6)
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
-    fig.suptitle("Complexity against weight scale (bands: 95 % confidence interval of the mean)", fontsize=10)
+    settings = _settings(ds, measure)
+    fig.suptitle("Complexity against weight scale (bands: 95 % confidence interval of the mean)"
+                 + (f"\n{settings}" if settings else ""), fontsize=10)
     return save_figure(fig, path)
 
 
