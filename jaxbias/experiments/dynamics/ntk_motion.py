@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import Any, Sequence
 
 import jax
@@ -94,11 +95,13 @@ def fit_slope(widths: Sequence[float], values: np.ndarray, *, n_boot: int = 1000
       confidence: level of the percentile interval.
 
     Returns:
-      ``{"slope", "slope_low", "slope_high", "intercept"}`` (natural logs); NaN where a mean is not positive.
+      ``{"slope", "slope_low", "slope_high", "intercept"}`` (natural logs) over the finite values (diverged
+      networks are left out); NaN where a width has no positive mean.
     """
     level = check_confidence(confidence)
     logw = np.log(np.asarray(widths, np.float64))
     values = np.asarray(values, np.float64)
+    values = np.where(np.isfinite(values), values, np.nan)  # diverged networks (inf, NaN) are left out
     centred = logw - logw.mean()
 
     def slope_of(means):  # means (..., W)
@@ -106,6 +109,12 @@ def fit_slope(widths: Sequence[float], values: np.ndarray, *, n_boot: int = 1000
             logm = np.log(np.where(means > 0, means, np.nan))
         return np.sum(centred * (logm - logm.mean(-1, keepdims=True)), -1) / np.sum(centred ** 2), logm.mean(-1)
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a width with no finite value: NaN is the answer
+        return _fit(slope_of, logw, values, n_boot, level, seed)
+
+
+def _fit(slope_of, logw, values, n_boot, level, seed) -> dict:
     slope, mean_log = slope_of(np.nanmean(values, -1))
     out = {"slope": float(slope), "intercept": float(mean_log - slope * logw.mean()),
            "slope_low": math.nan, "slope_high": math.nan}
