@@ -31,10 +31,7 @@ import os
 import tempfile
 import warnings
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 from scipy.integrate import IntegrationWarning  # noqa: E402
 

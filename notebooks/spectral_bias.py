@@ -28,10 +28,7 @@ import json
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 
 import jaxbias as jb  # noqa: E402

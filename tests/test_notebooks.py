@@ -8,17 +8,9 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
-# Notebooks that still force the Agg backend, so their figures never show (issue 20): to be fixed by their authors.
-FORCE_AGG = {"inductive_bias", "simplicity", "spectral_bias"}
 
 
-def _param(path):
-    marks = [pytest.mark.xfail(reason="forces matplotlib.use('Agg'): no figure shows", strict=False)] \
-        if path.stem in FORCE_AGG else []
-    return pytest.param(path, id=path.stem, marks=marks)
-
-
-@pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path, monkeypatch):
     """Executed as a notebook with the kernel's own (inline) backend: every notebook that draws shows its
     figures as image outputs (the library never chooses the matplotlib backend)."""
