@@ -20,6 +20,7 @@ import sys
 from typing import Sequence
 
 import jaxbias.commands
+from jaxbias.version import __version__
 from jaxbias.commands.common import HelpFormatter
 
 __all__ = ["main"]
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="jaxbias",
         description="Sample random neural networks and measure the functions they compute.",
     )
+    parser.add_argument("--version", action="version", version=f"jaxbias {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in sorted(m.name for m in pkgutil.iter_modules(jaxbias.commands.__path__)):
         if module != "common":

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from jaxbias.nets.spec import Spec, describe, from_dict
-from jaxbias.version import __version__
+from jaxbias.version import __version__, git_commit
 
 __all__ = ["outputs_dataset", "inputs_dataset", "result_attrs", "config_of", "net_of", "to_json"]
 
@@ -129,7 +129,8 @@ def result_attrs(config: dict, key: Any) -> dict:
     Returns:
         A dict with keys ``"config"``, ``"key"``, ``"jaxbias_version"``,
         ``"jax_version"``, ``"jaxlib_version"``, ``"numpy_version"`` and
-        ``"xarray_version"``.
+        ``"xarray_version"``, and ``"git_commit"`` when jaxbias runs from a git checkout
+        (:func:`jaxbias.version.git_commit`: the commit, ``-dirty`` if tracked files differ).
 
     Raises:
         ValueError: if ``config`` is not a dict or is not JSON-serializable.
@@ -144,6 +145,7 @@ def result_attrs(config: dict, key: Any) -> dict:
         "jaxlib_version": _package_version("jaxlib"),
         "numpy_version": np.__version__,
         "xarray_version": xr.__version__,
+        **({"git_commit": commit} if (commit := git_commit()) else {}),
     }
 
 

@@ -115,9 +115,15 @@ def _coordinate(values: list) -> np.ndarray:
     )
 
 
+# Attrs that say where a result was computed, not what it is: a sweep resumed at another commit of
+# a checkout is the same sweep (the result records the commit of the process that finished it).
+_PROVENANCE = ("git_commit",)
+
+
 def _manifest(grid: dict[str, list], attrs: dict) -> dict:
     # Round trip through JSON so that a fresh manifest compares like a loaded one;
     # "parameters" keeps the grid order, which the sorted JSON keys of "grid" lose.
+    attrs = {k: v for k, v in attrs.items() if k not in _PROVENANCE}
     text = io.to_json({"format": _FORMAT, "parameters": list(grid), "grid": grid, "attrs": attrs})
     return json.loads(text)
 
@@ -180,7 +186,7 @@ def _finished_here(path: pathlib.Path, manifest: dict) -> bool:
     except (OSError, ValueError):
         return False
     grid = json.loads(attrs.get("sweep_grid", "null") or "null")
-    rest = {k: v for k, v in attrs.items() if k != "sweep_grid"}
+    rest = {k: v for k, v in attrs.items() if k != "sweep_grid" and k not in _PROVENANCE}
     return io.to_json(grid) == io.to_json(manifest["grid"]) and io.to_json(rest) == io.to_json(manifest["attrs"])
 
 
