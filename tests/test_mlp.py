@@ -145,7 +145,7 @@ def test_sparse_and_low_rank_structure():
     ({"weight_law": "sparse"}, "needs a parameter"),
     ({"weight_var": -1.0}, "weight_var=-1.0"),
     ({"bias_var": [0.1, -0.1, 0.0]}, "bias_var="),
-    ({"weight_var": [1.0, 1.0]}, "3 per-layer values"),
+    ({"weight_var": [1.0, 1.0]}, "a sequence of 3 per-layer numbers, got 2 values"),
     ({"parameterization": "mup"}, "parameterization='mup'"),
     ({"norm": "layer_middle"}, "norm='layer_middle'"),
     ({"norm": "group"}, "norm='group'"),

@@ -24,6 +24,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxbias.nets import layers as L
 from jaxbias.nets.core import check_input_shape, check_int, check_parameterization, conv_out_size, per_layer
@@ -34,7 +35,7 @@ __all__ = ["CNN", "cnn"]
 
 
 def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def per_layer_pairs(name: str, value, n_layers: int, minimum: int) -> tuple[tuple[int, int], ...]:
@@ -53,7 +54,7 @@ def per_layer_pairs(name: str, value, n_layers: int, minimum: int) -> tuple[tupl
         pair = (v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
         if pair is None or len(pair) != 2 or not all(_is_int(e) and e >= minimum for e in pair):
             raise ValueError(f"{name}={value!r}: expected {expected}")
-        pairs.append(pair)
+        pairs.append(tuple(int(e) for e in pair))
     return tuple(pairs)
 
 
@@ -65,10 +66,10 @@ def per_layer_padding(padding, n_layers: int) -> tuple[str | int, ...]:
         if isinstance(p, str) and p.upper() in ("SAME", "VALID"):
             return p.upper()
         if _is_int(p) and p >= 0:
-            return p
+            return int(p)
         raise ValueError(f"padding={padding!r}: expected {expected}")
 
-    if isinstance(padding, (str, int)) and not isinstance(padding, bool):
+    if isinstance(padding, str) or _is_int(padding):
         return (one(padding),) * n_layers
     if isinstance(padding, (tuple, list)):
         if len(padding) != n_layers:
@@ -145,6 +146,7 @@ class CNN(Spec):
         channels = tuple(channels)
         if not all(_is_int(c) and c >= 1 for c in channels):
             raise ValueError(message)
+        channels = tuple(int(c) for c in channels)
         n = len(channels)
         for name, value in (("global_pool", self.global_pool), ("bias", self.bias)):
             if not isinstance(value, bool):

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxbias.nets.weight_laws import (
     WeightLaw,
@@ -42,6 +44,7 @@ __all__ = [
     "layer_norm",
     "batch_norm",
     "per_layer",
+    "per_layer_ints",
     "check_parameterization",
     "check_pair",
     "check_padding",
@@ -145,20 +148,55 @@ def per_layer(name: str, value: float | Sequence[float], n_layers: int, *, posit
     Raises:
       ValueError: wrong length, negative (or non-positive when ``positive``) or non-finite value.
     """
-    values = (value,) * n_layers if isinstance(value, (int, float)) else tuple(value)
+    expected = f"a number or a sequence of {n_layers} per-layer numbers"
+    if isinstance(value, (numbers.Real, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        values = (value,) * n_layers
+    elif isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise ValueError(f"{name}={value!r}: expected {expected}, got {type(value).__name__}")
+    else:
+        values = tuple(value)
     if len(values) != n_layers:
-        raise ValueError(f"{name}={value!r}: expected a number or {n_layers} per-layer values, got {len(values)}")
+        raise ValueError(f"{name}={value!r}: expected {expected}, got {len(values)} values")
     out = []
     for v in values:
+        if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, (numbers.Real, np.number, np.ndarray)):
+            raise ValueError(f"{name}={value!r}: expected {expected}, got an entry {v!r}")
         try:
             v = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"{name}={value!r}: expected numbers") from None
+            raise ValueError(f"{name}={value!r}: expected {expected}, got an entry {v!r}") from None
         if not math.isfinite(v) or v < 0 or (positive and v == 0):
             expected = "positive" if positive else "non-negative"
             raise ValueError(f"{name}={value!r}: expected {expected} finite values, got {v}")
         out.append(v)
     return tuple(out)
+
+
+def per_layer_ints(name: str, value: int | Sequence[int], n_layers: int, minimum: int = 1) -> tuple[int, ...]:
+    """Broadcasts an integer or a sequence of ``n_layers`` integers (e.g. widths) to ``n_layers`` checked ints.
+
+    Python and numpy integers are accepted; a string, a float or a sequence of the wrong length is
+    refused with a ValueError naming ``name``, what it got and what it expects.
+    """
+    expected = f"an integer >= {minimum} or a sequence of {n_layers} per-layer integers"
+    if _is_index(value):
+        values = (value,) * n_layers
+    elif isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) or \
+            (isinstance(value, np.ndarray) and value.ndim != 1):
+        raise ValueError(f"{name}={value!r}: expected {expected}, got {type(value).__name__}")
+    else:
+        values = tuple(value)
+        if len(values) != n_layers:
+            raise ValueError(f"{name}={value!r}: expected {expected}, got {len(values)} values")
+    for v in values:
+        if not _is_index(v) or int(v) < minimum:
+            raise ValueError(f"{name}={value!r}: expected {expected}, got an entry {v!r}")
+    return tuple(int(v) for v in values)
+
+
+def _is_index(v) -> bool:
+    """A Python or numpy integer (not a bool)."""
+    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def check_input_shape(x: jax.Array, expected: tuple[int, ...] | None, net: str) -> None:
@@ -197,7 +235,7 @@ _CONV_DIMS = ("NHWC", "HWIO", "NHWC")
 
 
 def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return _is_index(v)
 
 
 def check_pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
@@ -205,7 +243,7 @@ def check_pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
     pair = (value, value) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
     if pair is None or len(pair) != 2 or not all(_is_int(e) and e >= minimum for e in pair):
         raise ValueError(f"{name}={value!r}: expected an integer >= {minimum} or an (h, w) pair of them")
-    return pair
+    return tuple(int(e) for e in pair)
 
 
 def check_padding(name: str, value: Any) -> str | int:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from jaxbias.nets import layers
 from jaxbias.nets.activations import get_activation
-from jaxbias.nets.core import check_input_shape, check_int, check_parameterization, per_layer
+from jaxbias.nets.core import check_input_shape, check_int, check_parameterization, per_layer, per_layer_ints
 from jaxbias.nets.options import Norm, Pool, canonical_activation, canonical_law
 from jaxbias.nets.spec import Spec, spec
 from jaxbias.nets.weight_laws import get_weight_law
@@ -89,11 +89,7 @@ class MLP(Spec):
 
     def __post_init__(self):
         depth = check_int("depth", self.depth, 0)
-        widths = (self.width,) * depth if isinstance(self.width, int) and not isinstance(self.width, bool) \
-            else tuple(self.width) if isinstance(self.width, (tuple, list)) else None
-        if widths is None or len(widths) != depth:
-            raise ValueError(f"width={self.width!r}: expected an integer or {depth} per-layer widths (depth={depth})")
-        widths = tuple(check_int("width", w, 1) for w in widths)
+        widths = per_layer_ints("width", self.width, depth)
         norm = Norm.parse(self.norm)
         pool = Pool.parse(self.pool)
         if pool is not None:
