@@ -51,8 +51,8 @@ def load_jax_mlp(model, layers) -> None:
         raise ValueError(f"model has {len(linears)} linear layers, params have {len(layers)}")
     with torch.no_grad():
         for m, layer in zip(linears, layers):
-            m.weight.copy_(torch.from_numpy(np.ascontiguousarray(np.asarray(layer["w"], np.float32).T)))
-            m.bias.copy_(torch.from_numpy(np.asarray(layer["b"], np.float32)))
+            m.weight.copy_(torch.from_numpy(np.array(np.asarray(layer["w"], np.float32).T, order="C")))
+            m.bias.copy_(torch.from_numpy(np.array(layer["b"], np.float32)))
 
 
 class torch_threads:
