@@ -59,3 +59,10 @@ def test_early_steps_and_bad_input():
         it.igb_training(data=__import__("jaxbias.datasets", fromlist=["x"]).sinusoids(n_train=8, n_test=8))
     with pytest.raises(ValueError, match="probe="):
         it.igb_training(probe="grid")
+
+
+def test_cli_bad_input_is_a_one_line_error(tmp_path, capsys):
+    from jaxbias.cli import main
+
+    assert main(["igb-training", "--steps", "-1", "--out", str(tmp_path / "a.nc")]) == 2
+    assert "steps=" in capsys.readouterr().err

@@ -48,3 +48,10 @@ def test_relative_change_falls_as_inverse_width_under_ntk_parameterisation():
     end = ds["ntk_relative_change"].isel(step=-1).mean("net")
     assert np.all(end.sel(parameterization="standard").values < end.sel(parameterization="ntk").values)
     assert float(standard["slope_high"]) < -1.5
+
+
+def test_cli_bad_input_is_a_one_line_error(tmp_path, capsys):
+    from jaxbias.cli import main
+
+    assert main(["ntk-motion", "--width", "64", "--out", str(tmp_path / "a.nc")]) == 2
+    assert "widths=" in capsys.readouterr().err

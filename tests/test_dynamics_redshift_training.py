@@ -58,3 +58,10 @@ def test_targets_and_bad_input():
         rt.redshift_training(measures=("fft",))
     with pytest.raises(ValueError, match="scale="):
         rt.cell_net("tanh", -1.0)
+
+
+def test_cli_bad_input_is_a_one_line_error(tmp_path, capsys):
+    from jaxbias.cli import main
+
+    assert main(["redshift-training", "--target", "square", "--out", str(tmp_path / "a.nc")]) == 2
+    assert "target=" in capsys.readouterr().err

@@ -74,8 +74,9 @@ def plot_complexity_during_training(ds: xr.Dataset, activation, path) -> pathlib
 
 
 def plot_redshift_training(ds: xr.Dataset, directory) -> list[pathlib.Path]:
-    """Writes ``complexity_<activation>.png`` per activation into ``directory``; returns the paths."""
+    """Writes ``complexity_<activation>.png`` per activation into ``directory`` (created if missing); returns the paths."""
     directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     out = []
     for activation in ds["activation"].values:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(activation)).strip("_") or "activation"
