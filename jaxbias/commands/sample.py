@@ -85,7 +85,11 @@ def run(args) -> int:
         if grid_shape is not None:
             attrs["grid_shape"] = list(grid_shape)
         # The inputs are the same in every cell: stored once, not along the swept dims.
-        ds = jb.run_sweep(swept, lambda cell: cell_dataset(cell).drop_vars("x"), args.out, resume=args.resume,
+        def sweep_cell(cell: dict):  # each cell stores its spec: jb.nets.from_config(ds.sel(...)) rebuilds it
+            net_spec = to_json(build_net(args, {**fixed, **cell}))
+            return cell_dataset(cell).drop_vars("x").assign(net_spec=((), net_spec))
+
+        ds = jb.run_sweep(swept, sweep_cell, args.out, resume=args.resume,
                           attrs=attrs, progress=not args.quiet, shared=inputs_dataset(x), overwrite=args.overwrite)
     if writer and args.plot:
         plot_functions(ds, args.plot)

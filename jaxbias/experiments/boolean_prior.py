@@ -28,7 +28,7 @@ from jaxbias import engine, inputs
 from jaxbias import measures as jm
 from jaxbias.grid import cells, split
 from jaxbias.nets.mlp import MLP
-from jaxbias.results import result_attrs
+from jaxbias.results import result_attrs, to_json
 from jaxbias.summaries import count_distinct, unpack_bits
 from jaxbias.sweep import run_sweep
 from jaxbias.validation import check_float, check_int, check_n
@@ -184,6 +184,7 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
         ds = boolean_prior_cell(net, n=n, n_inputs=n_inputs, keep=keep, key=key, chunk_size=chunk_size,
                                 memory_budget=memory_budget, progress=progress)
         ds.attrs = {}
+        ds = ds.assign(net_spec=((), to_json(net)))  # jb.nets.from_config(ds.sel(...)) rebuilds it
         return _pad_rows(ds, min(keep, n)) if several else ds
 
     config = {"experiment": "boolean_prior", "grid": grid, "fixed": fixed, "n": n, "n_inputs": n_inputs,

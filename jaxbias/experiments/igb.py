@@ -31,7 +31,7 @@ from jaxbias.io import check_writable, save
 from jaxbias.measures.guessing import guessing_stats, n_classes
 from jaxbias.nets import CNN, MLP
 from jaxbias.nets.options import NORMS, Norm, Pool
-from jaxbias.results import result_attrs
+from jaxbias.results import result_attrs, to_json
 from jaxbias.sweep import run_sweep
 from jaxbias.theory import guessing as th
 from jaxbias.validation import check_confidence, check_int
@@ -262,7 +262,8 @@ def run_igb(path, grid: dict, *, fixed: dict | None = None, n: int = 1000, width
     def cell_fn(cell: dict) -> xr.Dataset:
         c = {**fixed, **cell}
         x = igb_inputs(inputs, n_points, dim, c["input_mean"], key=key)
-        return igb_cell(net_of(c), x, n=n, key=key, n_boot=n_boot)
+        net = net_of(c)  # stored per cell: jb.nets.from_config(ds.sel(...)) rebuilds it
+        return igb_cell(net, x, n=n, key=key, n_boot=n_boot).assign(net_spec=((), to_json(net)))
 
     attrs = result_attrs(config, key)
     attrs["n_points"] = int(igb_inputs(inputs, n_points, dim, 0.0, key=key).shape[0])

@@ -36,7 +36,7 @@ from jaxbias.grid import cells, split
 from jaxbias.nets.mlp import MLP
 from jaxbias.nets.options import NORMS
 from jaxbias.nets.weight_laws import get_weight_law
-from jaxbias.results import result_attrs
+from jaxbias.results import result_attrs, to_json
 from jaxbias.sweep import run_sweep
 from jaxbias.validation import check_int, check_n
 
@@ -323,7 +323,7 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
                            dim=dim, measures=measures, window=window, degree=degree, chunk_size=chunk_size,
                            memory_budget=memory_budget, progress=False)
         ds.attrs = {}
-        return ds
+        return ds.assign(net_spec=((), to_json(net_of(cell))))  # jb.nets.from_config(ds.sel(...)) rebuilds it
 
     config = {"experiment": "redshift", "grid": grid, "fixed": fixed, "scales": list(scales),
               "scale_kind": scale_kind, "bias_var": bias_var, "parameterization": parameterization, "n": n,

@@ -1,6 +1,11 @@
-"""Results files written before network specs (jaxbias 0.1.0) stored a config dict with an ``"arch"`` key.
+"""Rebuilding the network a result was computed with: :func:`from_config`.
 
-:func:`from_config` rebuilds the spec such a dict describes, so old files stay reproducible:
+``jb.nets.from_config(ds)`` takes a results Dataset (``jb.load(path)``): the network of a single
+run, or of one cell of a sweep (every sweep stores each cell's spec in the variable ``net_spec``,
+so select the cell first: ``jb.nets.from_config(ds.sel(activation="tanh", depth=4))``).
+
+Results files written before network specs (jaxbias 0.1.0) stored a config dict with an ``"arch"``
+key; :func:`from_config` rebuilds the spec such a dict describes too, so old files stay reproducible:
 
 >>> import jaxbias as jb
 >>> old = {"arch": "mlp", "width": [8, 8], "depth": 2, "activation": "tanh", "out": 1,
@@ -14,10 +19,13 @@ True
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from jaxbias.nets.cnn import CNN
 from jaxbias.nets.mlp import MLP
 from jaxbias.nets.resnet import ResNet
-from jaxbias.nets.spec import Spec
+from jaxbias.nets.spec import Spec, from_dict
 from jaxbias.nets.transformer import Transformer
 
 __all__ = ["from_config"]
@@ -31,13 +39,61 @@ def _pool(kind, size):
     return None if kind is None else f"{kind}({size or 2})"
 
 
-def from_config(config: dict) -> Spec:
-    """The spec an old (0.1.0) config dict describes; for files written since, use :func:`jaxbias.nets.from_dict`.
+def _from_dataset(ds: Any) -> Spec:
+    """The spec of a results Dataset: its ``net_spec`` (one sweep cell) or its config's ``"net"``."""
+    if "net_spec" in ds.variables:
+        spec = ds["net_spec"]
+        if spec.size != 1:
+            example = ", ".join(f"{d}={spec[d].values[0].item()!r}" for d in spec.dims if d in spec.coords) or \
+                ", ".join(f"{d}=0" for d in spec.dims)
+            raise ValueError(f"this result is a sweep with one network per cell (dims {', '.join(spec.dims)}): "
+                             f"select one cell first, e.g. jb.nets.from_config(ds.sel({example}))")
+        return from_dict(json.loads(str(spec.values.reshape(-1)[0])))
+    text = ds.attrs.get("config")
+    if text is None:
+        raise ValueError(f"the Dataset has no 'config' attribute (attrs: {sorted(ds.attrs)}) and no 'net_spec': "
+                         "not a jaxbias results file")
+    net = json.loads(text).get("net")
+    if isinstance(net, dict) and net.get("rebuildable") is False:
+        raise ValueError(f"the result's network ({net.get('type')}) was not a jaxbias spec and cannot be rebuilt")
+    if isinstance(net, dict) and "type" in net:
+        return from_dict(net)
+    if isinstance(net, dict) and "arch" in net and "swept" not in net:
+        return from_config(net)
+    raise ValueError("the result's config holds no single network (config['net'] is "
+                     f"{'missing' if net is None else 'a sweep description'}) and the file has no per-cell "
+                     "'net_spec' (written before jaxbias stored one): rebuild the cell's network from the sweep's "
+                     "config['grid'] and config['fixed']")
+
+
+def from_config(config: Any) -> Spec:
+    """The network spec a result was computed with, rebuilt (equal to the one that ran).
+
+    Args:
+      config: a results Dataset (``jb.load(path)``) of a single run, or one cell of a sweep
+        (``ds.sel(depth=4, activation="tanh")``: sweeps store each cell's spec in ``net_spec``);
+        a spec dict of :func:`jaxbias.nets.to_dict`; or an old (0.1.0) config dict with ``"arch"``.
 
     Raises:
-      ValueError: no known ``"arch"``, or a setting the specs do not express (a ResNet with
-        ``norm_position="post"`` and no normalization).
+      ValueError: a whole sweep (the message says how to select a cell), a result whose network
+        was not a jaxbias spec (a flax module, user functions), no known ``"arch"``, or a setting
+        the specs do not express (a ResNet with ``norm_position="post"`` and no normalization).
+
+    Example:
+      >>> import jaxbias as jb
+      >>> net = jb.nets.MLP(8, 2, "tanh")
+      >>> ds = jb.outputs_dataset(jb.sample(net, jb.inputs.grid(2, 4), n=2, progress=False),
+      ...                         jb.inputs.grid(2, 4), {"net": net}, key=0)
+      >>> jb.nets.from_config(ds) == net
+      True
     """
+    if hasattr(config, "attrs") and hasattr(config, "variables"):
+        return _from_dataset(config)
+    if isinstance(config, dict) and "type" in config:
+        return from_dict(config)
+    if not isinstance(config, dict):
+        raise ValueError(f"config of type {type(config).__name__}: expected a results Dataset (jb.load(path)), "
+                         "a spec dict or a 0.1.0 config dict")
     c = {k: v for k, v in dict(config).items() if k != "arch"}
     arch = config.get("arch") if isinstance(config, dict) else None
     if arch == "mlp":
