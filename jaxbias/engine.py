@@ -385,12 +385,54 @@ def progress_bar(total: int, progress: bool | None, desc: str):
                 dynamic_ncols=True, leave=False)
 
 
+def host_memory_bytes() -> int:
+    """Memory available to this process now (Linux: free and reclaimable pages), or the total RAM elsewhere."""
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return 2**63 - 1
+
+
+def format_bytes(nbytes: float) -> str:
+    """``1.49 TiB``-style text of a byte count."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(nbytes) < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.3g} PiB"
+
+
+def check_result_fits(nbytes: int, what: str, advice: str) -> None:
+    """Raises a ValueError naming ``what``, its size and ``advice`` when ``nbytes`` exceed the host's memory.
+
+    Checked before anything is computed, so that a run too large for memory fails at once instead of
+    after its first chunk.
+    """
+    available = host_memory_bytes()
+    if nbytes > available:
+        raise ValueError(f"{what} would take {format_bytes(nbytes)} in memory, more than the "
+                         f"{format_bytes(available)} available: {advice}")
+
+
 def _run(net, x, n, key, stat, summary, opts: RunOptions, desc: str):
     net = check_net(net)
     n = _check_n(n)
     x = check_x(x)
     stat = _check_stat(stat)
     base = as_key(key)
+    if summary is None:  # every network's result is kept on the host: check that it fits before computing
+        _, out = _check_structure(net, x, stat, base)
+        per_net = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(out))
+        shapes = " + ".join(str(tuple(a.shape)) for a in jax.tree_util.tree_leaves(out))
+        check_result_fits(n * per_net, f"{desc}: the results of n={n:,} networks ({shapes} each)",
+                          "use fewer networks, or keep a few numbers per network (jb.reduce with a stat such as "
+                          "jb.measures.MeanFrequency), or stream statistics over the networks with jb.summarize "
+                          "(memory bounded by one chunk, e.g. summary=jb.summaries.moments())")
     run_plan = _plan(net, x, n, base, stat, opts)
     devices = run_devices(opts)
     chunk = run_plan.chunk_size

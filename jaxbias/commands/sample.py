@@ -38,6 +38,28 @@ def register(sub) -> None:
     s.set_defaults(run=run)
 
 
+def _check_size(args, n_points: int, n_cells: int) -> None:
+    """Refuses, before any sampling, outputs too large for memory (a sweep's cells are combined in memory)
+    or for the disk, naming what to do instead."""
+    import shutil
+
+    from jaxbias.engine import check_result_fits, format_bytes
+
+    nbytes = args.n * n_points * args.out_dim * 4 * n_cells  # float32 outputs
+    what = (f"--n {args.n} on {n_points:,} points x {args.out_dim} output(s)"
+            + (f" x {n_cells} cells" if n_cells > 1 else "") + ": the outputs")
+    check_result_fits(nbytes, what,
+                      "sample fewer networks (--n) or fewer points, or measure each network instead of storing its "
+                      "outputs: jaxbias redshift (complexity) or boolean-prior (function counts), or in Python "
+                      "jb.reduce(net, x, n=..., stat=...) for a few numbers per network and jb.summarize(..., "
+                      "summary=jb.summaries.moments()) for statistics in memory bounded by one chunk")
+    parent = pathlib.Path(args.out).expanduser().resolve().parent
+    free = shutil.disk_usage(parent).free
+    if nbytes > free:
+        raise ValueError(f"{what} would take {format_bytes(nbytes)} on disk, more than the {format_bytes(free)} free "
+                         f"in '{parent}': sample fewer networks (--n) or write --out elsewhere")
+
+
 def run(args) -> int:
     """Sample, save, plot; returns the exit status."""
     import jax
@@ -59,6 +81,7 @@ def run(args) -> int:
     swept, fixed = split_sweep(args)
     for cell in cells(swept, fixed):  # build every net and check it takes the inputs before any sampling
         build_net(args, cell).init(jax.random.key(0), x_net[:1])
+    _check_size(args, x.shape[0], len(list(cells(swept, fixed))))
     run_config = dict(n=args.n, inputs=args.inputs, key=args.key, chunk_size=args.chunk_size,
                memory_budget=args.memory_budget)
     meta_json = {k: v for k, v in meta.items() if k != "labels"}
