@@ -26,7 +26,7 @@ from jaxbias.io import atomic_write_bytes, check_writable
 
 __all__ = ["Progress", "Store"]
 
-_FORMAT = 1
+_FORMAT = 2  # 2: no epoch permutation in the state
 
 
 @dataclasses.dataclass

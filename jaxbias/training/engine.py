@@ -123,7 +123,7 @@ def _set_hyperparams(opt_state, hyper: dict):
 
 
 def _one_network(setup: _Setup):
-    """``(init, measure, step)`` of one network, pure functions of its state and the data."""
+    """``(init, measure, step, batch_table)`` of one network, pure functions of its state and the data."""
     net, opt, loss_fn = setup.net, setup.optimizer, setup.loss
     ntk = ntk_fn(net, trace=True) if setup.ntk else None
 
@@ -142,16 +142,26 @@ def _one_network(setup: _Setup):
         state = {"params": params, "params0": params,
                  "opt": _set_hyperparams(opt.init(params), hyper),
                  "diverged": jnp.int32(-1), "last_record": jnp.int32(0)}
-        if setup.batch_size is not None:
-            state["perm"] = permutation(base, index, 0, data["x_train"].shape[0])
         if ntk is not None:
             k0 = ntk(params, data["x_ntk"])
             state["k0"], state["k_last"] = k0, k0
         return state
 
-    def measure(state, t, data):
-        params = state["params"]
-        out = {}
+    def batch_table(base, index, t0, n_train):
+        """Minibatch indices of steps ``t0 .. t0 + SEGMENT - 1``: ``(SEGMENT, batch_size)``.
+
+        Step ``t`` takes batch ``t % steps_per_epoch`` of the permutation of epoch ``t // steps_per_epoch``;
+        the segment's epochs are drawn at once, so no step carries or tests a permutation.
+        """
+        per_epoch, size = setup.steps_per_epoch, setup.batch_size
+        first = t0 // per_epoch
+        perms = jax.vmap(lambda e: permutation(base, index, first + e, n_train))(jnp.arange(SEGMENT // per_epoch + 2))
+        epoch, b = jnp.divmod(t0 + jnp.arange(SEGMENT), per_epoch)
+        return perms[(epoch - first)[:, None], b[:, None] * size + jnp.arange(size)[None, :]]
+
+    def measure(params, state, t, data):
+        """``(updates of last_record and k_last, measurements)`` of a network with parameters ``params``."""
+        out, updates = {}, {"last_record": t.astype(jnp.int32)}
         splits = (("train", "x_train", "y_train"),) if setup.eval_train else ()
         for split, xk, yk in splits + (("test", "x_test", "y_test"),):
             f = net.apply(params, data[xk])
@@ -172,17 +182,14 @@ def _one_network(setup: _Setup):
             out["ntk_relative_change"] = relative_change(state["k0"], k)
             out["ntk_velocity"] = jnp.where(t > 0, kernel_distance(state["k_last"], k) / elapsed, jnp.nan)
             out["ntk_alignment"] = centered_alignment(k, data["y_ntk"])
-            state = {**state, "k_last": k}
-        return {**state, "last_record": t.astype(jnp.int32)}, out
+            updates["k_last"] = k
+        return updates, out
 
-    def step(state, t, base, index, data):
+    def step(state, t, idx, data):
+        """One update of ``state`` (params, opt, diverged) on the minibatch ``idx`` (None: the full batch)."""
         x, y = data["x_train"], data["y_train"]
-        if setup.batch_size is not None:
-            epoch, b = jnp.divmod(t, setup.steps_per_epoch)
-            perm = jax.lax.cond(b == 0, lambda: permutation(base, index, epoch, x.shape[0]), lambda: state["perm"])
-            idx = jax.lax.dynamic_slice(perm, (b * setup.batch_size,), (setup.batch_size,))
+        if idx is not None:
             x, y = x[idx], y[idx]
-            state = {**state, "perm": perm}
         value, grads = jax.value_and_grad(lambda p: loss_fn(net.apply(p, x), y))(state["params"])
         updates, opt_state = opt.update(grads, state["opt"], state["params"])
         params = optax.apply_updates(state["params"], updates)
@@ -190,10 +197,9 @@ def _one_network(setup: _Setup):
         # A network whose loss or gradient is not finite stops at its last finite state; the others go on.
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
         diverged = jnp.where((state["diverged"] < 0) & ~ok, t.astype(jnp.int32), state["diverged"])
-        return {**state, "params": keep(params, state["params"]), "opt": keep(opt_state, state["opt"]),
-                "diverged": diverged}
+        return {"params": keep(params, state["params"]), "opt": keep(opt_state, state["opt"]), "diverged": diverged}
 
-    return init, measure, step
+    return init, measure, step, batch_table
 
 
 def _map_networks(fn, micro_batch):
@@ -214,7 +220,7 @@ def _map_networks(fn, micro_batch):
 @bounded_cache(maxsize=16)
 def _programs(setup: _Setup, devices: tuple):
     """``(init_program, segment_program)`` of a run, jitted with the network axis sharded over ``devices``."""
-    init_one, measure_one, step_one = _one_network(setup)
+    init_one, measure_one, step_one, batch_table = _one_network(setup)
     shard, replicated = shardings(devices)
 
     def per_device(fn):
@@ -227,18 +233,28 @@ def _programs(setup: _Setup, devices: tuple):
 
     def segment_program(base, t0, states, indices, recording, data):
         def train_segment(state, index):
-            def body(state, dt):
+            # Only what a step changes is carried through the scan; the rest (initial parameters and
+            # kernel) is read, and the measuring branch returns only its measurements and two small updates.
+            trained = ("params", "opt", "diverged")
+            fixed = {k: v for k, v in state.items() if k not in trained}
+            measured = jax.eval_shape(lambda: measure_one(state["params"], fixed, t0, data))
+
+            def body(carry, xs):
+                dt, idx = xs
+                fixed_now, trained_now = carry
                 t = t0 + dt
-                state, rec = jax.lax.cond(recording[dt], lambda s: measure_one(s, t, data),
-                                          lambda s: (s, _zeros_like_measures(s, t)), state)
-                state = jax.lax.cond(t < setup.steps, lambda s: step_one(s, t, base, index, data), lambda s: s, state)
-                return state, rec
+                updates, rec = jax.lax.cond(
+                    recording[dt], lambda: measure_one(trained_now["params"], fixed_now, t, data),
+                    lambda: ({k: fixed_now[k] for k in measured[0]},
+                             jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), measured[1])))
+                trained_now = jax.lax.cond(t < setup.steps, lambda c: step_one(c, t, idx, data), lambda c: c,
+                                           trained_now)
+                return ({**fixed_now, **updates}, trained_now), rec
 
-            return jax.lax.scan(body, state, jnp.arange(SEGMENT))
-
-        def _zeros_like_measures(s, t):
-            shapes = jax.eval_shape(lambda s_: measure_one(s_, t, data)[1], s)
-            return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+            table = None if setup.batch_size is None else batch_table(base, index, t0, data["x_train"].shape[0])
+            (fixed, trained_state), rec = jax.lax.scan(
+                body, (fixed, {k: state[k] for k in trained}), (jnp.arange(SEGMENT), table))
+            return {**fixed, **trained_state}, rec
 
         return per_device(train_segment)(states, indices)
 
@@ -538,22 +554,28 @@ def _injected_hyperparams(transformation, net, data: dict, base) -> dict:
 
 
 def _per_net_bytes(setup: _Setup, base, data: dict, varied: dict) -> int:
-    """Peak bytes of one network's init, measurement and training step (data not counted)."""
-    init, measure, step = _one_network(setup)
+    """Peak bytes of one network's init, measurement and training step, plus a second copy of its state
+    (a segment's input state stays alive beside its output where buffers are not donated); data not counted."""
+    init, measure, step, batch_table = _one_network(setup)
+    hyper = {k: jnp.float32(1.0) for k in varied}
 
     def one(d):
-        hyper = {k: jnp.float32(1.0) for k in varied}
         state = init(base, jnp.uint32(0), hyper, d)
-        state, out = measure(state, jnp.int32(0), d)
-        return step(state, jnp.int32(0), base, jnp.uint32(0), d), out
+        updates, out = measure(state["params"], state, jnp.int32(0), d)
+        idx = None
+        if setup.batch_size is not None:
+            idx = batch_table(base, jnp.uint32(0), jnp.int32(0), d["x_train"].shape[0])[0]
+        return step(state, jnp.int32(0), idx, d), out, updates
 
     try:
         closed = jax.make_jaxpr(one)(data)
+        state = jax.eval_shape(lambda d: init(base, jnp.uint32(0), hyper, d), data)
     except (TypeError, IndexError, jax.errors.JAXIndexError) as e:
         raise ValueError(f"net, loss or measures could not be applied to the data (inputs {data['x_train'].shape[1:]}, "
                          f"targets {data['y_train'].shape[1:]}): {e}") from e
     data_bytes = sum(a.nbytes for a in data.values())
-    return max(1, jaxpr_peak_bytes(closed.jaxpr) - data_bytes)
+    state_bytes = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(state))
+    return max(1, jaxpr_peak_bytes(closed.jaxpr) - data_bytes + state_bytes)
 
 
 def _chunking(n: int, per_net: int, budget: int, opts: RunOptions, devices: tuple, micro: int | None,
