@@ -32,3 +32,16 @@ def test_sample_command_checks_the_size_of_all_cells(monkeypatch, tmp_path, caps
     assert "jaxbias redshift" in err and "jb.summarize" in err
     assert not (tmp_path / "s.nc.cells").exists()  # refused before the sweep started
     assert main(base + ["--depth", "1", "--out", str(tmp_path / "one.nc")]) == 0
+
+
+def test_commands_refuse_existing_outputs_unless_overwrite(tmp_path, capsys):
+    out, png = tmp_path / "r.nc", tmp_path / "f.png"
+    base = ["sample", "--width", "4", "--depth", "1", "--n", "2", "--inputs", "grid:2:4", "--quiet", "--out", str(out)]
+    assert main(base) == 0
+    before = out.read_bytes()
+    assert main(base) == 2
+    assert f"'{out}' exists; pass --overwrite" in capsys.readouterr().err
+    png.write_bytes(b"old figure")  # figures are outputs too
+    assert main(base[:-2] + ["--out", str(tmp_path / "new.nc"), "--plot", str(png)]) == 2
+    assert png.read_bytes() == b"old figure" and not (tmp_path / "new.nc").exists()
+    assert main(base + ["--overwrite"]) == 0 and out.read_bytes() == before  # same run, same bytes
