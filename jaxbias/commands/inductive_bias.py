@@ -7,7 +7,7 @@ import pathlib
 
 import numpy as np
 
-from jaxbias.commands.common import NET_OPTIONS, add_device_options, add_net_options, build_net
+from jaxbias.commands.common import NET_OPTIONS, add_device_options, add_overwrite_option, add_net_options, build_net
 from jaxbias.commands.train import DATASET_FORMS, parse_dataset
 
 __all__ = ["register", "run", "parse_kernel", "parse_epsilon", "KERNEL_FORMS"]
@@ -83,6 +83,7 @@ def register(sub) -> None:
     r.add_argument("--figures", default=None, metavar="DIR",
                    help="write bits_vs_epsilon.png (and bits_vs_n_train.png) into DIR")
     r.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    add_overwrite_option(p)
     add_device_options(p)
     p.set_defaults(run=run)
 
@@ -141,7 +142,7 @@ def run(args) -> int:
 
     eps = parse_epsilon(args.epsilon)
     out = pathlib.Path(args.out)
-    io.check_writable(out)
+    io.check_writable(out, overwrite=args.overwrite)
     figures = pathlib.Path(args.figures) if args.figures else None
     data = parse_dataset(args.dataset, key=args.data_key, limit=args.limit)
     net = _net(args, data)
@@ -170,10 +171,10 @@ def run(args) -> int:
                                      error=args.error, key=args.key, steps=args.steps, batch_size=args.batch_size,
                                      min_count=args.min_count, progress=None if not args.quiet else False,
                                      config={"command": command})
-    io.save(ds, out)
+    io.save(ds, out, overwrite=True)  # checked above
     written = [out]
     if extra is not None:
-        written.append(io.save(extra, out.with_suffix(".n_train.nc")))
+        written.append(io.save(extra, out.with_suffix(".n_train.nc"), overwrite=True))
     if figures is not None:
         figures.mkdir(parents=True, exist_ok=True)
         if args.mode == "kernel":

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from jaxbias.commands.common import NET_OPTIONS, add_device_options, build_net
+from jaxbias.commands.common import NET_OPTIONS, add_device_options, add_overwrite_option, build_net
 from jaxbias.commands.simplicity import single_net_options
 
 __all__ = ["register", "run", "parse_frequencies"]
@@ -65,6 +65,7 @@ def register(sub) -> None:
     r.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
     r.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_overwrite_option(p)
     add_device_options(p)
     p.set_defaults(run=run)
 
@@ -105,7 +106,7 @@ def run(args) -> int:
     writer = jax.process_index() == 0
     figures = pathlib.Path(args.figures).expanduser() if args.figures is not None else None
     if writer:
-        check_writable(args.out)
+        check_writable(args.out, overwrite=args.overwrite)
         if figures is not None:
             if figures.exists() and not figures.is_dir():
                 raise NotADirectoryError(f"--figures {args.figures}: exists and is not a directory")
@@ -127,7 +128,7 @@ def run(args) -> int:
     ds.attrs["config"] = to_json(config)
     written = []
     if writer:
-        jb.save(ds, args.out)
+        jb.save(ds, args.out, overwrite=True)  # checked before training
         if figures is not None:
             from jaxbias.plot_dynamics.spectral_bias import plot_spectral_bias
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from jaxbias.commands.common import add_device_options
+from jaxbias.commands.common import add_device_options, add_overwrite_option
 
 __all__ = ["register", "run"]
 
@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--key", type=int, default=0, help="bootstrap seed")
     p.add_argument("--out", default="task_difficulty.nc", help="netCDF results file (written atomically)")
     p.add_argument("--quiet", action="store_true", help="no table")
+    add_overwrite_option(p)
     add_device_options(p)
     p.set_defaults(run=run)
 
@@ -46,10 +47,10 @@ def run(args) -> int:
     from jaxbias.commands.train import parse_dataset
     from jaxbias.experiments.task_difficulty import paper_table, task_difficulty
 
-    io.check_writable(args.out)
+    io.check_writable(args.out, overwrite=args.overwrite)
     if args.paper_table:
         ds = paper_table()
-        io.save(ds, args.out)
+        io.save(ds, args.out, overwrite=True)  # checked above
         if not args.quiet:
             print("jaxbias task-difficulty: Boopathy et al. (ICML 2023) table from the paper's parameters")
             print(f"  {'dataset':>9s} {'n':>8s} {'m':>3s} {'R':>7s} {'delta':>6s} {'eps':>6s} {'log10 bits':>10s}")
@@ -63,7 +64,7 @@ def run(args) -> int:
     ds = task_difficulty(data, eps=args.eps, k=args.k, n_boot=args.n_boot, key=args.key,
                          delta_quantile=args.delta_quantile)
     ds.attrs["command"] = " ".join(f"{k}={v}" for k, v in sorted(vars(args).items()) if k != "run")
-    io.save(ds, pathlib.Path(args.out))
+    io.save(ds, pathlib.Path(args.out), overwrite=True)  # checked above
     if not args.quiet:
         print(f"jaxbias task-difficulty: {data.name}, n={int(ds['n'])}, {int(ds['n_classes'])} classes")
         print(f"  m = {float(ds['m']):.2f} [{float(ds['m_low']):.2f}, {float(ds['m_high']):.2f}] (k={args.k}), "

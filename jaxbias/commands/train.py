@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from jaxbias.commands.common import NET_OPTIONS, add_device_options, add_net_options, build_net
+from jaxbias.commands.common import NET_OPTIONS, add_device_options, add_overwrite_option, add_net_options, build_net
 
 __all__ = ["register", "run", "parse_dataset", "DATASET_FORMS"]
 
@@ -114,6 +114,7 @@ def register(sub) -> None:
     r.add_argument("--chunk-size", type=int, default=None, help="networks per compiled call (default: from memory)")
     r.add_argument("--memory-budget", default=None, help="peak bytes per chunk, e.g. 2GB (default: from the device)")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_overwrite_option(t)
     add_device_options(t)
     t.set_defaults(run=run)
 
@@ -306,7 +307,7 @@ def run(args) -> int:
     checkpoint = pathlib.Path(args.checkpoint if args.checkpoint is not None else f"{args.out}.ckpt").expanduser()
     figures = pathlib.Path(args.figures).expanduser() if args.figures is not None else None
     if writer:
-        check_writable(args.out)
+        check_writable(args.out, overwrite=args.overwrite or args.resume)
         check_writable(checkpoint)
         if figures is not None:
             if figures.exists() and not figures.is_dir():
@@ -350,7 +351,7 @@ def run(args) -> int:
 
     written = []
     if writer:
-        jb.save(ds, args.out)
+        jb.save(ds, args.out, overwrite=True)  # checked before training
         checkpoint.unlink(missing_ok=True)  # only once the result is safely on disk
         if figures is not None:
             from jaxbias.plot_training import plot_training

@@ -22,6 +22,7 @@ import optax
 __all__ = ["LOSSES", "resolve_loss", "accuracy"]
 
 LOSSES = ("mse", "cross_entropy")
+"""The losses :func:`jaxbias.train` knows by name (a callable ``loss(outputs, targets)`` serves too)."""
 
 
 def mse(outputs: jax.Array, targets: jax.Array) -> jax.Array:
