@@ -71,6 +71,9 @@ def run(args) -> int:
         if figures.exists() and not figures.is_dir():
             raise NotADirectoryError(f"--figures {args.figures}: exists and is not a directory")
         figures.mkdir(parents=True, exist_ok=True)
+        from jaxbias.plot_dynamics.redshift_training import figure_paths
+
+        check_outputs(args, *figure_paths(args.activation, figures))
     start = time.perf_counter()
     ds = redshift_training(activations=args.activation, scales=args.scale, scale_kind=args.scale_kind,
                            depth=args.depth, width=args.width, bias_var=args.bias_var, target=args.target,

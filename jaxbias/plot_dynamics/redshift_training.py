@@ -17,7 +17,7 @@ import xarray as xr
 from jaxbias.plot import save_figure
 from jaxbias.plot_training import ensemble_quantiles
 
-__all__ = ["plot_complexity_during_training", "plot_redshift_training"]
+__all__ = ["plot_complexity_during_training", "plot_redshift_training", "figure_paths"]
 
 _LABELS = {"mean_frequency": "mean frequency", "polynomial_order": "polynomial order", "lz": "LZ complexity"}
 
@@ -73,12 +73,19 @@ def plot_complexity_during_training(ds: xr.Dataset, activation, path) -> pathlib
     return save_figure(fig, path)
 
 
+def figure_paths(activations, directory) -> list[pathlib.Path]:
+    """The files :func:`plot_redshift_training` writes: ``directory / complexity_<activation>.png`` per activation."""
+    out = []
+    for activation in activations:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(activation)).strip("_") or "activation"
+        out.append(pathlib.Path(directory) / f"complexity_{slug}.png")
+    return out
+
+
 def plot_redshift_training(ds: xr.Dataset, directory) -> list[pathlib.Path]:
     """Writes ``complexity_<activation>.png`` per activation into ``directory`` (created if missing); returns the paths."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    out = []
-    for activation in ds["activation"].values:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(activation)).strip("_") or "activation"
-        out.append(plot_complexity_during_training(ds, str(activation), directory / f"complexity_{slug}.png"))
-    return out
+    activations = [str(a) for a in ds["activation"].values]
+    return [plot_complexity_during_training(ds, a, path) for a, path in zip(activations, figure_paths(activations,
+                                                                                                        directory))]
