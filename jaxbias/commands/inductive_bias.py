@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 
 import numpy as np
@@ -15,14 +14,6 @@ __all__ = ["register", "run", "parse_kernel", "parse_epsilon", "KERNEL_FORMS"]
 KERNEL_FORMS = ("rbf:BANDWIDTH (Gaussian kernel on flattened inputs); nngp, ntk (infinite-width kernels of the net "
                 "options' MLP); mc-nngp[:N] (NNGP averaged over N sampled networks, default 256); empirical-ntk "
                 "(tangent kernel of network 0 at init)")
-
-
-class _Formatter(argparse.HelpFormatter):
-    def _get_help_string(self, action):
-        default = action.default
-        if default is None or default is False or default is argparse.SUPPRESS or not action.option_strings:
-            return action.help
-        return f"{action.help} (default: {default})"
 
 
 def register(sub) -> None:
@@ -39,7 +30,6 @@ def register(sub) -> None:
                     "their final test errors; empirical bits with a Clopper-Pearson interval where enough networks "
                     "reach eps, below that a power-law tail extrapolation (stated as such) or a bound. Writes a "
                     "netCDF file with the config and, with --figures, bits against epsilon (and against n_train).",
-        formatter_class=_Formatter,
     )
     p.add_argument("--mode", choices=["kernel", "network"], default="kernel", help="hypotheses: GP samples or "
                                                                                    "trained networks")

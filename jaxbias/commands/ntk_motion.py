@@ -28,7 +28,7 @@ def register(sub) -> None:
     s.add_argument("--depth", type=int, default=1, help="hidden layers")
     s.add_argument("--activation", default="erf", help="activation")
     s.add_argument("--weight-var", type=float, default=1.0, help="C_W")
-    s.add_argument("--bias-var", type=float, default=0.1, help="C_b")
+    s.add_argument("--bias-var", type=float, default=0.0, help="C_b, the bias variance")
     s.add_argument("--n-train", type=int, default=8, help="training points of the plane-wave task (the kernel is "
                                                            "measured on all of them)")
     s.add_argument("--data-key", type=int, default=0, help="seed of the task")

@@ -30,7 +30,7 @@ def register(sub) -> None:
                    help="weight_var: C_W = scale (fan-in law); absolute: weights and biases U(-scale, scale)")
     s.add_argument("--depth", type=int, default=4, help="hidden layers")
     s.add_argument("--width", type=int, default=64, help="hidden width")
-    s.add_argument("--bias-var", type=float, default=0.1, help="C_b (weight_var scales)")
+    s.add_argument("--bias-var", type=float, default=0.0, help="C_b, the bias variance (weight_var scales)")
     s.add_argument("--target", default="sine:2", help="; ".join(TARGET_FORMS))
     s.add_argument("--dim", type=int, default=2, help="input dimension")
     s.add_argument("--n-train", type=int, default=256, help="training points, uniform on [-1, 1]^D")

@@ -18,14 +18,6 @@ DATASET_FORMS = ("digits[:0,1,...] (default); cumulants[:D[:NTRAIN[:NTEST[:NOISE
                  "authors' per-channel covariances)")
 
 
-class _Formatter(argparse.HelpFormatter):
-    def _get_help_string(self, action):
-        default = action.default
-        if default is None or default is False or default is argparse.SUPPRESS or not action.option_strings:
-            return action.help
-        return f"{action.help} (default: {default})"
-
-
 def single_net_options(parser, defaults: dict) -> None:
     """Network options of ``jaxbias sample`` with one value each (one architecture per run)."""
     add_net_options(parser, defaults={"out_dim": None, **defaults})
@@ -50,7 +42,6 @@ def register(sub) -> None:
                     "accuracy gap exceeds K standard errors and --min-difference) with a bootstrap interval over "
                     "networks. Writes a netCDF file with dims (distribution, net, step) and, with --figures, "
                     "simplicity.png.",
-        formatter_class=_Formatter,
     )
     single_net_options(p, {"width": [128], "depth": [2], "activation": ["relu"], "weight_var": [2.0]})
     d = p.add_argument_group("data and clones")

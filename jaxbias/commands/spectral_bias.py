@@ -14,14 +14,6 @@ from jaxbias.commands.simplicity import single_net_options
 __all__ = ["register", "run", "parse_frequencies"]
 
 
-class _Formatter(argparse.HelpFormatter):
-    def _get_help_string(self, action):
-        default = action.default
-        if default is None or default is False or default is argparse.SUPPRESS or not action.option_strings:
-            return action.help
-        return f"{action.help} (default: {default})"
-
-
 def register(sub) -> None:
     """Add the ``spectral-bias`` subcommand to the subparsers ``sub``."""
     p = sub.add_parser(
@@ -33,7 +25,6 @@ def register(sub) -> None:
                     "log-spaced steps, and the step at which each frequency is learned. Beside it the prediction of "
                     "the infinite-width NTK of the same MLP: the mean residual -(I - eta Theta / P)^t y. Writes a "
                     "netCDF file and, with --figures, spectral_bias.png.",
-        formatter_class=_Formatter,
     )
     single_net_options(p, {"width": [256], "depth": [1], "activation": ["relu"], "weight_var": [2.0],
                            "bias_var": [0.1], "parameterization": ["ntk"]})

@@ -25,16 +25,6 @@ DATASET_FORMS = (
 MEASURES = ("mean_frequency", "polynomial_order", "lz", "class_fractions", "outputs")
 
 
-class _Formatter(argparse.HelpFormatter):
-    """Help with each option's default, where it has one (None and False: the help says what happens)."""
-
-    def _get_help_string(self, action):
-        default = action.default
-        if default is None or default is False or default is argparse.SUPPRESS or not action.option_strings:
-            return action.help
-        return f"{action.help} (default: {default})"
-
-
 def register(sub) -> None:
     """Add the ``train`` subcommand to the subparsers ``sub``."""
     t = sub.add_parser(
@@ -47,7 +37,6 @@ def register(sub) -> None:
                     "checkpointed to --checkpoint; a killed run continues with --resume and writes the same file "
                     "as an uninterrupted one. Writes a netCDF file with dims (net, step) and, with --figures, "
                     "the learning curves (median, quartiles and 5-95% band across networks).",
-        formatter_class=_Formatter,
     )
     add_net_options(t, defaults={"out_dim": None})
     for action in t._actions:  # one architecture per run: the shared network options take one value here
