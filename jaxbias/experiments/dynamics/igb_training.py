@@ -11,7 +11,7 @@ mean and variance of every output over the probe, from which ``gamma`` is estima
 Step 0 of network ``i`` is ``jb.sample``'s network ``i``: the same numbers as
 :func:`jaxbias.experiments.igb.igb_cell` on that probe.
 
->>> ds = igb_training(n=4, steps=2, width=8, n_train=32, n_test=16, n_boot=0, progress=False)
+>>> ds = igb_training(n=4, steps=2, width=8, n_train=32, n_test=16, batch_size=16, n_boot=0, progress=False)
 >>> ds["max_fraction"].dims
 ('config', 'net', 'step')
 """

@@ -16,8 +16,10 @@ Each cell's network is :func:`jaxbias.experiments.redshift.unit_scale_mlp` at th
 law); step 0 of network ``i`` is ``jb.sample``'s network ``i`` of that spec, as in
 :func:`jaxbias.experiments.redshift.redshift_cell`.
 
+>>> from jaxbias.training import Optimizer
 >>> ds = redshift_training(activations=("tanh",), scales=(1.0,), depth=1, width=8, n=2, steps=3,
-...                        resolution=8, n_train=16, n_test=8, measures=("mean_frequency",), progress=False)
+...                        optimizer=Optimizer("sgd", learning_rate=0.01), resolution=8, n_train=16, n_test=8,
+...                        measures=("mean_frequency",), progress=False)
 >>> ds["mean_frequency"].dims
 ('activation', 'scale', 'net', 'step')
 """
