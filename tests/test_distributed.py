@@ -57,7 +57,7 @@ SWEEP_CELL_SRC = textwrap.dedent(
             raise RuntimeError("cell failed")
         x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
         net = jb.nets.mlp(cell["width"], cell["depth"], "tanh", bias_var=0.1)
-        y = jb.sample(net, x, 6, key=3, progress=False)
+        y = jb.sample(net, x, n=6, key=3, progress=False)
         return xr.Dataset({"y": (("net", "point", "out"), y)})
     """
 )
