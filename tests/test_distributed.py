@@ -147,7 +147,7 @@ def test_two_process_sweep_resumes(tmp_path):
     assert sorted(p.name for p in cells.iterdir()) == ["cell_00000.nc", "cell_00001.nc", "manifest.json"]
     # Without --resume process 0 refuses; process 1 learns it from process 0 instead of waiting.
     (rc0, log0), (rc1, log1) = _two_processes(str(path), str(returned), "again")
-    assert rc0 == 3 and "an interrupted sweep exists" in log0, log0[-3000:]
+    assert rc0 == 3 and "an interrupted sweep of" in log0 and "rerun with --resume" in log0, log0[-3000:]
     assert rc1 == 3 and "RuntimeError: the sweep failed on process 0" in log1, log1[-3000:]
     runs = _two_processes(str(path), str(returned), "resume")
     assert all(rc == 0 for rc, _ in runs), "\n".join(log for _, log in runs)[-3000:]
