@@ -62,7 +62,10 @@ def igb_inputs(inputs: str = "blobs", n_points: int = 1000, dim: int = 64, input
         x, _ = gaussian_blobs(n_points, means=[[mean] * check_int("dim", dim, 1)], key=key)
         return np.asarray(x)
     if isinstance(inputs, str) and inputs.strip().lower() != "blobs":
-        x, _ = parse_inputs(inputs, key=key)
+        try:
+            x, _ = parse_inputs(inputs, key=key)
+        except ValueError as e:
+            raise ValueError(f"inputs={inputs!r}: expected 'blobs' or an input spec ({e})") from None
         return np.asarray(x)
     raise ValueError(f"inputs={inputs!r}: expected 'blobs' or an input spec such as 'digits:0,1' or 'sphere:64:1000'")
 
