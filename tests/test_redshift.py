@@ -104,8 +104,9 @@ def test_cli_norm_is_the_spec_spelling(tmp_path):
                  "--resolution", "8", "--norm", "none", "layer_post", "--no-plot", "--quiet", "--out", str(out)]) == 0
     ds = jb.load(out)
     assert list(ds["norm"].values) == ["none", "layer_post"]
-    cell = redshift_cell(unit_scale_mlp("relu", 2, width=8, norm="layer_post"), (1.0,), n=3, resolution=8,
-                         progress=False)
+    # the command's defaults: C_b = 0 and the Hann window
+    cell = redshift_cell(unit_scale_mlp("relu", 2, width=8, norm="layer_post", bias_var=0.0), (1.0,), n=3,
+                         resolution=8, window="hann", progress=False)
     np.testing.assert_array_equal(ds["mean_frequency"].sel(norm="layer_post").squeeze().values,
                                   cell["mean_frequency"].squeeze().values)
 
