@@ -261,14 +261,15 @@ def redshift_cell(net, scales: Sequence[float] = (1.0,), *, scale_kind: str = "w
               "dim": dim, "measures": list(fns), "window": window, "degree": degree}
     ds = xr.Dataset(data, coords={"scale": np.asarray(scales), "net": np.arange(n)})
     ds.attrs = {**result_attrs(config, key), "scale_kind": scale_kind,
-                "scale_meaning": _SCALE_MEANING[scale_kind]}
+                "scale_meaning": SCALE_MEANING[scale_kind]}
     return ds
 
 
-_SCALE_MEANING = {
+SCALE_MEANING = {
     "weight_var": "scale = C_W: weights N(0, C_W / fan_in) (fan-in law), biases variance bias_var",
     "absolute": "scale = a: weights and biases U(-a, a) whatever the fan-in (Neural Redshift code)",
 }
+"""What the ``scale`` axis means for each ``scale_kind`` (stored in results as ``attrs["scale_meaning"]``)."""
 
 
 NORM_VALUES = ("none",) + NORMS
@@ -329,7 +330,7 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
               "scale_kind": scale_kind, "bias_var": bias_var, "parameterization": parameterization, "n": n,
               "resolution": resolution, "dim": dim, "measures": list(measures), "window": window, "degree": degree,
               "arch": "mlp"}
-    attrs = {**result_attrs(config, key), "scale_kind": scale_kind, "scale_meaning": _SCALE_MEANING[scale_kind],
+    attrs = {**result_attrs(config, key), "scale_kind": scale_kind, "scale_meaning": SCALE_MEANING[scale_kind],
              **base}
     return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress, overwrite=overwrite)
 

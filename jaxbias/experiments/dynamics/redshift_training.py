@@ -38,7 +38,7 @@ from jaxbias import inputs
 from jaxbias import measures as jm
 from jaxbias.datasets import Dataset, from_arrays
 from jaxbias.experiments.redshift import MEASURES as REDSHIFT_MEASURES
-from jaxbias.experiments.redshift import SCALE_KINDS, _SCALE_MEANING, baselines, unit_scale_mlp
+from jaxbias.experiments.redshift import SCALE_KINDS, SCALE_MEANING, baselines, unit_scale_mlp
 from jaxbias.nets.mlp import MLP
 from jaxbias.results import result_attrs
 from jaxbias.training import Optimizer, train
@@ -214,7 +214,7 @@ def redshift_training(*, activations: Sequence = ("relu", "tanh"), scales: Seque
               "data": data.describe(), "preprocessing": "none: inputs uniform on [-1, 1]^dim as drawn, targets raw",
               "probe": f"grid over [-1, 1]^{dim}, {resolution} points per axis", "measures": list(fns),
               "degree": degree, "n": n, "train": engine_config}
-    stacked.attrs = {**result_attrs(config, key), "scale_kind": scale_kind, "scale_meaning": _SCALE_MEANING[scale_kind],
+    stacked.attrs = {**result_attrs(config, key), "scale_kind": scale_kind, "scale_meaning": SCALE_MEANING[scale_kind],
                      "target": str(target),
                      **baselines(dim, resolution, [m for m in fns if m in REDSHIFT_MEASURES], degree=degree)}
     return stacked
