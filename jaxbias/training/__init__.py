@@ -8,10 +8,10 @@
 ('net', 'step')
 """
 
-from jaxbias.training.engine import SEGMENT, record_steps, train
+from jaxbias.training.engine import SEGMENT, record_steps, segment_length, train
 from jaxbias.training.kernel_motion import centered_alignment, kernel_distance, relative_change
 from jaxbias.training.losses import LOSSES, accuracy
 from jaxbias.training.optimizers import Optimizer
 
-__all__ = ["train", "record_steps", "SEGMENT", "Optimizer", "LOSSES", "accuracy", "kernel_distance",
+__all__ = ["train", "record_steps", "segment_length", "SEGMENT", "Optimizer", "LOSSES", "accuracy", "kernel_distance",
            "relative_change", "centered_alignment"]

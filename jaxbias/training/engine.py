@@ -3,7 +3,7 @@
 Network ``i`` starts as ``jb.sample``'s network ``i`` (``net.init(fold_in(key, i), x)``) and is
 trained on its own data order (drawn from its index, or shared by all networks) with its own
 hyperparameters. Every training step of a micro-batch of networks is one ``vmap``; steps run in
-``lax.scan`` in segments of :data:`SEGMENT` steps; at the recorded steps the measurements (losses,
+``lax.scan`` in segments of at most :data:`SEGMENT` steps; at the recorded steps the measurements (losses,
 accuracies, probe measures, distance from init, tangent-kernel motion) are taken inside the same
 program, and only they leave the device. Networks are chunked to the memory budget and sharded over
 every device (of every process under ``jax.distributed``), as in :func:`jaxbias.sample`.
@@ -39,18 +39,33 @@ from jaxbias.results import result_attrs
 from jaxbias.training import checkpoints
 from jaxbias.training.kernel_motion import centered_alignment, kernel_distance, relative_change
 from jaxbias.training.losses import accuracy, resolve_loss
-from jaxbias.training.optimizers import resolve_optimizer
+from jaxbias.training.optimizers import Optimizer, resolve_optimizer
 from jaxbias.validation import check_int, check_n
 
-__all__ = ["train", "record_steps", "SEGMENT"]
+__all__ = ["train", "record_steps", "segment_length", "SEGMENT"]
 
 SEGMENT = 64
-"""Training steps per compiled call (the granularity of checkpoints and of the progress bar)."""
+"""Most training steps per compiled call (the granularity of checkpoints and of the progress bar).
+
+A run of ``steps`` steps takes ``steps + 1`` iterations (a measurement may follow the last step),
+cut into the fewest segments of at most ``SEGMENT``, all of one length (:func:`segment_length`).
+"""
 
 _DATA_STREAM = 0x64617461  # "data": data keys derive from fold_in(key, _DATA_STREAM), apart from network keys
 _NET_AXIS = "net"
 _GPU_MICRO_BATCH = 256
 _CPU_MICRO_BATCH = 8
+
+
+def segment_length(steps: int) -> int:
+    """Iterations per compiled segment for a run of ``steps`` steps: ``steps + 1`` iterations in
+    ``ceil((steps + 1) / SEGMENT)`` equal segments, so that at most one iteration per segment is padding.
+
+    >>> segment_length(1000), segment_length(20), segment_length(63)
+    (63, 21, 64)
+    """
+    iterations = steps + 1
+    return -(-iterations // -(-iterations // SEGMENT))
 
 
 def record_steps(steps: int, record: int | Sequence[int] | None = None) -> np.ndarray:
@@ -102,11 +117,12 @@ class _Setup:
     ntk: bool
     eval_train: bool
     micro_batch: int | None
+    segment: int
 
     def __hash__(self):
         return hash((self.net, self.optimizer_key, self.loss, self.classification, self.n_classes, self.steps,
                      self.batch_size, self.steps_per_epoch, self.shared_order, self.varied, self.probe_stats,
-                     self.ntk, self.eval_train, self.micro_batch))
+                     self.ntk, self.eval_train, self.micro_batch, self.segment))
 
     def __eq__(self, other):
         return isinstance(other, _Setup) and hash(self) == hash(other) and all(
@@ -148,15 +164,15 @@ def _one_network(setup: _Setup):
         return state
 
     def batch_table(base, index, t0, n_train):
-        """Minibatch indices of steps ``t0 .. t0 + SEGMENT - 1``: ``(SEGMENT, batch_size)``.
+        """Minibatch indices of steps ``t0 .. t0 + segment - 1``: ``(segment, batch_size)``.
 
         Step ``t`` takes batch ``t % steps_per_epoch`` of the permutation of epoch ``t // steps_per_epoch``;
         the segment's epochs are drawn at once, so no step carries or tests a permutation.
         """
-        per_epoch, size = setup.steps_per_epoch, setup.batch_size
+        per_epoch, size, length = setup.steps_per_epoch, setup.batch_size, setup.segment
         first = t0 // per_epoch
-        perms = jax.vmap(lambda e: permutation(base, index, first + e, n_train))(jnp.arange(SEGMENT // per_epoch + 2))
-        epoch, b = jnp.divmod(t0 + jnp.arange(SEGMENT), per_epoch)
+        perms = jax.vmap(lambda e: permutation(base, index, first + e, n_train))(jnp.arange(length // per_epoch + 2))
+        epoch, b = jnp.divmod(t0 + jnp.arange(length), per_epoch)
         return perms[(epoch - first)[:, None], b[:, None] * size + jnp.arange(size)[None, :]]
 
     def measure(params, state, t, data):
@@ -186,17 +202,23 @@ def _one_network(setup: _Setup):
         return updates, out
 
     def step(state, t, idx, data):
-        """One update of ``state`` (params, opt, diverged) on the minibatch ``idx`` (None: the full batch)."""
+        """One update of ``state`` (params, opt, diverged) on the minibatch ``idx`` (None: the full batch).
+
+        Steps ``t >= setup.steps`` (the padding of the last segment) are computed and discarded by the
+        same select that freezes a diverged network: one select per step instead of a branch.
+        """
         x, y = data["x_train"], data["y_train"]
         if idx is not None:
             x, y = x[idx], y[idx]
         value, grads = jax.value_and_grad(lambda p: loss_fn(net.apply(p, x), y))(state["params"])
         updates, opt_state = opt.update(grads, state["opt"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        ok = jnp.isfinite(value) & jnp.isfinite(optax.global_norm(grads)) & (state["diverged"] < 0)
+        finite = jnp.isfinite(value) & jnp.isfinite(optax.global_norm(grads))
+        running = (state["diverged"] < 0) & (t < setup.steps)
+        ok = finite & running
         # A network whose loss or gradient is not finite stops at its last finite state; the others go on.
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
-        diverged = jnp.where((state["diverged"] < 0) & ~ok, t.astype(jnp.int32), state["diverged"])
+        diverged = jnp.where(running & ~finite, t.astype(jnp.int32), state["diverged"])
         return {"params": keep(params, state["params"]), "opt": keep(opt_state, state["opt"]), "diverged": diverged}
 
     return init, measure, step, batch_table
@@ -247,13 +269,12 @@ def _programs(setup: _Setup, devices: tuple):
                     recording[dt], lambda: measure_one(trained_now["params"], fixed_now, t, data),
                     lambda: ({k: fixed_now[k] for k in measured[0]},
                              jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), measured[1])))
-                trained_now = jax.lax.cond(t < setup.steps, lambda c: step_one(c, t, idx, data), lambda c: c,
-                                           trained_now)
+                trained_now = step_one(trained_now, t, idx, data)
                 return ({**fixed_now, **updates}, trained_now), rec
 
             table = None if setup.batch_size is None else batch_table(base, index, t0, data["x_train"].shape[0])
             (fixed, trained_state), rec = jax.lax.scan(
-                body, (fixed, {k: state[k] for k in trained}), (jnp.arange(SEGMENT), table))
+                body, (fixed, {k: state[k] for k in trained}), (jnp.arange(setup.segment), table))
             return {**fixed, **trained_state}, rec
 
         return per_device(train_segment)(states, indices)
@@ -435,6 +456,8 @@ def train(net, data: Dataset, optimizer, *, n: int, key=0, loss="mse", steps: in
     probe_shape = None if probe is None else tuple(np.shape(probe))
     hyper_defaults = _injected_hyperparams(transformation, net, device_data, base)
     varied = _check_vary(vary, n, hyper_defaults)
+    if not varied and isinstance(optimizer, Optimizer):  # constants in the program: no per-step state reads
+        transformation, _ = resolve_optimizer(optimizer, inject=False)
 
     setup_args = dict(net=net, optimizer=transformation,
                       optimizer_key=optimizer if not isinstance(optimizer, optax.GradientTransformation) else transformation,
@@ -442,12 +465,13 @@ def train(net, data: Dataset, optimizer, *, n: int, key=0, loss="mse", steps: in
                       steps=steps, batch_size=batch_size, steps_per_epoch=per_epoch, shared_order=data_order == "shared",
                       varied=tuple(sorted(varied)), probe_stats=probe_stats, ntk=ntk_points is not None,
                       eval_train=bool(eval_train))
-    per_net = _per_net_bytes(_Setup(**setup_args, micro_batch=None), base, device_data, varied)
+    segment = segment_length(steps)
+    per_net = _per_net_bytes(_Setup(**setup_args, micro_batch=None, segment=segment), base, device_data, varied)
     budget = default_budget() if opts.memory_budget is None else parse_bytes(opts.memory_budget)
     micro = opts.micro_batch
     if micro == "auto":
         micro = _auto_micro_batch(per_net, devices[0].platform, budget)
-    setup = _Setup(**setup_args, micro_batch=micro)
+    setup = _Setup(**setup_args, micro_batch=micro, segment=segment)
     if micro is not None and jax.process_count() == 1:  # no more devices than micro-batches (padding trains too)
         devices = devices[:min(len(devices), -(-n // micro))]
     chunk, n_devices = _chunking(n, per_net, budget, opts, devices, micro, data_bytes=sum(
@@ -458,7 +482,7 @@ def train(net, data: Dataset, optimizer, *, n: int, key=0, loss="mse", steps: in
         "steps": steps, "batch_size": batch_size, "steps_per_epoch": per_epoch, "data_order": data_order,
         "vary": sorted(varied), "record": recorded.tolist(), "probe_shape": probe_shape,
         "measures": [name for name, _ in probe_stats], "ntk_points": ntk_points, "eval_train": bool(eval_train),
-        "micro_batch": micro, "segment": SEGMENT,
+        "micro_batch": micro, "segment": segment,
         "conventions": {"mse": "0.5 * mean over points and outputs of (f - y)^2; integer labels one-hot",
                         "accuracy": "argmax of the outputs (one output: its sign) equals the label",
                         "ntk": "empirical NTK traced over outputs on the first ntk_points training points",
@@ -472,11 +496,11 @@ def train(net, data: Dataset, optimizer, *, n: int, key=0, loss="mse", steps: in
     shard, replicated = shardings(devices)
     data_dev = jax.tree_util.tree_map(lambda a: global_array(a, replicated), device_data)
     base_dev = base
-    padded_iters = -(-(steps + 1) // SEGMENT) * SEGMENT
+    padded_iters = -(-(steps + 1) // segment) * segment
     is_recorded = np.zeros(padded_iters, bool)
     is_recorded[recorded] = True
     n_chunks = -(-n // chunk)
-    n_segments = padded_iters // SEGMENT
+    n_segments = padded_iters // segment
 
     store = checkpoints.Store(checkpoint, fingerprint) if checkpoint is not None else None
     progress_state = store.load() if store is not None else None
@@ -501,15 +525,15 @@ def train(net, data: Dataset, optimizer, *, n: int, key=0, loss="mse", steps: in
                 states = init_jit(base_dev, idx_dev, hyper_dev, data_dev)
                 first_segment, rows = 0, []
             for s in range(first_segment, n_segments):
-                t0 = s * SEGMENT
-                rec_mask = is_recorded[t0:t0 + SEGMENT]
+                t0 = s * segment
+                rec_mask = is_recorded[t0:t0 + segment]
                 states, rec = segment_jit(base_dev, global_array(np.asarray(t0, np.int32), replicated), states, idx_dev,
                                           global_array(rec_mask, replicated), data_dev)
                 if rec_mask.any():
                     host = to_host(rec)
                     rows.append(jax.tree_util.tree_map(
                         lambda a: a.reshape((chunk,) + a.shape[2:])[:, rec_mask], host))
-                bar.update(SEGMENT)
+                bar.update(segment)
                 if store is not None and time.monotonic() - last_save >= checkpoint_every and s + 1 < n_segments:
                     store.save(checkpoints.Progress(c, s + 1, to_host(states), rows, results))
                     last_save = time.monotonic()

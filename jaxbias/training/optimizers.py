@@ -49,10 +49,17 @@ class Optimizer:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "hyperparams", tuple(sorted(hyperparams.items())))
 
-    def build(self) -> optax.GradientTransformation:
-        """The optax transformation, with its numeric hyperparameters injected into its state."""
+    def build(self, inject: bool = True) -> optax.GradientTransformation:
+        """The optax transformation.
+
+        Args:
+          inject: keep the numeric hyperparameters in the optimizer state (``optax.inject_hyperparams``),
+            so that they can differ from network to network; False builds the plain optax optimizer
+            (hyperparameters as constants of the compiled program: a little faster when nothing varies).
+        """
+        factory = getattr(optax, self.name)
         try:
-            return optax.inject_hyperparams(getattr(optax, self.name))(**dict(self.hyperparams))
+            return (optax.inject_hyperparams(factory) if inject else factory)(**dict(self.hyperparams))
         except TypeError as e:
             raise ValueError(f"Optimizer({self.name!r}, {dict(self.hyperparams)}): optax.{self.name} rejects these "
                              f"hyperparameters: {e}") from None
@@ -62,10 +69,11 @@ class Optimizer:
         return {"name": self.name, "hyperparams": dict(self.hyperparams)}
 
 
-def resolve_optimizer(optimizer: Any) -> tuple[optax.GradientTransformation, dict]:
-    """``(transformation, description)`` of an :class:`Optimizer` or an optax ``GradientTransformation``."""
+def resolve_optimizer(optimizer: Any, inject: bool = True) -> tuple[optax.GradientTransformation, dict]:
+    """``(transformation, description)`` of an :class:`Optimizer` (built with ``inject``, see
+    :meth:`Optimizer.build`) or an optax ``GradientTransformation`` (as it is)."""
     if isinstance(optimizer, Optimizer):
-        return optimizer.build(), optimizer.describe()
+        return optimizer.build(inject), optimizer.describe()
     if isinstance(optimizer, optax.GradientTransformation):
         return optimizer, {"name": "custom optax transformation", "type": type(optimizer).__name__}
     raise ValueError(f"optimizer={optimizer!r}: expected jb.training.Optimizer('sgd', learning_rate=...) or an optax "
