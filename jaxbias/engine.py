@@ -376,12 +376,14 @@ def to_host(tree):
     return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
-def progress_bar(total: int, progress: bool | None, desc: str):
+def progress_bar(total: int, progress: bool | None, desc: str, unit: str = "net"):
+    """A tqdm bar on process 0 named ``desc``: always shown for ``progress=True``, never for False, and
+    for None only once the work has lasted a few seconds."""
     from tqdm.auto import tqdm
 
     disable = progress is False or (progress is None and jax.process_index() != 0)
     # progress=None: the bar shows only if the run lasts longer than a few seconds.
-    return tqdm(total=total, unit="net", desc=desc, disable=disable, delay=0 if progress else 3.0,
+    return tqdm(total=total, unit=unit, desc=desc, disable=disable, delay=0 if progress else 3.0,
                 dynamic_ncols=True, leave=False)
 
 

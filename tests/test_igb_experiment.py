@@ -195,3 +195,14 @@ def test_cnn_cells_measure_without_theory(norm):
     net = igb.igb_net(arch="cnn", activation="relu", depth=2, width=8, pool="max(2)", norm=norm)
     ds = igb.igb_cell(net, np.asarray(x).reshape(-1, 8, 8, 1), n=100, n_boot=100)
     assert math.isnan(float(ds["gamma_theory"])) and math.isfinite(float(ds["gamma"]))
+
+
+def test_phase_diagram_shows_its_own_progress_and_matches_its_theory(capsys):
+    ds = igb.phase_dataset(("relu",), weight_vars=[1.0, 2.0], bias_vars=[0.0, 0.5], depth=1,
+                           measured_weight_vars=(2.0,), measured_bias_vars=(0.0,), n=64, width=32, n_points=50,
+                           dim=8, n_boot=50, progress=True)
+    err = capsys.readouterr().err
+    assert "phase diagram" in err and "2/2" in err, err  # one theory panel and one measured cell
+    point = ds.sel(activation="relu", measured_weight_var=2.0, measured_bias_var=0.0)
+    theory = ds["gamma_theory"].sel(activation="relu", weight_var=2.0, bias_var=0.0)
+    np.testing.assert_allclose(point["gamma_point_theory"], theory, rtol=1e-6)

@@ -79,7 +79,7 @@ def run(args) -> int:
         plot_g0_histograms(ds, args.plot)
     if args.phase:
         phase = igb.phase_dataset(depth=args.depth[0], n=min(args.n, 500), width=args.width, key=args.key,
-                                  n_boot=min(args.n_boot, 300))
+                                  n_boot=min(args.n_boot, 300), progress=not args.quiet)
         if writer:
             plot_igb_phase(phase, args.phase)
     if writer and not args.quiet:

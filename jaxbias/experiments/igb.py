@@ -24,7 +24,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from jaxbias.engine import reduce
+from jaxbias.engine import progress_bar, reduce
 from jaxbias.grid import cells
 from jaxbias.inputs import gaussian_blobs, parse_inputs
 from jaxbias.io import check_writable, save
@@ -293,6 +293,8 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
       depth: hidden layers of the measured networks and of the reported ``gamma``.
       measured_weight_vars, measured_bias_vars: where networks are sampled (``n`` each, ``n_points``
         centred Gaussian inputs in ``dim`` dimensions, width ``width``).
+      progress: a bar over the theory panels and the measured cells (True, False, or None: shown
+        once the work has lasted a few seconds).
 
     Returns:
       Dataset with ``gamma_theory (activation, weight_var, bias_var)``, ``regime`` (index into
@@ -303,15 +305,22 @@ def phase_dataset(activations=("tanh", "relu"), weight_vars=None, bias_vars=None
     bias_vars = np.linspace(0.0, 2.0, 40) if bias_vars is None else np.asarray(bias_vars, np.float64)
     x = igb_inputs("blobs", n_points, dim, 0.0, key=key)
     moments = th.input_moments(x)
-    theory = [th.phase_diagram(act, weight_vars, bias_vars, depth, moments=moments) for act in activations]
     points = {"activation": activations, "weight_var": measured_weight_vars, "bias_var": measured_bias_vars}
-    measured = []
-    for c in cells(points):
-        net = igb_net(activation=c["activation"], depth=depth, width=width, weight_var=float(c["weight_var"]),
-                      bias_var=float(c["bias_var"]))
-        st = reduce(net, x, n=n, key=key, stat=guessing_stats, progress=progress)
-        est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
-        measured.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
+    todo = list(cells(points))
+    with progress_bar(len(activations) + len(todo), progress, "phase diagram (theory panels, measured cells)",
+                      unit="part") as bar:
+        theory = []
+        for act in activations:
+            theory.append(th.phase_diagram(act, weight_vars, bias_vars, depth, moments=moments))
+            bar.update()
+        measured = []
+        for c in todo:
+            net = igb_net(activation=c["activation"], depth=depth, width=width, weight_var=float(c["weight_var"]),
+                          bias_var=float(c["bias_var"]))
+            st = reduce(net, x, n=n, key=key, stat=guessing_stats, progress=False)
+            est = th.estimate_gamma(st.mean, st.var, n_points, n_boot=n_boot)
+            measured.append((est.value, est.low, est.high, th.predict_gamma(net, x).gamma))
+            bar.update()
     m = np.asarray(measured, np.float64).reshape(*(len(v) for v in points.values()), 4)  # (act, mw, mb, 4)
     dims = ("activation", "weight_var", "bias_var")
     mdims = ("activation", "measured_weight_var", "measured_bias_var")
