@@ -190,7 +190,7 @@ def boolean_prior(path, *, bias_stds=(1.0,), weight_vars=(1.0,), activations=("r
     config = {"experiment": "boolean_prior", "grid": grid, "fixed": fixed, "n": n, "n_inputs": n_inputs,
               "width": width, "depth": depth, "keep": keep, "arch": "mlp"}
     attrs = {**result_attrs(config, key), "exact": int(n_inputs <= MAX_EXACT_INPUTS)}
-    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=False, overwrite=overwrite)
+    return run_sweep(grid, cell_fn, path, resume=resume, attrs=attrs, progress=progress and several, overwrite=overwrite)
 
 
 def _pad_rows(ds: xr.Dataset, rows: int) -> xr.Dataset:

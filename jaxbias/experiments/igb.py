@@ -266,7 +266,9 @@ def run_igb(path, grid: dict, *, fixed: dict | None = None, n: int = 1000, width
         c = {**fixed, **cell}
         x = igb_inputs(inputs, n_points, dim, c["input_mean"], key=key)
         net = net_of(c)  # stored per cell: jb.nets.from_config(ds.sel(...)) rebuilds it
-        return igb_cell(net, x, n=n, key=key, n_boot=n_boot).assign(net_spec=((), to_json(net)))
+        # The cell's own bar (networks) appears under the sweep's bar once a cell lasts a few seconds.
+        return igb_cell(net, x, n=n, key=key, n_boot=n_boot, progress=None if progress else False).assign(
+            net_spec=((), to_json(net)))
 
     attrs = result_attrs(config, key)
     attrs["n_points"] = int(igb_inputs(inputs, n_points, dim, 0.0, key=key).shape[0])

@@ -322,8 +322,8 @@ def redshift(path, *, activations=("relu", "gelu", "tanh", "gaussian"), depths=(
     def cell_fn(cell):
         ds = redshift_cell(net_of(cell), scales, scale_kind=scale_kind, n=n, key=key, resolution=resolution,
                            dim=dim, measures=measures, window=window, degree=degree, chunk_size=chunk_size,
-                           memory_budget=memory_budget, progress=False)
-        ds.attrs = {}
+                           memory_budget=memory_budget, progress=None if progress else False)
+        ds.attrs = {}  # the cell's own bar (networks) appears under the sweep's once a cell lasts a few seconds
         return ds.assign(net_spec=((), to_json(net_of(cell))))  # jb.nets.from_config(ds.sel(...)) rebuilds it
 
     config = {"experiment": "redshift", "grid": grid, "fixed": fixed, "scales": list(scales),
