@@ -1,21 +1,28 @@
-"""Saving and loading results: netCDF files written atomically and reproducibly.
+"""Saving and loading results: netCDF files written atomically and reproducibly, that say what they hold.
 
 Every result in jaxbias is an ``xarray.Dataset``. This module gives it a file format
-(netCDF4 through h5netcdf), provenance attributes (the config and library versions,
-never a timestamp or a hostname; made by :mod:`jaxbias.results` and re-exported here) and crash safety: a file on disk is either the old
-one or the complete new one, never half written.
+(netCDF4 through h5netcdf) and crash safety: a file on disk is either the old one or the
+complete new one, never half written. :func:`save` writes into every file
 
-Two saves of the same dataset produce the same bytes: h5py does not record object
-modification times unless asked (``track_times`` is off by default) and h5netcdf writes
-no dates, so a rerun with the same settings reproduces the file exactly.
+* what each variable means: CF ``long_name``, ``units`` and a ``description`` on every variable
+  and coordinate jaxbias knows (:func:`jaxbias.variables.annotate`; attributes already set are kept);
+* how to rerun it: the config, key and library versions (:func:`jaxbias.results.result_attrs`,
+  re-exported here, made when the result is computed);
+* when and where it was made: CF ``history`` (UTC time and command line), ``devices`` and
+  ``git_commit`` (:func:`jaxbias.results.provenance_attrs`), unless ``provenance=False``.
+
+The rest of a file is deterministic: h5py does not record object modification times unless asked
+(``track_times`` is off by default) and h5netcdf writes no dates, so two saves of the same dataset
+with ``provenance=False`` give the same bytes, and two runs of the same computation have the same
+:func:`content_bytes` (the file without its provenance).
 
 Example:
     >>> import numpy as np, xarray as xr, jaxbias.io as jio
-    >>> ds = xr.Dataset({"y": (("net",), np.zeros(3, np.float32))},
+    >>> ds = xr.Dataset({"g0": (("net",), np.zeros(3, np.float32))},
     ...                 attrs=jio.result_attrs({"width": 8}, key=0))
     >>> path = jio.save(ds, "/tmp/example.nc")          # doctest: +SKIP
-    >>> jio.config_of(jio.load(path))                  # doctest: +SKIP
-    {'width': 8}
+    >>> jio.config_of(jio.load(path)), jio.load(path)["g0"].attrs["long_name"]  # doctest: +SKIP
+    ({'width': 8}, 'class-0 fraction G_0')
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from typing import Any, Callable
 import numpy as np
 import xarray as xr
 
-from jaxbias.results import config_of, net_of, result_attrs, to_json
+from jaxbias.results import (PROVENANCE, config_of, net_of, provenance_attrs, result_attrs, to_json,
+                             without_provenance)
+from jaxbias.variables import annotate
 
-__all__ = ["result_attrs", "config_of", "net_of", "to_json", "check_writable", "save", "load"]
+__all__ = ["result_attrs", "config_of", "net_of", "to_json", "PROVENANCE", "without_provenance", "check_writable",
+           "save", "load", "content_bytes"]
 
 _ENGINE = "h5netcdf"
 _INT64 = np.iinfo(np.int64)
@@ -198,8 +208,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[pathlib.Path], None],
     return path
 
 
-def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> pathlib.Path:
-    """Saves a results Dataset to a netCDF4 file, atomically.
+def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False,
+         provenance: bool = True) -> pathlib.Path:
+    """Saves a results Dataset to a netCDF4 file, atomically, with what its variables mean and its provenance.
 
     An existing file is refused unless ``overwrite=True``, as data tools do: a results file is
     often hours of computation.
@@ -209,16 +220,22 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) ->
     an error leaves either the old file or the new one, never a partial file. On any
     error the temporary file is removed and the error re-raised.
 
-    Attribute values netCDF cannot store are encoded first (see ``encode_attr``):
-    bools become 0/1 and dicts, ``None`` and mixed lists become JSON strings, so
-    saving never fails because of attrs. ``ds`` itself is not modified. Two saves of
-    the same dataset give byte-identical files (no timestamps are written).
+    Every variable and coordinate jaxbias knows gets CF ``long_name``, ``units`` and
+    ``description`` attributes (:func:`jaxbias.variables.annotate`; attributes already set are
+    kept). With ``provenance`` the dataset attrs also get CF ``history`` (a line with the UTC time
+    and the command line, appended to any history already there), ``devices`` and ``git_commit``
+    (:func:`jaxbias.results.provenance_attrs`). Attribute values netCDF cannot store are
+    encoded first (see ``encode_attr``): bools become 0/1 and dicts, ``None`` and mixed lists
+    become JSON strings, so saving never fails because of attrs. ``ds`` itself is not modified.
+    Two saves of the same dataset with ``provenance=False`` give byte-identical files; with
+    provenance they differ in the ``history`` line only (compare them with :func:`content_bytes`).
 
     Args:
         ds: the Dataset to save.
         path: the file to write.
         overwrite: replace ``path`` if it exists (atomically: the old file stays whole until the
             new one is complete).
+        provenance: record when, by what command and on which devices the file was written.
 
     Returns:
         ``path`` as a ``pathlib.Path``.
@@ -231,8 +248,36 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) ->
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
     check_writable(path, overwrite=overwrite)
-    encoded = _encoded(ds)
+    described = annotate(ds)
+    if provenance:
+        described.attrs = provenance_attrs(described.attrs)
+    encoded = _encoded(described)
     return atomic_write(path, lambda tmp: encoded.to_netcdf(tmp, engine=_ENGINE))
+
+
+def content_bytes(result: xr.Dataset | str | os.PathLike) -> bytes:
+    """A result's netCDF bytes without its provenance: equal for two runs of the same computation.
+
+    Two runs with the same settings write files that differ only in the :data:`PROVENANCE` attrs
+    (time, command line, devices, commit); these bytes leave them out, and are those of the dataset
+    written afresh (no storage encodings carried over), so a file and the Dataset it was saved from
+    compare equal. Values are compared bit for bit, dtypes and attributes included.
+
+    Args:
+        result: a Dataset or the path of a results file.
+
+    Returns:
+        The bytes of a netCDF4 file of the result without provenance.
+
+    Example:
+        >>> import jaxbias as jb
+        >>> a = jb.save(ds, "/tmp/a.nc"); b = jb.save(ds, "/tmp/b.nc")       # doctest: +SKIP
+        >>> a.read_bytes() == b.read_bytes(), content_bytes(a) == content_bytes(b)  # doctest: +SKIP
+        (False, True)
+    """
+    ds = result if isinstance(result, xr.Dataset) else load(result)
+    plain = _encoded(annotate(without_provenance(ds)).drop_encoding())
+    return bytes(plain.to_netcdf(engine=_ENGINE))
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:

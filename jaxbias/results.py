@@ -5,24 +5,34 @@ Dimension names are fixed across jaxbias: ``net`` (the network index ``i``, whos
 coordinates), plus one dimension per swept parameter (added by :func:`jaxbias.run_sweep`).
 Attributes carry the full config as JSON, the key and the library versions
 (:func:`result_attrs`, read back by :func:`config_of`), so a file says how to regenerate itself;
-:mod:`jaxbias.io` writes and reads the files.
+:mod:`jaxbias.io` writes and reads the files, adding when saving the run's provenance (:func:`provenance_attrs`:
+the CF ``history`` line with the time and command line, the devices) and each variable's meaning
+(:mod:`jaxbias.variables`). :data:`PROVENANCE` names the attributes that say when and where a result was
+made rather than what it is; :func:`without_provenance` drops them, so two runs of the same computation
+compare equal.
 """
 
 from __future__ import annotations
 
+import collections
+import datetime
 import importlib.metadata
 import json
 import numbers
 import os
+import shlex
+import sys
 from typing import Any
 
+import jax
 import numpy as np
 import xarray as xr
 
 from jaxbias.nets.spec import Spec, describe, from_dict
 from jaxbias.version import __version__, git_commit
 
-__all__ = ["outputs_dataset", "inputs_dataset", "result_attrs", "config_of", "net_of", "to_json"]
+__all__ = ["outputs_dataset", "inputs_dataset", "result_attrs", "config_of", "net_of", "to_json", "PROVENANCE",
+           "provenance_attrs", "without_provenance"]
 
 _INT64 = np.iinfo(np.int64)
 
@@ -115,10 +125,11 @@ def _key_attr(key: Any) -> int | str:
 
 
 def result_attrs(config: dict, key: Any) -> dict:
-    """Provenance attributes for a results Dataset.
+    """The attributes that say how to rerun a result: its config, key and library versions.
 
     Holds everything needed to rerun the computation and nothing that changes between
-    two identical runs (no timestamps, hostnames or paths), so reruns write identical files.
+    two identical runs but the checkout's commit (no timestamps, hostnames or paths). When and where the
+    run happened (time, command line, devices) is added by :func:`jaxbias.io.save` (:func:`provenance_attrs`).
 
     Args:
         config: the plain-Python settings of the run (JSON-serializable; tuples and
@@ -147,6 +158,69 @@ def result_attrs(config: dict, key: Any) -> dict:
         "xarray_version": xr.__version__,
         **({"git_commit": commit} if (commit := git_commit()) else {}),
     }
+
+
+PROVENANCE = ("history", "devices", "git_commit")
+"""Dataset attrs that say when, where and by what command a result was made, not what it is: two runs of
+the same computation differ only in these (:func:`without_provenance` drops them)."""
+
+
+def _command_line() -> str:
+    """The command line of this process (``sys.argv``, shell-quoted), or where it ran without one."""
+    if not sys.argv or not sys.argv[0]:
+        return "interactive python"
+    return shlex.join(["python", *sys.argv] if sys.argv[0] == "-c" else sys.argv)
+
+
+def _devices() -> str:
+    """The devices JAX computes on, e.g. ``"8 x cpu; 1 process"`` or ``"16 x NVIDIA H100 80GB HBM3; 2 processes"``."""
+    kinds = collections.Counter(d.device_kind for d in jax.devices())
+    processes = jax.process_count()
+    return ", ".join(f"{count} x {kind}" for kind, count in kinds.items()) + \
+        f"; {processes} process{'es' if processes > 1 else ''}"
+
+
+def provenance_attrs(attrs: dict | None = None) -> dict:
+    """``attrs`` with this run's provenance added: when, by what command and on which devices.
+
+    * ``history`` (CF): a line ``"<UTC time, ISO 8601>: <command line>"``, e.g.
+      ``"2025-03-01T12:00:00Z: jaxbias sample --n 100"``, appended to the ``history`` already in
+      ``attrs`` (a result loaded and saved again keeps the lines of the runs before);
+    * ``devices``: the devices JAX computes on and the process count, e.g. ``"8 x cpu; 1 process"``,
+      unless ``attrs`` has it (the devices that computed the data, kept when a loaded result is saved again);
+    * ``git_commit``: as in :func:`result_attrs`, when running from a git checkout and ``attrs`` has none.
+
+    These change between two runs of the same computation (all are in :data:`PROVENANCE`);
+    :func:`jaxbias.io.save` adds them unless ``provenance=False``.
+
+    Args:
+        attrs: a Dataset's attrs (None: none); not modified.
+
+    Returns:
+        A new dict.
+    """
+    out = dict(attrs or {})
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    line = f"{stamp}: {_command_line()}"
+    out["history"] = f"{out['history']}\n{line}" if out.get("history") else line
+    out.setdefault("devices", _devices())
+    if (commit := git_commit()) and "git_commit" not in out:
+        out["git_commit"] = commit
+    return out
+
+
+def without_provenance(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` without the :data:`PROVENANCE` attrs: what two runs of the same computation share.
+
+    Args:
+        ds: a results Dataset, e.g. loaded by :func:`jaxbias.io.load`.
+
+    Returns:
+        The copy (data shared); ``ds`` is not modified.
+    """
+    out = ds.copy(deep=False)
+    out.attrs = {k: v for k, v in ds.attrs.items() if k not in PROVENANCE}
+    return out
 
 
 def config_of(ds: xr.Dataset) -> dict:

@@ -10,7 +10,8 @@ the cells directory is removed.
 
 The final file does not depend on how the sweep got there: it is built from the
 cell files in both cases, so an uninterrupted run and a killed-and-resumed run write
-the same bytes.
+the same file but for its provenance (the time and command line of the run that finished it:
+:func:`jaxbias.io.content_bytes` are equal). Cell files carry no provenance.
 
 Under ``jax.distributed`` every process runs the same sweep (the engine's programs span
 all processes, so every process computes every cell and gets its results), but only
@@ -115,15 +116,12 @@ def _coordinate(values: list) -> np.ndarray:
     )
 
 
-# Attrs that say where a result was computed, not what it is: a sweep resumed at another commit of
-# a checkout is the same sweep (the result records the commit of the process that finished it).
-_PROVENANCE = ("git_commit",)
-
-
 def _manifest(grid: dict[str, list], attrs: dict) -> dict:
     # Round trip through JSON so that a fresh manifest compares like a loaded one;
     # "parameters" keeps the grid order, which the sorted JSON keys of "grid" lose.
-    attrs = {k: v for k, v in attrs.items() if k not in _PROVENANCE}
+    # The provenance attrs say when and where a result was computed, not what it is: a sweep resumed
+    # later, elsewhere or at another commit is the same sweep (its result records the finishing run's).
+    attrs = {k: v for k, v in attrs.items() if k not in io.PROVENANCE}
     text = io.to_json({"format": _FORMAT, "parameters": list(grid), "grid": grid, "attrs": attrs})
     return json.loads(text)
 
@@ -186,7 +184,7 @@ def _finished_here(path: pathlib.Path, manifest: dict) -> bool:
     except (OSError, ValueError):
         return False
     grid = json.loads(attrs.get("sweep_grid", "null") or "null")
-    rest = {k: v for k, v in attrs.items() if k != "sweep_grid" and k not in _PROVENANCE}
+    rest = {k: v for k, v in attrs.items() if k != "sweep_grid" and k not in io.PROVENANCE}
     return io.to_json(grid) == io.to_json(manifest["grid"]) and io.to_json(rest) == io.to_json(manifest["attrs"])
 
 
@@ -361,8 +359,11 @@ def run_sweep(
     data variable gets the swept parameters as leading dims, in grid order, with the
     grid values as coordinates: a variable ``(net, point)`` swept over ``{"a", "b"}``
     becomes ``(a, b, net, point)``. Coordinates that are the same in every cell stay as
-    they are. Dataset attrs are ``attrs`` plus ``"sweep_grid"`` (the grid as JSON);
-    cell dataset attrs are dropped, variable attrs come from the first cell.
+    they are. Dataset attrs are ``attrs`` plus ``"sweep_grid"`` (the grid as JSON) and the
+    provenance :func:`jaxbias.io.save` adds; cell dataset attrs are dropped, variable attrs come
+    from the first cell (the swept coordinates get theirs from :mod:`jaxbias.variables`). Resuming
+    ignores the :data:`jaxbias.io.PROVENANCE` attrs: a sweep continued later, on other devices or at
+    another commit is the same sweep.
 
     Under ``jax.distributed`` call it on every process with the same arguments: every
     process computes every cell that is not finished, and process 0 alone checks ``path``,
@@ -472,7 +473,7 @@ def run_sweep(
                 )
             reference = _check_layout(ds, reference, index, cell)
             if writer:
-                io.save(ds, _cell_file(directory, index), overwrite=True)
+                io.save(ds, _cell_file(directory, index), overwrite=True, provenance=False)
             computed += 1
             bar.update(1)
 

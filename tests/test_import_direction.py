@@ -6,7 +6,8 @@ Layers, lowest first (a module may import its own layer and any lower one):
     1 engine, summaries, inputs, datasets
     2 kernels, measures
     3 theory        (pure predictions: no engine, no io, no xarray, never samples networks)
-    4 experiments, sweep, results, io, training   (io reads and writes results files: sweeps and experiments save)
+    4 experiments, sweep, results, io, training, variables   (io reads and writes results files: sweeps and
+                    experiments save; variables says what each variable of a file means)
     5 plot, plot_complexity, plot_training
     6 commands, cli, the top-level jaxbias/__init__.py
 
@@ -31,7 +32,7 @@ LAYERS = {
     "engine": 1, "summaries": 1, "inputs": 1, "datasets": 1,
     "kernels": 2, "measures": 2,
     "theory": 3,
-    "experiments": 4, "sweep": 4, "results": 4, "io": 4, "training": 4,
+    "experiments": 4, "sweep": 4, "results": 4, "io": 4, "training": 4, "variables": 4,
     "plot": 5, "plot_complexity": 5, "plot_training": 5, "plot_dynamics": 5, "plot_inductive_bias": 5,
     "commands": 6, "cli": 6,
 }

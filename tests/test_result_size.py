@@ -4,6 +4,7 @@ import pytest
 
 import jaxbias as jb
 import jaxbias.engine as engine
+from jaxbias import io
 from jaxbias.cli import main
 
 
@@ -38,10 +39,10 @@ def test_commands_refuse_existing_outputs_unless_overwrite(tmp_path, capsys):
     out, png = tmp_path / "r.nc", tmp_path / "f.png"
     base = ["sample", "--width", "4", "--depth", "1", "--n", "2", "--inputs", "grid:2:4", "--quiet", "--out", str(out)]
     assert main(base) == 0
-    before = out.read_bytes()
+    before = io.content_bytes(out)
     assert main(base) == 2
     assert f"'{out}' exists; pass --overwrite" in capsys.readouterr().err
     png.write_bytes(b"old figure")  # figures are outputs too
     assert main(base[:-2] + ["--out", str(tmp_path / "new.nc"), "--plot", str(png)]) == 2
     assert png.read_bytes() == b"old figure" and not (tmp_path / "new.nc").exists()
-    assert main(base + ["--overwrite"]) == 0 and out.read_bytes() == before  # same run, same bytes
+    assert main(base + ["--overwrite"]) == 0 and io.content_bytes(out) == before  # same run, same content
