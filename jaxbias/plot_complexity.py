@@ -19,7 +19,7 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import figure_title, log_ticks, save_figure
 
 __all__ = ["plot_redshift_heatmaps", "plot_redshift_curves", "plot_boolean_prior"]
 
@@ -88,7 +88,9 @@ def plot_redshift_heatmaps(ds: xr.Dataset, path, measure: str = "mean_frequency"
     hi = max(np.nanmax(values), noise if noise is not None else -np.inf)
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols + 1.2, 2.8 * rows + 0.6), squeeze=False,
+    n_scales = max(p[1].sizes["scale"] for p in panels)
+    width = max(3.2 + 0.1 * max(n_scales - 5, 0), 3.2) * cols + 1.4
+    fig, axes = plt.subplots(rows, cols, figsize=(max(width, 6.5), 2.8 * rows + 1.0), squeeze=False,
                              constrained_layout=True)
     image = None
     for ax, (title, grid, _, _) in zip(axes.ravel(), panels):
@@ -104,16 +106,18 @@ def plot_redshift_heatmaps(ds: xr.Dataset, path, measure: str = "mean_frequency"
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
     bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9)
-    bar.set_label(f"{_LABELS.get(measure, measure)} (mean over networks)", fontsize=8)
-    bar.ax.yaxis.set_label_position("left")  # the right side carries the baseline annotations
-    for value, name in ((ramp, "ramp"), (noise, "white noise")):
+    bar.ax.tick_params(labelsize=7)
+    # The baselines are lines on the colour bar, named in its label (text beside the bar collides with its ticks).
+    marks = []
+    for value, name, style in ((ramp, "linear ramp (floor)", "--"), (noise, "white noise (ceiling)", "-")):
         if value is not None:
-            bar.ax.axhline(value, color="cyan", lw=1.5)
-            bar.ax.text(1.05, (value - lo) / (hi - lo), f" {name} {value:.2f}", transform=bar.ax.transAxes,
-                        fontsize=7, va="center", color="tab:blue")
+            bar.ax.axhline(value, color="cyan", lw=1.5, ls=style)
+            marks.append(f"{name} {value:.2f} ({'dashed' if style == '--' else 'solid'})")
+    bar.set_label(f"{_LABELS.get(measure, measure)} (mean over networks)", fontsize=8)
     n = ds.sizes.get("net", "?")
-    settings = _settings(ds, measure)
-    fig.suptitle(f"Neural redshift: {_LABELS.get(measure, measure)} of random MLPs ({n} networks per cell)"
+    settings = "; ".join(s for s in (_settings(ds, measure), "cyan lines on the colour bar: " + ", ".join(marks)
+                                     if marks else "") if s)
+    figure_title(fig, f"Neural redshift: {_LABELS.get(measure, measure)} of random MLPs ({n} networks per cell)"
                  + (f"\n{settings}" if settings else ""), fontsize=10)
     return save_figure(fig, path)
 
@@ -124,8 +128,8 @@ def plot_redshift_curves(ds: xr.Dataset, path, measure: str = "mean_frequency", 
     panels = _panels(ds, measure)[:max_panels]
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.6), squeeze=False, sharey=True,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.4 * cols, 6.5), 2.8 * rows + 1.4), squeeze=False,
+                             sharey=True, constrained_layout=True)
     ramp, noise = ds.attrs.get(f"ramp_{measure}"), ds.attrs.get(f"noise_{measure}")
     extra_dims = [d for d in ds[f"{measure}_mean"].dims if d not in ("activation", "depth", "scale")]
     for ax, (title, grid, extra, c) in zip(axes.ravel(), panels):
@@ -144,15 +148,18 @@ def plot_redshift_curves(ds: xr.Dataset, path, measure: str = "mean_frequency", 
             if value is not None:
                 ax.axhline(value, color="grey", ls=style, lw=1, label=name)
         ax.set_xscale("log")
+        log_ticks(ax, "x", scales)
         ax.set_xlabel(_scale_label(ds), fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-    axes[0, 0].set_ylabel(_LABELS.get(measure, measure), fontsize=8)
-    axes[0, 0].legend(fontsize=6)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(_LABELS.get(measure, measure), fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 6), fontsize=7, frameon=False)
     for ax in axes.ravel()[len(panels):]:
         ax.axis("off")
     settings = _settings(ds, measure)
-    fig.suptitle("Complexity against weight scale (bands: 95 % confidence interval of the mean)"
+    figure_title(fig, "Complexity against weight scale (bands: 95 % confidence interval of the mean)"
                  + (f"\n{settings}" if settings else ""), fontsize=10)
     return save_figure(fig, path)
 
