@@ -57,7 +57,7 @@ def wrap_text(text: str, width_inches: float, fontsize: float) -> str:
       True
     """
     chars = max(12, int(width_inches * 72.0 / (0.6 * fontsize)))
-    return "\n".join(textwrap.fill(line, chars) if line else "" for line in text.split("\n"))
+    return "\n".join(textwrap.fill(line, chars, break_on_hyphens=False) if line else "" for line in text.split("\n"))
 
 
 def figure_title(fig, text: str, *, fontsize: float = 10):
@@ -75,7 +75,7 @@ def log_ticks(ax, which: str = "x", values=None, *, max_ticks: int = 8) -> None:
 
     Matplotlib labels the minor ticks of a log axis that spans less than a decade or two as
     ``2 x 10^0``, ``3 x 10^0``..., which overlap. Here the labels read ``0.5``, ``1``, ``2``; minor ticks keep
-    no label.
+    no label. Labels carry 3 significant digits.
 
     Args:
       ax: the axes (its scale on that axis must already be ``log``).
@@ -107,7 +107,7 @@ def log_ticks(ax, which: str = "x", values=None, *, max_ticks: int = 8) -> None:
         lo, hi = (ax.get_xlim() if which == "x" else ax.get_ylim())
         decades = math.log10(hi / lo) if lo > 0 and hi > lo else 10.0
         axis.set_major_locator(LogLocator(10.0, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,), numticks=max_ticks))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
     axis.set_minor_formatter(NullFormatter())
 
 

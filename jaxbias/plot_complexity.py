@@ -109,10 +109,10 @@ def plot_redshift_heatmaps(ds: xr.Dataset, path, measure: str = "mean_frequency"
     bar.ax.tick_params(labelsize=7)
     # The baselines are lines on the colour bar, named in its label (text beside the bar collides with its ticks).
     marks = []
-    for value, name, style in ((ramp, "linear ramp (floor)", "--"), (noise, "white noise (ceiling)", "-")):
+    for value, name, style in ((ramp, "linear ramp", "--"), (noise, "white noise", "-")):
         if value is not None:
             bar.ax.axhline(value, color="cyan", lw=1.5, ls=style)
-            marks.append(f"{name} {value:.2f} ({'dashed' if style == '--' else 'solid'})")
+            marks.append(f"{name} {value:.2f} ({'floor, dashed' if style == '--' else 'ceiling, solid'})")
     bar.set_label(f"{_LABELS.get(measure, measure)} (mean over networks)", fontsize=8)
     n = ds.sizes.get("net", "?")
     settings = "; ".join(s for s in (_settings(ds, measure), "cyan lines on the colour bar: " + ", ".join(marks)

@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import figure_title, log_ticks, save_figure
 
 __all__ = ["plot_bits_vs_epsilon", "plot_bits_vs_n_train", "plot_bits_intervals"]
 
@@ -27,7 +27,7 @@ def plot_bits_vs_epsilon(ds: xr.Dataset, path) -> pathlib.Path:
     """Bits ``-log2 P(test MSE <= eps)`` against ``eps`` (log axis), one line per ``tail_method`` of ``ds["bits"]``."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     eps = ds["epsilon"].values
     for method in ds["tail_method"].values:
         bits = ds["bits"].sel(tail_method=method).values
@@ -39,9 +39,13 @@ def plot_bits_vs_epsilon(ds: xr.Dataset, path) -> pathlib.Path:
         ax.errorbar(eps[ok], bits[ok], yerr=yerr, label=str(method), marker=".", **_STYLE.get(str(method), {}))
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)  # bits = -log2 P >= 0
+    log_ticks(ax, "x", eps)
     ax.set_xlabel("target test MSE epsilon")
-    ax.set_ylabel("inductive bias (bits)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("inductive bias (bits; symlog axis)")
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+    ax.legend(fontsize=8, title="tail method", title_fontsize=8)
+    figure_title(fig, f"Inductive bias of the kernel against the target error{_source(ds)}", fontsize=10)
     return save_figure(fig, path)
 
 
@@ -49,7 +53,7 @@ def plot_bits_vs_n_train(ds: xr.Dataset, path) -> pathlib.Path:
     """Recommended bits against ``n_train``, one line per ``epsilon``."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     n = ds["n_train"].values
     for eps in ds["epsilon"].values:
         bits = ds["recommended_bits"].sel(epsilon=eps).values
@@ -57,9 +61,12 @@ def plot_bits_vs_n_train(ds: xr.Dataset, path) -> pathlib.Path:
         if ok.any():
             ax.plot(n[ok], bits[ok], marker="o", label=f"eps = {eps:.3g}")
     ax.set_xlabel("training-set size")
-    ax.set_ylabel("inductive bias (bits)")
+    ax.set_ylabel("inductive bias (bits; symlog axis)")
     ax.set_yscale("symlog", linthresh=1.0)
-    ax.legend(fontsize=8)
+    ax.set_ylim(bottom=0)  # bits = -log2 P >= 0
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+    ax.legend(fontsize=8, title="target error", title_fontsize=8)
+    figure_title(fig, f"Inductive bias (recommended method) against the training-set size{_source(ds)}", fontsize=10)
     return save_figure(fig, path)
 
 
@@ -70,7 +77,7 @@ def plot_bits_intervals(ds: xr.Dataset, path, *, bits: str = "bits", epsilon: st
     where the bits are only bounded (nan, finite ``_lo``) the lower bound is drawn as a caret."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     eps = ds[epsilon].values
     rows = [(str(s), ds.sel({source: s})) for s in ds[source].values] if source in ds[bits].dims else [("", ds)]
     for label, d in rows:
@@ -86,9 +93,31 @@ def plot_bits_intervals(ds: xr.Dataset, path, *, bits: str = "bits", epsilon: st
         bound = ~ok & np.isfinite(lo)
         ax.plot(eps[bound], lo[bound], "^", color=line.get_color())
     ax.set_xscale("log")
+    log_ticks(ax, "x", eps)
+    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("inductive bias (bits)")
+    ax.grid(alpha=0.3, which="both", lw=0.5)
     if any(label for label, _ in rows):
         ax.legend(fontsize=8)
-    ax.set_title("band: interval; open: extrapolated; caret: lower bound only", fontsize=8)
+    ax.set_title("band: interval; filled: measured; open: extrapolated; caret: lower bound only", fontsize=8)
+    figure_title(fig, f"Inductive bias against the target error{_source(ds)}", fontsize=10)
     return save_figure(fig, path)
+
+
+def _source(ds: xr.Dataset) -> str:
+    """``": <data set>, <kernel or network>"`` from the stored config, for a title ('' when unknown)."""
+    import json
+
+    try:
+        config = json.loads(ds.attrs.get("config", "{}"))
+    except (TypeError, ValueError):
+        return ""
+    command = config.get("command", {}) if isinstance(config, dict) else {}
+    if not isinstance(command, dict):
+        return ""
+    network = command.get("mode") == "network"
+    parts = [str(command[k]) for k in ("dataset",) + (() if network else ("kernel",)) if command.get(k)]
+    if network:
+        parts.append(f"{command.get('arch', 'mlp')} width {command.get('width', '?')}, depth {command.get('depth', '?')}")
+    return (" (" + ", ".join(parts) + ")") if parts else ""

@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import figure_title, save_figure
 from jaxbias.plot_training import ensemble_quantiles
 
 __all__ = ["plot_igb_training"]
@@ -34,7 +34,7 @@ def plot_igb_training(ds: xr.Dataset, path) -> pathlib.Path:
 
     steps = ds["step"].values.astype(np.float64)
     colors = plt.get_cmap("tab10")(np.arange(ds.sizes["config"]))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 5.2), constrained_layout=True)
     for c, color in zip(ds["config"].values, colors):
         cell = ds.sel(config=c)
         q = ensemble_quantiles(cell["max_fraction"].transpose("net", "step").values)
@@ -46,7 +46,8 @@ def plot_igb_training(ds: xr.Dataset, path) -> pathlib.Path:
         ax2.plot(steps, cell["gamma"].values, color=color, lw=1.5, label=f"{c}: gamma (95 % bootstrap)")
         theory = float(cell["gamma_theory"])
         if np.isfinite(theory):
-            ax2.plot([0], [theory], marker="*", color=color, ms=10, ls="none", label=f"{c}: theory at init")
+            ax2.plot([0], [theory], marker="*", color=color, ms=10, ls="none", label=f"{c}: theory at init",
+                     clip_on=False)  # at the axis edge (step 0): drawn whole
     ax.axhline(0.5 if ds.sizes["class"] == 2 else 1.0 / ds.sizes["class"], color="0.5", lw=0.8, ls=":",
                label="no bias (1 / classes)")
     ax.set_ylim(0, 1.02)
@@ -60,8 +61,9 @@ def plot_igb_training(ds: xr.Dataset, path) -> pathlib.Path:
         a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         a.set_xlabel("training step (symlog: 0 = initialisation)", fontsize=8)
         a.grid(alpha=0.3, which="both", lw=0.5)
-        a.legend(fontsize=7)
-    fig.suptitle(f"Initial guessing bias during training: {ds.sizes['net']} networks per configuration, "
+        a.tick_params(labelsize=8)
+        # below the axes: inside, the legend would sit on the bands
+        a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    figure_title(fig, f"Initial guessing bias during training: {ds.sizes['net']} networks per configuration, "
                  f"{ds.attrs.get('n_points', '?')} probe points (bands: quartiles, 5-95 %)", fontsize=9)
-    fig.tight_layout()
     return save_figure(fig, path)

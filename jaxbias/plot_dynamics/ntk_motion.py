@@ -14,7 +14,7 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import log_ticks, save_figure
 
 __all__ = ["plot_ntk_motion"]
 
@@ -44,7 +44,7 @@ def plot_ntk_motion(ds: xr.Dataset, path) -> pathlib.Path:
     import matplotlib.pyplot as plt
 
     widths = ds["width"].values.astype(np.float64)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.4), constrained_layout=True)
     for p in ds["parameterization"].values:
         cell = ds.sel(parameterization=p)
         color = _COLORS.get(str(p), "k")
@@ -73,7 +73,11 @@ def plot_ntk_motion(ds: xr.Dataset, path) -> pathlib.Path:
     ax2.set(xscale="log", yscale="log", xlabel="training step", ylabel="median |K_t - K_0|_F / |K_0|_F")
     ax2.set_title("relative change during training", fontsize=8)
     ax2.legend(fontsize=6, ncol=2)
+    log_ticks(ax, "x", widths)
+    steps = ds["step"].values[1:]
+    log_ticks(ax2, "x", steps if len(steps) <= 8 else None)
     for a in (ax, ax2):
+        log_ticks(a, "y")
         a.grid(alpha=0.3, which="both", lw=0.5)
-    fig.tight_layout()
+        a.tick_params(labelsize=8, which="both")
     return save_figure(fig, path)

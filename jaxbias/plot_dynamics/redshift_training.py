@@ -14,7 +14,7 @@ import re
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import figure_title, save_figure
 from jaxbias.plot_training import ensemble_quantiles
 
 __all__ = ["plot_complexity_during_training", "plot_redshift_training", "figure_paths"]
@@ -44,7 +44,8 @@ def plot_complexity_during_training(ds: xr.Dataset, activation, path) -> pathlib
     steps = ds["step"].values.astype(np.float64)
     scales = cell["scale"].values
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(scales)))
-    fig, axes = plt.subplots(1, len(names), figsize=(4.3 * len(names), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(4.3 * len(names), 7.0), 4.4), squeeze=False,
+                             constrained_layout=True)
     for ax, name in zip(axes[0], names):
         for scale, color in zip(scales, colors):
             q = ensemble_quantiles(cell[name].sel(scale=scale).transpose("net", "step").values)
@@ -65,11 +66,10 @@ def plot_complexity_during_training(ds: xr.Dataset, activation, path) -> pathlib
         ax.grid(alpha=0.3, which="both", lw=0.5)
         ax.tick_params(labelsize=7, which="both")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
     kind = ds.attrs.get("scale_meaning", "")
-    fig.suptitle(f"{activation}: complexity on the probe grid during training, {ds.sizes['net']} networks per "
+    figure_title(fig, f"{activation}: complexity on the probe grid during training, {ds.sizes['net']} networks per "
                  f"scale (median, quartiles, 5-95 %)\n{kind}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return save_figure(fig, path)
 
 

@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import figure_title, save_figure
 from jaxbias.plot_training import ensemble_quantiles
 
 __all__ = ["plot_simplicity"]
@@ -66,7 +66,7 @@ def plot_simplicity(ds: xr.Dataset, path) -> pathlib.Path:
     sep = config.get("separation", {})
     k = sep.get("k", float("nan"))
     steps = ds["step"].values.astype(np.float64)
-    fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
     for name in ds["distribution"].values:
         name = str(name)
         color = _COLORS.get(name, None)
@@ -102,9 +102,8 @@ def plot_simplicity(ds: xr.Dataset, path) -> pathlib.Path:
     gap_ax.legend(fontsize=7, loc="upper left")
     data_name = config.get("data", {}).get("name", "data")
     opt = config.get("optimizer", {})
-    fig.suptitle(f"Distributional simplicity: {ds.sizes['net']} networks per distribution on {data_name}, "
+    figure_title(fig, f"Distributional simplicity: {ds.sizes['net']} networks per distribution on {data_name}, "
                  f"{opt.get('name', '')} {opt.get('hyperparams', '')}, {config.get('loss', '')} loss; median and "
                  f"quartiles. Separation: first step with |gap| > {k:.2f} s.e. and >= {sep.get('min_difference', '')}, "
-                 "95 % bootstrap interval shaded", fontsize=8, wrap=True)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+                 "95 % bootstrap interval shaded", fontsize=9)
     return save_figure(fig, path)

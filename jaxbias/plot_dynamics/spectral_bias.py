@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 import xarray as xr
 
-from jaxbias.plot import save_figure
+from jaxbias.plot import figure_title, log_ticks, save_figure
 
 __all__ = ["plot_spectral_bias"]
 
@@ -33,11 +33,12 @@ def _heatmap(ax, steps, values, frequencies, title, norm):
                        shading="flat")
     ax.set_xscale("log")
     ax.set_yticks(np.arange(len(frequencies)))
-    ax.set_yticklabels([f"{f:g}" for f in frequencies], fontsize=7)
+    ax.set_yticklabels([f"{f:.3g}" for f in frequencies], fontsize=7)
     ax.set_ylabel("frequency |k| (periods over [-1, 1))", fontsize=8)
     ax.set_xlabel("training step (log; step 0 at 0.5)", fontsize=8)
     ax.set_title(title, fontsize=8)
     ax.tick_params(labelsize=7)
+    log_ticks(ax, "x")
     return im
 
 
@@ -74,11 +75,12 @@ def plot_spectral_bias(ds: xr.Dataset, path, *, width: int | None = None) -> pat
     predicted = cell["ntk_residual"].values
     floor = 1e-3
     norm = LogNorm(vmin=floor, vmax=max(1.5, float(np.nanmax(measured))), clip=True)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0), gridspec_kw={"width_ratios": [1.1, 1.1, 1, 1]})
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.4), gridspec_kw={"width_ratios": [1.1, 1.1, 1, 1]},
+                             constrained_layout=True)
     im = _heatmap(axes[0], steps, np.maximum(measured, floor), freqs,
-                  f"(a) measured |residual_k| / |target_k|, median of {cell.sizes['net']} nets, width {width}", norm)
+                  f"(a) measured |residual_k| / |target_k|\nmedian of {cell.sizes['net']} nets, width {width}", norm)
     _heatmap(axes[1], steps, np.maximum(predicted, floor), freqs,
-             "(b) infinite-width NTK prediction (ensemble mean)", norm)
+             "(b) infinite-width NTK prediction\n(ensemble mean)", norm)
     cbar = fig.colorbar(im, ax=axes[1], fraction=0.05, pad=0.03)
     cbar.set_label(f"normalised residual (clipped at {floor:g})", fontsize=7)
     cbar.ax.tick_params(labelsize=7)
@@ -95,9 +97,12 @@ def plot_spectral_bias(ds: xr.Dataset, path, *, width: int | None = None) -> pat
     ax.plot(freqs, ds["ntk_learned_step"].sel(width=width).values, "k--", lw=1.2, label="NTK prediction")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    log_ticks(ax, "x", freqs)
+    log_ticks(ax, "y")
     ax.set_xlabel("frequency |k|", fontsize=8)
     ax.set_ylabel("step at which it is learned", fontsize=8)
-    ax.set_title(f"(c) learned: the residual stays below {threshold:g} from then on", fontsize=8)
+    ax.set_title(f"(c) step at which each frequency is learned\n(residual below {threshold:g} from then on)",
+                 fontsize=8)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both", lw=0.5)
     ax.tick_params(labelsize=7, which="both")
@@ -110,6 +115,8 @@ def plot_spectral_bias(ds: xr.Dataset, path, *, width: int | None = None) -> pat
                 label="deviation beyond 3 s.e. (floored at 1e-4)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    log_ticks(ax, "x", widths)
+    log_ticks(ax, "y")
     ax.set_xlabel("hidden width", fontsize=8)
     ax.set_ylabel("normalised residual amplitude", fontsize=8)
     ax.set_title("(d) agreement with the NTK prediction", fontsize=8)
@@ -117,10 +124,9 @@ def plot_spectral_bias(ds: xr.Dataset, path, *, width: int | None = None) -> pat
     ax.grid(alpha=0.3, which="both", lw=0.5)
     ax.tick_params(labelsize=7, which="both")
     net = config.get("net", {})
-    fig.suptitle(f"Spectral bias: sum of sinusoids on a {config.get('data', {}).get('points_per_axis', '')}-point "
+    figure_title(fig, f"Spectral bias: sum of sinusoids on a {config.get('data', {}).get('points_per_axis', '')}-point "
                  f"grid per axis ({config.get('embedding', '')} embedding), {net.get('type', 'MLP')} depth "
                  f"{net.get('depth', '')} {net.get('activation', '')} ({net.get('parameterization', '')} "
                  "parameterisation), "
-                 f"full-batch GD for {config.get('steps', '')} steps", fontsize=9)
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.14, top=0.86, wspace=0.45)
+                 f"full-batch GD for {config.get('steps', '')} steps", fontsize=10)
     return save_figure(fig, path)
