@@ -69,6 +69,21 @@ def test_random_strings_match_python_kaspar_schuster(n):
     )
 
 
+@pytest.mark.parametrize("alphabet", [2, 3, 5, 17])
+def test_packed_alphabets_and_long_matches_match_python_kaspar_schuster(alphabet):
+    # symbols packed ceil(log2 alphabet) bits each (windows straddle words for 3 and 5 bits); runs and
+    # repeats longer than a 32-bit window; arbitrary integers relabelled when no alphabet is given
+    rng = np.random.default_rng(alphabet)
+    n = 700
+    runs = np.repeat(rng.integers(0, alphabet, size=(20, 70)), 10, axis=1)  # runs of 10 symbols
+    repeats = np.tile(rng.integers(0, alphabet, size=(20, 50)), (1, 14))  # period 50: matches of ~650
+    strings = np.concatenate([runs, repeats, rng.integers(0, alphabet, size=(20, n))])
+    expected = np.asarray([kaspar_schuster(list(s)) for s in strings])
+    chex.assert_trees_all_equal(jax.vmap(lambda s: M.lz76(s, alphabet))(jnp.asarray(strings)), expected)
+    relabelled = jnp.asarray(strings * 1000 - 7)  # same parse, symbols anywhere in int32
+    chex.assert_trees_all_equal(jax.vmap(M.lz76)(relabelled), expected)
+
+
 def test_valle_perez_symmetric_form():
     s = "0001101001000101"
     expected = math.log2(16) * (kaspar_schuster(s) + kaspar_schuster(s[::-1])) / 2
@@ -91,5 +106,7 @@ def test_lz_of_a_quantized_grid_function():
 def test_bad_input():
     with pytest.raises(ValueError, match="expected bool or integer"):
         M.lz76(jnp.ones(4))
+    with pytest.raises(ValueError, match="alphabet=0: expected None or a positive integer"):
+        M.lz76(jnp.ones(4, int), alphabet=0)
     with pytest.raises(ValueError, match="levels=1"):
         M.lz_grid(jnp.ones(4), levels=1)
