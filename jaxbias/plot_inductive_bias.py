@@ -36,7 +36,8 @@ def plot_bits_vs_epsilon(ds: xr.Dataset, path) -> pathlib.Path:
         if not ok.any():
             continue
         yerr = np.where(np.isfinite(err[ok]), err[ok], 0.0)
-        ax.errorbar(eps[ok], bits[ok], yerr=yerr, label=str(method), marker=".", **_STYLE.get(str(method), {}))
+        ax.errorbar(eps[ok], bits[ok], yerr=yerr, label=str(method), marker=".", clip_on=False,  # 0 bits: on the axis
+                    **_STYLE.get(str(method), {}))
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_ylim(bottom=0)  # bits = -log2 P >= 0
@@ -59,7 +60,7 @@ def plot_bits_vs_n_train(ds: xr.Dataset, path) -> pathlib.Path:
         bits = ds["recommended_bits"].sel(epsilon=eps).values
         ok = np.isfinite(bits)
         if ok.any():
-            ax.plot(n[ok], bits[ok], marker="o", label=f"eps = {eps:.3g}")
+            ax.plot(n[ok], bits[ok], marker="o", label=f"eps = {eps:.3g}", clip_on=False)  # 0 bits: on the axis
     ax.set_xlabel("training-set size")
     ax.set_ylabel("inductive bias (bits; symlog axis)")
     ax.set_yscale("symlog", linthresh=1.0)

@@ -33,7 +33,9 @@ def register(sub) -> None:
     s.add_argument("--n", type=int, default=1000, help="number of networks")
     s.add_argument("--inputs", default="grid:2:64", help=INPUTS_HELP)
     add_run_options(s, "results.nc")
-    s.add_argument("--plot", default=None, help="image of the first sampled functions (e.g. functions.png)")
+    s.add_argument("--plot", default=None,
+                   help="figure of the sampled functions (e.g. functions.png): images on 2-D grids, curves on 1-D "
+                        "grids, otherwise the output distribution, sign balance and output over the inputs")
     add_device_options(s)
     s.set_defaults(run=run)
 
