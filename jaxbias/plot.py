@@ -306,9 +306,10 @@ def _distribution_row(fig, cell_values, x, kind, meta, ds, out_unit, max_nets, *
             bits = x > (0.5 * (x.min() + x.max()))
             weight = bits.sum(axis=1)
             ks = np.unique(weight)
-            per_net = np.stack([values[:, weight == k].mean(axis=1) for k in ks], axis=1)  # (net, weight)
-            every = [values[:, weight == k].ravel() for k in ks]
-            q = np.stack([np.quantile(e, [0.05, 0.5, 0.95]) for e in every], axis=1)
+            with warnings.catch_warnings():  # a weight where every output is non-finite: NaN is the answer
+                warnings.simplefilter("ignore", RuntimeWarning)
+                per_net = np.stack([np.nanmean(values[:, weight == k], axis=1) for k in ks], axis=1)  # (net, weight)
+                q = np.stack([np.nanquantile(values[:, weight == k], [0.05, 0.5, 0.95]) for k in ks], axis=1)
             ax.fill_between(ks, q[0], q[2], color="0.8", lw=0, label="5-95 % over networks and inputs")
             ax.plot(ks, q[1], "k-", lw=1.5, label="median")
             for i in range(min(max_nets, 8, values.shape[0])):
@@ -327,8 +328,9 @@ def _distribution_row(fig, cell_values, x, kind, meta, ds, out_unit, max_nets, *
                 warnings.simplefilter("ignore", RuntimeWarning)
                 band = np.nanquantile(values[:, order], [0.05, 0.95], axis=0)
             ax.fill_between(theta[order], band[0], band[1], color="0.8", lw=0, label="5-95 % over networks")
-            for i in range(min(max_nets, 8, values.shape[0])):
-                ax.plot(theta[order], values[i, order], lw=0.8, label="first networks" if i == 0 else None)
+            shown = min(max_nets, 8, values.shape[0])
+            for i in range(shown):
+                ax.plot(theta[order], values[i, order], lw=0.8, label=f"first {shown} networks" if i == 0 else None)
             ax.set_xlabel("angle of the input on the circle (degrees)", fontsize=8)
             ax.set_ylabel(_output_name(ds, out_unit), fontsize=8)
             ax.set_title("outputs around the circle", fontsize=8)
@@ -380,6 +382,10 @@ def _draw_distributions(cells, x, kind, meta, ds, max_nets, out_unit):
     return fig
 
 
+def _networks(n: int) -> str:
+    return f"{n} random network" + ("s" if n != 1 else "")
+
+
 _INPUT_TEXT = {"sphere": "points on the sphere", "hypercube": "hypercube vertices", "blobs": "Gaussian blobs",
                "digits": "digits images"}
 
@@ -426,19 +432,19 @@ def plot_functions(ds: xr.Dataset, path, *, max_nets: int = 16, out_unit: int = 
     x = np.asarray(ds["x"].values, np.float64) if "x" in ds and ds["x"].ndim == 2 else None
     if kind == "grid2":
         fig, (inputs, n) = _draw_images(cells, grid_shape, meta, ds, max_nets, out_unit)
-        what = f"first {n} of {n_nets} random networks" if n < n_nets else f"{n_nets} random networks"
+        what = f"first {n} of {n_nets} random networks" if n < n_nets else _networks(n_nets)
         title = f"Functions of {what}" + (f" ({net})" if net else "") + f"; {inputs}"
     elif kind == "grid1":
         lo, hi = float(meta.get("low", -1.0)), float(meta.get("high", 1.0))
         xs = np.linspace(lo, hi, grid_shape[0])
         fig, n = _draw_curves(cells, xs, "input x", ds, max_nets, out_unit)
-        title = (f"Functions of {n_nets} random networks" + (f" ({net})" if net else "")
+        title = (f"Functions of {_networks(n_nets)}" + (f" ({net})" if net else "")
                  + f" on {grid_shape[0]} grid points in [{lo:g}, {hi:g}]")
     else:
         fig = _draw_distributions(cells, x, kind, meta, ds, max_nets, out_unit)
         inputs = _INPUT_TEXT.get(kind, "inputs")
         shape = f", {x.shape[1]}-D" if x is not None else ""
-        title = (f"Outputs of {n_nets} random networks on {n_points} {inputs}{shape}" + (f" ({net})" if net else ""))
+        title = (f"Outputs of {_networks(n_nets)} on {n_points} {inputs}{shape}" + (f" ({net})" if net else ""))
     if total > len(cells):
         title += f" (first {len(cells)} of {total} cells)"
     figure_title(fig, title, fontsize=10)
