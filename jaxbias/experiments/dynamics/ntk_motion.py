@@ -55,7 +55,10 @@ from jaxbias.validation import check_confidence, check_int, check_n
 __all__ = ["LR_RULES", "PARAMETERIZATIONS", "default_data", "lambda_max", "learning_rate", "fit_slope", "ntk_motion"]
 
 LR_RULES = ("function_space", "fixed")
+"""Learning-rate rules: ``function_space`` sets ``eta`` per width so that ``eta lambda_max / N`` is fixed
+(the same function-space time at every width); ``fixed`` uses one ``eta`` for all widths."""
 PARAMETERIZATIONS = ("ntk", "standard")
+"""The parameterizations compared (:class:`jaxbias.nets.MLP` ``parameterization``)."""
 KERNEL_VARIABLES = ("ntk_relative_change", "ntk_distance", "ntk_velocity", "ntk_alignment")
 
 

@@ -52,6 +52,7 @@ MEASURES = ("mean_frequency", "polynomial_order", "lz")
 
 TARGET_FORMS = ("constant", "linear", "sine:K (sin(pi K mean(x)), K half-periods over [-1, 1] along the diagonal)",
                 "radial:K (cos(pi K |x| / sqrt(dim)))")
+"""The target spellings :func:`parse_target` accepts, with what each computes."""
 
 
 @dataclasses.dataclass(frozen=True)
