@@ -54,8 +54,10 @@ FIGURES = tempfile.mkdtemp()
 # target's own score; dotted: a linear ramp (floor); dash-dotted: white noise (ceiling).
 
 # %%
-rs = redshift_training(activations=("relu", "tanh"), scales=(1.0, 8.0), depth=3, width=32 if SMALL else 64,
-                       target="sine:2", n=N // 2 if SMALL else N, steps=300 if SMALL else 1000, record=12,
+# CI: one hidden layer and fewer steps (each (activation, scale) cell compiles its own training program)
+rs = redshift_training(activations=("relu", "tanh"), scales=(1.0, 8.0), depth=1 if SMALL else 3,
+                       width=32 if SMALL else 64, target="sine:2", n=N // 2 if SMALL else N,
+                       steps=100 if SMALL else 1000, record=6 if SMALL else 12,
                        optimizer=Optimizer("adam", learning_rate=3e-3), resolution=32, progress=False)
 for path in plot_redshift_training(rs, FIGURES):
     display(Image(str(path)))
@@ -77,7 +79,7 @@ for name in ("mean_frequency", "polynomial_order", "lz"):
 # less, about as `width^-2`.
 
 # %%
-widths = (64, 256, 1024) if SMALL else (64, 256, 1024, 4096)
+widths = (64, 256) if SMALL else (64, 256, 1024, 4096)  # CI: two widths, the fewest that give a slope
 nm = ntk_motion(widths=widths, n=N // 2 if SMALL else N, steps=10, lam_nets=4, n_boot=500, progress=False)
 display(Image(str(plot_ntk_motion(nm, os.path.join(FIGURES, "ntk_motion.png")))))
 for p in nm["parameterization"].values:
@@ -93,8 +95,8 @@ for p in nm["parameterization"].values:
 # log-spaced; `gamma` per step with its bootstrap interval.
 
 # %%
-ig = igb_training(configs=default_configs(width=64 if SMALL else 128, depth=4), n=N,
-                  steps=100 if SMALL else 200, n_boot=200, progress=False)
+ig = igb_training(configs=default_configs(width=64 if SMALL else 128, depth=2 if SMALL else 4), n=N,
+                  steps=50 if SMALL else 200, n_boot=200, progress=False)
 display(Image(str(plot_igb_training(ig, os.path.join(FIGURES, "igb_training.png")))))
 steps = ig["step"].values
 for c in ig["config"].values:
